@@ -1,0 +1,1 @@
+"""The outer floor: the FastAPI app, routers, the CLI and the demo."""

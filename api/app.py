@@ -1,0 +1,69 @@
+"""The application factory."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from api import problems
+from api.idempotency import IdempotencyCollision, replay_after_collision
+from api.metrics import Metrics, MetricsMiddleware
+from api.routers import auth, festivals, system
+from festival.db import make_engine, make_sessionmaker
+from festival.migrate import pending
+from festival.settings import Settings
+
+log = logging.getLogger("festival")
+
+
+class UnmigratedDatabase(RuntimeError):
+    pass
+
+
+@asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    settings: Settings = app.state.settings
+    engine = make_engine(settings.database_url)
+    current, head = await pending(engine)
+    if current != head:
+        await engine.dispose()
+        raise UnmigratedDatabase(
+            f"The database is at migration {current or 'none'}, the code needs {head}: "
+            "run `festival db upgrade` first"
+        )
+    app.state.engine = engine
+    app.state.sessionmaker = make_sessionmaker(engine)
+    app.state.redis = None
+    if settings.redis_url:
+        from redis.asyncio import Redis
+
+        app.state.redis = Redis.from_url(settings.redis_url)
+    try:
+        yield
+    finally:
+        if app.state.redis is not None:
+            await app.state.redis.aclose()
+        await engine.dispose()
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """A Festival app for ``settings`` (read from the environment when omitted)."""
+    settings = settings or Settings()
+    logging.basicConfig(level=settings.log_level.upper())
+    app = FastAPI(
+        title="Festival",
+        version="0.1.0",
+        description="Programmes, registration, tickets and live sessions for festivals.",
+        lifespan=_lifespan,
+    )
+    app.state.settings = settings
+    app.state.metrics = Metrics()
+    problems.install(app)
+    app.add_exception_handler(IdempotencyCollision, replay_after_collision)  # type: ignore[arg-type]
+    for module in (system, auth, festivals):
+        app.include_router(module.router)
+    app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
+    return app

@@ -1,0 +1,86 @@
+"""Request dependencies: the unit of work, the principal and permission aliases."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import Depends, Query, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from festival import effects
+from festival.auth import Principal, resolve_principal
+from festival.errors import Forbidden, Unauthorized
+from festival.settings import Settings
+
+bearer = HTTPBearer(auto_error=False, description="An organiser, staff or attendee token")
+
+
+async def _session(request: Request) -> AsyncIterator[AsyncSession]:
+    """One request, one unit of work: commit on success, roll back on any error.
+
+    The commit happens before the reply is sent (dependency exit with
+    ``scope="function"``), so a client never hears of a change that is not
+    durable, and after-commit effects run only for committed work.
+    """
+    async with request.app.state.sessionmaker() as session:
+        try:
+            yield session
+        except BaseException:
+            await effects.rollback(session)
+            raise
+        await effects.commit(session)
+
+
+SessionDep = Annotated[AsyncSession, Depends(_session, scope="function")]
+
+
+def _settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+SettingsDep = Annotated[Settings, Depends(_settings)]
+
+
+async def _optional_principal(
+    session: SessionDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+) -> Principal | None:
+    if credentials is None:
+        return None
+    return await resolve_principal(session, credentials.credentials)
+
+
+MaybePrincipalDep = Annotated[Principal | None, Depends(_optional_principal)]
+
+
+async def _principal(principal: MaybePrincipalDep) -> Principal:
+    if principal is None:
+        raise Unauthorized("A bearer token is required")
+    return principal
+
+
+PrincipalDep = Annotated[Principal, Depends(_principal)]
+
+
+async def _organiser(principal: PrincipalDep) -> Principal:
+    if not principal.is_organiser:
+        raise Forbidden("Only organisers may do this")
+    return principal
+
+
+OrganiserDep = Annotated[Principal, Depends(_organiser)]
+
+
+async def _attendee(principal: PrincipalDep) -> Principal:
+    if principal.kind != "attendee":
+        raise Forbidden("Only an attendee token may do this")
+    return principal
+
+
+AttendeeDep = Annotated[Principal, Depends(_attendee)]
+
+LimitQuery = Annotated[int, Query(ge=1, le=200, description="Page size")]
+CursorQuery = Annotated[str | None, Query(max_length=500, description="From a reply's next_cursor")]

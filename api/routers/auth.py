@@ -1,0 +1,17 @@
+"""Organiser sign-in."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from api.deps import SessionDep
+from api.problems import ERROR_RESPONSES
+from festival.auth import sign_in
+from festival.schemas import TokenReply, TokenRequest
+
+router = APIRouter(prefix="/api/v1/auth", tags=["auth"], responses=ERROR_RESPONSES)
+
+
+@router.post("/token", summary="Exchange an organiser's e-mail and password for a token")
+async def token(body: TokenRequest, session: SessionDep) -> TokenReply:
+    return TokenReply(access_token=await sign_in(session, body.email, body.password))

@@ -1,0 +1,1 @@
+"""The core of Festival: settings, database, accounts, tokens, festivals, errors."""

@@ -1,0 +1,184 @@
+"""Passwords, bearer tokens and the ``Principal`` a token resolves to."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from festival.db import utcnow
+from festival.errors import Forbidden, Unauthorized
+from festival.models import Account, Token
+
+_hasher = PasswordHasher()
+ORGANISER_TOKEN_TTL = timedelta(days=30)
+# Token prefixes tell a human which kind of secret they hold; they carry no authority.
+_PREFIX = {"organiser": "fo", "staff": "fs", "attendee": "fa", "feed": "ff", "projector": "fp"}
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def verify_password(password_hash: str, password: str) -> bool:
+    try:
+        return _hasher.verify(password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def hash_token(raw: str) -> str:
+    """Tokens are 256 random bits, so a plain SHA-256 is enough to store them."""
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is acting, as a bearer token says."""
+
+    kind: str
+    token_id: uuid.UUID
+    account_id: uuid.UUID | None = None
+    festival_id: uuid.UUID | None = None
+    role: str | None = None
+    session_ids: frozenset[str] = field(default_factory=frozenset)
+    subject_id: uuid.UUID | None = None
+
+    @property
+    def is_organiser(self) -> bool:
+        return self.kind == "organiser"
+
+    def may_moderate(self, festival_id: uuid.UUID, session_id: uuid.UUID) -> bool:
+        """Staff moderators of that festival, scoped to that session when scoped."""
+        return (
+            self.kind == "staff"
+            and self.role == "moderator"
+            and self.festival_id == festival_id
+            and (not self.session_ids or str(session_id) in self.session_ids)
+        )
+
+    def may_check_in(self, festival_id: uuid.UUID) -> bool:
+        return self.kind == "staff" and self.role == "checkin" and self.festival_id == festival_id
+
+
+def new_secret(kind: str) -> str:
+    return f"{_PREFIX[kind]}_{secrets.token_urlsafe(32)}"
+
+
+async def issue_token(
+    session: AsyncSession,
+    kind: str,
+    *,
+    account_id: uuid.UUID | None = None,
+    festival_id: uuid.UUID | None = None,
+    role: str | None = None,
+    session_ids: list[str] | None = None,
+    subject_id: uuid.UUID | None = None,
+    label: str | None = None,
+    expires_at: datetime | None = None,
+) -> tuple[Token, str]:
+    """Create a token and return it with its secret, which is never stored."""
+    raw = new_secret(kind)
+    token = Token(
+        id=uuid.uuid4(),
+        kind=kind,
+        token_hash=hash_token(raw),
+        account_id=account_id,
+        festival_id=festival_id,
+        role=role,
+        session_ids=session_ids,
+        subject_id=subject_id,
+        label=label,
+        expires_at=expires_at,
+    )
+    session.add(token)
+    await session.flush()
+    return token, raw
+
+
+async def resolve_principal(session: AsyncSession, raw: str | None) -> Principal:
+    """The principal of a live token, or ``Unauthorized``.
+
+    Feed tokens are refused here: they may read a calendar feed and nothing else,
+    which their own resolver (:func:`resolve_feed_token`) allows.
+    """
+    token = await _live_token(session, raw)
+    if token.kind == "feed":
+        raise Unauthorized("A calendar feed token cannot be used as a bearer token")
+    return _principal(token)
+
+
+async def resolve_feed_token(session: AsyncSession, raw: str | None) -> Principal:
+    token = await _live_token(session, raw)
+    if token.kind != "feed":
+        raise Forbidden("Only a feed token opens a calendar feed")
+    return _principal(token)
+
+
+async def _live_token(session: AsyncSession, raw: str | None) -> Token:
+    if not raw:
+        raise Unauthorized("A bearer token is required")
+    token = await session.scalar(select(Token).where(Token.token_hash == hash_token(raw)))
+    if token is None or token.revoked_at is not None:
+        raise Unauthorized("The token is unknown or revoked")
+    if token.expires_at is not None and token.expires_at <= utcnow():
+        raise Unauthorized("The token has expired")
+    return token
+
+
+def _principal(token: Token) -> Principal:
+    return Principal(
+        kind=token.kind,
+        token_id=token.id,
+        account_id=token.account_id,
+        festival_id=token.festival_id,
+        role=token.role,
+        session_ids=frozenset(token.session_ids or ()),
+        subject_id=token.subject_id,
+    )
+
+
+async def create_organiser(
+    session: AsyncSession, email: str, password: str | None = None, name: str | None = None
+) -> tuple[Account, str]:
+    """Create an organiser account; return it with its (possibly generated) password."""
+    from festival.errors import Conflict
+
+    email = email.strip().lower()
+    if await session.scalar(select(Account.id).where(Account.email == email)):
+        raise Conflict(f"An organiser with e-mail {email} already exists", field="email")
+    password = password or secrets.token_urlsafe(12)
+    account = Account(
+        id=uuid.uuid4(), email=email, password_hash=hash_password(password), name=name
+    )
+    session.add(account)
+    await session.flush()
+    return account, password
+
+
+async def sign_in(session: AsyncSession, email: str, password: str) -> str:
+    """An organiser token for valid credentials; the same error for any mismatch."""
+    account = await session.scalar(select(Account).where(Account.email == email.strip().lower()))
+    if account is None or not verify_password(account.password_hash, password):
+        raise Unauthorized("E-mail or password is wrong")
+    _, raw = await issue_token(
+        session, "organiser", account_id=account.id, expires_at=utcnow() + ORGANISER_TOKEN_TTL
+    )
+    return raw
+
+
+async def revoke_tokens_of(session: AsyncSession, subject_id: uuid.UUID, kind: str) -> None:
+    from sqlalchemy import update
+
+    await session.execute(
+        update(Token)
+        .where(Token.subject_id == subject_id, Token.kind == kind, Token.revoked_at.is_(None))
+        .values(revoked_at=utcnow())
+    )

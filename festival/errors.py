@@ -1,0 +1,77 @@
+"""One error vocabulary for every domain.
+
+Domain code raises these; the API renders them as RFC 9457 problem JSON and the
+websocket as error frames. None of them knows about HTTP beyond a status number.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class FestivalError(Exception):
+    """A failure a user can act on: a code, a status, a title, a detail, extras."""
+
+    status = 400
+    code = "bad_request"
+    title = "Bad request"
+
+    def __init__(
+        self,
+        detail: str,
+        *,
+        code: str | None = None,
+        title: str | None = None,
+        status: int | None = None,
+        field: str | None = None,
+        **extras: Any,
+    ) -> None:
+        super().__init__(detail)
+        if field is not None:
+            extras.setdefault("errors", [{"field": field, "message": detail}])
+        self.detail = detail
+        if code is not None:
+            self.code = code
+        if title is not None:
+            self.title = title
+        if status is not None:
+            self.status = status
+        self.extras: dict[str, Any] = extras
+
+
+class Unauthorized(FestivalError):
+    status = 401
+    code = "unauthorized"
+    title = "Authentication required"
+
+
+class Forbidden(FestivalError):
+    status = 403
+    code = "forbidden"
+    title = "Not allowed"
+
+
+class NotFound(FestivalError):
+    status = 404
+    code = "not_found"
+    title = "Not found"
+
+
+class Conflict(FestivalError):
+    status = 409
+    code = "conflict"
+    title = "Conflict"
+
+
+class Invalid(FestivalError):
+    """Input that is well-formed but breaks a rule; ``field`` names the culprit."""
+
+    status = 422
+    code = "invalid"
+    title = "Invalid input"
+
+
+class RateLimited(FestivalError):
+    status = 429
+    code = "rate_limited"
+    title = "Too many requests"

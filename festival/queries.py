@@ -1,0 +1,31 @@
+"""Statements of the core, and what a principal may see of festivals."""
+
+from __future__ import annotations
+
+from sqlalchemy import ColumnElement, Select, false, or_, select, true
+
+from festival.auth import Principal
+from festival.models import Festival
+
+
+def visible_festivals(principal: Principal | None) -> ColumnElement[bool]:
+    """Published festivals, plus the organiser's own and the festival a token is for."""
+    if principal is None:
+        return Festival.published_at.is_not(None)
+    own: ColumnElement[bool] = false()
+    if principal.is_organiser and principal.account_id is not None:
+        own = Festival.owner_id == principal.account_id
+    elif principal.festival_id is not None:
+        own = Festival.id == principal.festival_id
+    return or_(Festival.published_at.is_not(None), own)
+
+
+def managed_festivals(principal: Principal | None) -> ColumnElement[bool]:
+    """Festivals this principal may change: an organiser's own, nothing for others."""
+    if principal is not None and principal.is_organiser and principal.account_id is not None:
+        return Festival.owner_id == principal.account_id
+    return false()
+
+
+def festival_by_slug(slug: str, condition: ColumnElement[bool] | None = None) -> Select[Festival]:
+    return select(Festival).where(Festival.slug == slug, true() if condition is None else condition)

@@ -1,0 +1,132 @@
+"""Pydantic shapes of the core: festivals, auth and staff tokens."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from typing import Generic, Literal, TypeVar
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+
+T = TypeVar("T")
+Slug = str
+SLUG_PATTERN = r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$"
+
+
+class Input(BaseModel):
+    """Inputs refuse fields they do not know."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class Output(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+
+class Page(BaseModel, Generic[T]):
+    items: list[T]
+    next_cursor: str | None = None
+
+
+def check_timezone(value: str) -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError(f"unknown IANA time zone {value!r}") from exc
+    return value
+
+
+class FestivalCreate(Input):
+    slug: str = Field(pattern=SLUG_PATTERN, min_length=2, max_length=64)
+    name: str = Field(min_length=1, max_length=200)
+    timezone: str = Field(max_length=64)
+    starts_on: date
+    ends_on: date
+    mode: Literal["online", "hybrid", "onsite"]
+    capacity: int = Field(ge=0, le=1_000_000)
+    description: str | None = Field(default=None, max_length=20_000)
+    registration_opens_at: AwareDatetime | None = None
+    registration_closes_at: AwareDatetime | None = None
+
+    _tz = field_validator("timezone")(check_timezone)
+
+    @field_validator("ends_on")
+    @classmethod
+    def _ends_after_start(cls, value: date, info: ValidationInfo) -> date:
+        starts_on = info.data.get("starts_on")
+        if starts_on is not None and value < starts_on:
+            raise ValueError("ends_on is before starts_on")
+        return value
+
+    @field_validator("registration_closes_at")
+    @classmethod
+    def _closes_after_open(cls, value: datetime | None, info: ValidationInfo) -> datetime | None:
+        opens = info.data.get("registration_opens_at")
+        if value is not None and opens is not None and value <= opens:
+            raise ValueError("registration_closes_at is not after registration_opens_at")
+        return value
+
+
+class FestivalUpdate(Input):
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    timezone: str | None = Field(default=None, max_length=64)
+    starts_on: date | None = None
+    ends_on: date | None = None
+    mode: Literal["online", "hybrid", "onsite"] | None = None
+    capacity: int | None = Field(default=None, ge=0, le=1_000_000)
+    description: str | None = Field(default=None, max_length=20_000)
+    registration_opens_at: AwareDatetime | None = None
+    registration_closes_at: AwareDatetime | None = None
+
+    @field_validator("timezone")
+    @classmethod
+    def _tz(cls, value: str | None) -> str | None:
+        return None if value is None else check_timezone(value)
+
+
+class FestivalRead(Output):
+    id: uuid.UUID
+    slug: str
+    name: str
+    timezone: str
+    starts_on: date
+    ends_on: date
+    mode: str
+    capacity: int
+    description: str | None
+    registration_opens_at: datetime | None
+    registration_closes_at: datetime | None
+    published: bool = Field(validation_alias="is_published")
+    published_at: datetime | None
+
+
+class TokenRequest(Input):
+    email: str = Field(min_length=3, max_length=320)
+    password: str = Field(min_length=1, max_length=500)
+
+
+class TokenReply(BaseModel):
+    access_token: str
+    token_type: Literal["bearer"] = "bearer"
+
+
+class StaffTokenCreate(Input):
+    role: Literal["moderator", "checkin"]
+    session_ids: list[uuid.UUID] | None = None
+    label: str = Field(default="", max_length=200)
+    expires_at: AwareDatetime | None = None
+
+
+class StaffTokenRead(Output):
+    id: uuid.UUID
+    role: str
+    session_ids: list[str] | None
+    label: str | None
+    created_at: datetime
+    expires_at: datetime | None
+    revoked_at: datetime | None
+
+
+class StaffTokenIssued(StaffTokenRead):
+    token: str

@@ -1,0 +1,96 @@
+"""Use cases of festivals: create, update, publish, list and find."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from festival.auth import Principal
+from festival.db import utcnow
+from festival.errors import Conflict, Forbidden, Invalid, NotFound
+from festival.models import Festival
+from festival.pagination import keyset_page
+from festival.queries import festival_by_slug, managed_festivals, visible_festivals
+from festival.schemas import FestivalCreate, FestivalUpdate
+
+
+async def create_festival(
+    session: AsyncSession, principal: Principal, data: FestivalCreate
+) -> Festival:
+    if not principal.is_organiser or principal.account_id is None:
+        raise Forbidden("Only organisers create festivals")
+    if await session.scalar(select(Festival.id).where(Festival.slug == data.slug)):
+        raise Conflict(f"The slug {data.slug!r} is taken", field="slug")
+    festival = Festival(
+        id=uuid.uuid4(), owner_id=principal.account_id, settings={}, **data.model_dump()
+    )
+    session.add(festival)
+    await session.flush()
+    return festival
+
+
+async def get_festival(session: AsyncSession, principal: Principal | None, slug: str) -> Festival:
+    """A festival the principal may see; anything else is ``NotFound``."""
+    festival = await session.scalar(festival_by_slug(slug, visible_festivals(principal)))
+    if festival is None:
+        raise NotFound(f"No festival {slug!r}")
+    return festival
+
+
+async def get_managed_festival(session: AsyncSession, principal: Principal, slug: str) -> Festival:
+    """A festival the principal organises. Someone else's is ``NotFound``, not ``Forbidden``.
+
+    A token that may see the festival but not manage it (staff, attendee) gets
+    ``Forbidden``, since it already knows the festival exists.
+    """
+    festival = await session.scalar(festival_by_slug(slug, managed_festivals(principal)))
+    if festival is not None:
+        return festival
+    await get_festival(session, principal, slug)
+    if principal.is_organiser:
+        raise NotFound(f"No festival {slug!r}")
+    raise Forbidden("Only the festival's organisers may do this")
+
+
+async def update_festival(
+    session: AsyncSession, principal: Principal, slug: str, data: FestivalUpdate
+) -> Festival:
+    festival = await get_managed_festival(session, principal, slug)
+    changes = data.model_dump(exclude_unset=True)
+    for name, value in changes.items():
+        if value is None and name in {
+            "name",
+            "timezone",
+            "starts_on",
+            "ends_on",
+            "mode",
+            "capacity",
+        }:
+            raise Invalid(f"{name} cannot be null", field=name)
+        setattr(festival, name, value)
+    if festival.ends_on < festival.starts_on:
+        raise Invalid("ends_on is before starts_on", field="ends_on")
+    opens, closes = festival.registration_opens_at, festival.registration_closes_at
+    if opens and closes and closes <= opens:
+        raise Invalid("registration closes before it opens", field="registration_closes_at")
+    await session.flush()
+    return festival
+
+
+async def publish_festival(session: AsyncSession, principal: Principal, slug: str) -> Festival:
+    """Publish the festival (and so its programme). Publishing twice changes nothing."""
+    festival = await get_managed_festival(session, principal, slug)
+    if festival.published_at is None:
+        festival.published_at = utcnow()
+        await session.flush()
+    return festival
+
+
+async def list_festivals(
+    session: AsyncSession, principal: Principal | None, *, limit: int, cursor: str | None
+) -> tuple[Sequence[Festival], str | None]:
+    stmt = select(Festival).where(visible_festivals(principal))
+    return await keyset_page(session, stmt, Festival.slug, Festival.id, limit=limit, cursor=cursor)

@@ -1,0 +1,1 @@
+"""Live sessions: the wire protocol, the hub, brokers, Q&A and polls."""

@@ -1,0 +1,1 @@
+"""Tables of realtime (filled in by its capability)."""

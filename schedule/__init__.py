@@ -1,0 +1,1 @@
+"""The schedule: tracks, rooms, speakers, sessions, publishing, exports and imports."""

@@ -1,0 +1,1 @@
+"""Tables of schedule (filled in by its capability)."""

@@ -1,0 +1,219 @@
+"""Fixtures: real SQLite always, real PostgreSQL and Redis when their URLs are set.
+
+The schema is built by running the Alembic migrations once per backend and
+test run. PostgreSQL gets a private database per run (so parallel runs on one
+server do not collide), dropped at the end.
+
+Two ways to touch the database:
+- ``db``: a session inside a transaction that is rolled back after the test,
+  for service-level tests;
+- ``client`` / ``live_server``: the real app committing for real (needed by
+  concurrency tests with many connections); every table is emptied after the test.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+from fastapi import FastAPI
+from sqlalchemy import event, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+
+from api.app import create_app
+from festival.db import Base, make_engine
+from festival.migrate import upgrade
+from festival.settings import Settings
+
+PG_URL = os.environ.get("FESTIVAL_TEST_DATABASE_URL")
+REDIS_URL = os.environ.get("FESTIVAL_TEST_REDIS_URL")
+BACKENDS = [
+    pytest.param("sqlite", id="sqlite"),
+    pytest.param(
+        "postgresql",
+        id="postgresql",
+        marks=[
+            pytest.mark.postgres,
+            pytest.mark.skipif(not PG_URL, reason="FESTIVAL_TEST_DATABASE_URL is not set"),
+        ],
+    ),
+]
+
+
+@dataclass
+class Backend:
+    name: str
+    url: str
+    engine: AsyncEngine
+
+
+@dataclass
+class Databases:
+    tmp: Path
+    made: dict[str, Backend] = field(default_factory=dict)
+    pg_admin: str | None = None
+    pg_name: str | None = None
+
+
+async def _make_pg_database() -> tuple[str, str, str]:
+    assert PG_URL
+    name = f"festival_test_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+    admin_url = make_url(PG_URL).render_as_string(hide_password=False)
+    admin = make_engine(admin_url, isolation_level="AUTOCOMMIT", pool_size=1, max_overflow=0)
+    async with admin.connect() as connection:
+        await connection.execute(text(f'CREATE DATABASE "{name}"'))
+    await admin.dispose()
+    url = make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
+    return admin_url, name, url
+
+
+@pytest.fixture(scope="session")
+async def databases(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Databases]:
+    dbs = Databases(tmp=tmp_path_factory.mktemp("db"))
+    yield dbs
+    for backend in dbs.made.values():
+        await backend.engine.dispose()
+    if dbs.pg_admin and dbs.pg_name:
+        admin = make_engine(dbs.pg_admin, isolation_level="AUTOCOMMIT", pool_size=1, max_overflow=0)
+        async with admin.connect() as connection:
+            await connection.execute(text(f'DROP DATABASE IF EXISTS "{dbs.pg_name}" WITH (FORCE)'))
+        await admin.dispose()
+
+
+@pytest.fixture(params=BACKENDS)
+async def backend(request: pytest.FixtureRequest, databases: Databases) -> AsyncIterator[Backend]:
+    name: str = request.param
+    if name not in databases.made:
+        if name == "sqlite":
+            url = f"sqlite+aiosqlite:///{databases.tmp / 'festival.db'}"
+        else:
+            databases.pg_admin, databases.pg_name, url = await _make_pg_database()
+        engine = make_engine(url)
+        await upgrade(engine)
+        databases.made[name] = Backend(name, url, engine)
+    made = databases.made[name]
+    yield made
+    await _empty_tables(made.engine)
+
+
+async def _empty_tables(engine: AsyncEngine) -> None:
+    async with engine.begin() as connection:
+        for table in reversed(Base.metadata.sorted_tables):
+            await connection.execute(table.delete())
+
+
+@pytest.fixture
+async def db(backend: Backend) -> AsyncIterator[AsyncSession]:
+    """A session whose work is rolled back after the test."""
+    async with backend.engine.connect() as connection:
+        transaction = await connection.begin()
+        session = AsyncSession(
+            bind=connection, expire_on_commit=False, join_transaction_mode="create_savepoint"
+        )
+        try:
+            yield session
+        finally:
+            await session.close()
+            await transaction.rollback()
+
+
+@pytest.fixture
+def settings(backend: Backend) -> Settings:
+    return Settings(
+        environment="test",
+        database_url=backend.url,
+        secret_key="test-secret-key-not-for-production",
+        base_url="http://testserver",
+        redis_url=None,
+    )
+
+
+@pytest.fixture
+async def app(settings: Settings) -> AsyncIterator[FastAPI]:
+    application = create_app(settings)
+    async with application.router.lifespan_context(application):
+        yield application
+
+
+@pytest.fixture
+async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
+        yield c
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+@dataclass
+class LiveServer:
+    url: str
+    ws_url: str
+    app: FastAPI
+
+
+@pytest.fixture
+async def live_server(settings: Settings) -> AsyncIterator[LiveServer]:
+    """The app served by a real uvicorn on a free loopback port, in this event loop."""
+    application = create_app(settings)
+    port = free_port()
+    config = uvicorn.Config(
+        application, host="127.0.0.1", port=port, log_level="warning", ws_max_size=65536
+    )
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        if task.done():
+            task.result()
+        await asyncio.sleep(0.02)
+    yield LiveServer(f"http://127.0.0.1:{port}", f"ws://127.0.0.1:{port}", application)
+    server.should_exit = True
+    await asyncio.wait_for(task, 15)
+
+
+@dataclass
+class QueryCounter:
+    count: int = 0
+    statements: list[str] = field(default_factory=list)
+
+
+@contextmanager
+def count_queries(engine: AsyncEngine) -> Iterator[QueryCounter]:
+    """Count the statements sent through ``engine`` (BEGIN/COMMIT excluded)."""
+    counter = QueryCounter()
+
+    def _on_execute(*args: Any) -> None:
+        statement = str(args[2]).strip()
+        if statement.upper().startswith(("BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE")):
+            return
+        counter.count += 1
+        counter.statements.append(statement)
+
+    sync_engine = engine.sync_engine
+    event.listen(sync_engine, "before_cursor_execute", _on_execute)
+    try:
+        yield counter
+    finally:
+        event.remove(sync_engine, "before_cursor_execute", _on_execute)
+
+
+@pytest.fixture
+def redis_url() -> str:
+    if not REDIS_URL:
+        pytest.skip("FESTIVAL_TEST_REDIS_URL is not set")
+    return REDIS_URL

@@ -1,0 +1,1 @@
+"""Plain async factories, one module per package."""

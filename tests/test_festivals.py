@@ -1,0 +1,202 @@
+"""Festivals through the API: create, read, change, publish, visibility, bad input."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from tests.conftest import Backend
+from tests.factories.festival import auth, festival, festival_body, organiser
+
+
+async def test_organiser_creates_and_reads_own_unpublished_festival(
+    client: httpx.AsyncClient, backend: Backend
+) -> None:
+    _, token = await organiser(backend.engine)
+    made = await festival(client, token, publish=False, slug="innofest-2030")
+    assert made["published"] is False
+    response = await client.get("/api/v1/festivals/innofest-2030", headers=auth(token))
+    assert response.status_code == 200
+    assert response.json()["timezone"] == "Europe/Amsterdam"
+
+
+async def test_unpublished_festival_is_hidden_from_others(
+    client: httpx.AsyncClient, backend: Backend
+) -> None:
+    _, mine = await organiser(backend.engine)
+    _, theirs = await organiser(backend.engine)
+    await festival(client, mine, publish=False, slug="secret-fest")
+    assert (await client.get("/api/v1/festivals/secret-fest")).status_code == 404
+    assert (
+        await client.get("/api/v1/festivals/secret-fest", headers=auth(theirs))
+    ).status_code == 404
+    listed = (await client.get("/api/v1/festivals", headers=auth(theirs))).json()["items"]
+    assert [f["slug"] for f in listed] == []
+
+
+async def test_another_organisers_festival_is_404_not_403(
+    client: httpx.AsyncClient, backend: Backend
+) -> None:
+    _, mine = await organiser(backend.engine)
+    _, theirs = await organiser(backend.engine)
+    await festival(client, mine, slug="public-fest")
+    response = await client.patch(
+        "/api/v1/festivals/public-fest", json={"name": "Hijacked"}, headers=auth(theirs)
+    )
+    assert response.status_code == 404
+    assert response.headers["content-type"] == "application/problem+json"
+    assert (await client.get("/api/v1/festivals/public-fest")).json()[
+        "name"
+    ] == "Innovation Festival"
+
+
+async def test_published_festival_is_listed_for_everyone(
+    client: httpx.AsyncClient, backend: Backend
+) -> None:
+    _, token = await organiser(backend.engine)
+    await festival(client, token, slug="open-fest")
+    await festival(client, token, publish=False, slug="draft-fest")
+    anonymous = (await client.get("/api/v1/festivals")).json()["items"]
+    assert [f["slug"] for f in anonymous] == ["open-fest"]
+    own = (await client.get("/api/v1/festivals", headers=auth(token))).json()["items"]
+    assert sorted(f["slug"] for f in own) == ["draft-fest", "open-fest"]
+
+
+async def test_festival_list_paginates_with_cursor(
+    client: httpx.AsyncClient, backend: Backend
+) -> None:
+    _, token = await organiser(backend.engine)
+    for n in range(5):
+        await festival(client, token, slug=f"page-fest-{n}")
+    first = (await client.get("/api/v1/festivals?limit=2")).json()
+    second = (await client.get(f"/api/v1/festivals?limit=2&cursor={first['next_cursor']}")).json()
+    third = (await client.get(f"/api/v1/festivals?limit=2&cursor={second['next_cursor']}")).json()
+    slugs = [f["slug"] for page in (first, second, third) for f in page["items"]]
+    assert slugs == [f"page-fest-{n}" for n in range(5)]
+    assert third["next_cursor"] is None
+    bad = await client.get("/api/v1/festivals?cursor=garbage!")
+    assert bad.status_code == 422
+    assert bad.json()["errors"][0]["field"] == "cursor"
+
+
+@pytest.mark.parametrize(
+    ("overrides", "field"),
+    [
+        ({"timezone": "Mars/Olympus_Mons"}, "timezone"),
+        ({"starts_on": "2030-10-09", "ends_on": "2030-10-08"}, "ends_on"),
+        ({"unknown": 1}, "unknown"),
+        ({"slug": "Not A Slug"}, "slug"),
+        ({"mode": "telepathic"}, "mode"),
+        ({"capacity": -1}, "capacity"),
+    ],
+)
+async def test_bad_festival_input_is_422_naming_the_field(
+    client: httpx.AsyncClient, backend: Backend, overrides: dict[str, object], field: str
+) -> None:
+    _, token = await organiser(backend.engine)
+    response = await client.post(
+        "/api/v1/festivals", json=festival_body(**overrides), headers=auth(token)
+    )
+    assert response.status_code == 422
+    problem = response.json()
+    assert problem["status"] == 422
+    assert problem["title"]
+    assert field in [e["field"] for e in problem["errors"]]
+    assert (await client.get("/api/v1/festivals", headers=auth(token))).json()["items"] == []
+
+
+async def test_duplicate_slug_is_409(client: httpx.AsyncClient, backend: Backend) -> None:
+    _, token = await organiser(backend.engine)
+    await festival(client, token, slug="twice")
+    response = await client.post(
+        "/api/v1/festivals", json=festival_body(slug="twice"), headers=auth(token)
+    )
+    assert response.status_code == 409
+    assert response.json()["errors"] == [{"field": "slug", "message": "The slug 'twice' is taken"}]
+
+
+async def test_patch_applies_only_given_fields_and_checks_dates(
+    client: httpx.AsyncClient, backend: Backend
+) -> None:
+    _, token = await organiser(backend.engine)
+    await festival(client, token, slug="patchy", description="Keep me")
+    ok = await client.patch("/api/v1/festivals/patchy", json={"capacity": 7}, headers=auth(token))
+    assert ok.status_code == 200
+    assert (ok.json()["capacity"], ok.json()["description"]) == (7, "Keep me")
+    bad = await client.patch(
+        "/api/v1/festivals/patchy", json={"ends_on": "2030-01-01"}, headers=auth(token)
+    )
+    assert bad.status_code == 422
+    assert (await client.get("/api/v1/festivals/patchy")).json()["ends_on"] == "2030-10-09"
+
+
+async def test_missing_and_wrong_tokens_are_401(
+    client: httpx.AsyncClient, backend: Backend
+) -> None:
+    body = festival_body()
+    assert (await client.post("/api/v1/festivals", json=body)).status_code == 401
+    wrong = await client.post("/api/v1/festivals", json=body, headers=auth("fo_nonsense"))
+    assert wrong.status_code == 401
+    assert wrong.json()["code"] == "unauthorized"
+
+
+async def test_staff_token_cannot_create_festivals(
+    client: httpx.AsyncClient, backend: Backend
+) -> None:
+    _, token = await organiser(backend.engine)
+    await festival(client, token, slug="staffed")
+    issued = await client.post(
+        "/api/v1/festivals/staffed/staff-tokens",
+        json={"role": "checkin", "label": "Door 1"},
+        headers=auth(token),
+    )
+    assert issued.status_code == 201
+    staff = issued.json()["token"]
+    assert (
+        await client.post("/api/v1/festivals", json=festival_body(), headers=auth(staff))
+    ).status_code == 403
+    assert (
+        await client.patch("/api/v1/festivals/staffed", json={"capacity": 1}, headers=auth(staff))
+    ).status_code == 403
+
+
+async def test_staff_tokens_list_and_revoke(client: httpx.AsyncClient, backend: Backend) -> None:
+    _, token = await organiser(backend.engine)
+    await festival(client, token, slug="revoking")
+    issued = (
+        await client.post(
+            "/api/v1/festivals/revoking/staff-tokens",
+            json={"role": "moderator", "label": "Stage A"},
+            headers=auth(token),
+        )
+    ).json()
+    listed = (
+        await client.get("/api/v1/festivals/revoking/staff-tokens", headers=auth(token))
+    ).json()
+    assert [(t["label"], t["role"]) for t in listed] == [("Stage A", "moderator")]
+    assert "token" not in listed[0]
+    gone = await client.delete(
+        f"/api/v1/festivals/revoking/staff-tokens/{issued['id']}", headers=auth(token)
+    )
+    assert gone.status_code == 204
+    refused = await client.get("/api/v1/festivals/revoking", headers=auth(issued["token"]))
+    assert refused.status_code == 401
+
+
+async def test_sign_in_gives_a_working_token(client: httpx.AsyncClient, backend: Backend) -> None:
+    from festival.auth import create_organiser
+    from festival.db import make_sessionmaker, unit_of_work
+
+    async with unit_of_work(make_sessionmaker(backend.engine)) as session:
+        await create_organiser(session, "Ada@Example.org", "s3cret-pass")
+    bad = await client.post(
+        "/api/v1/auth/token", json={"email": "ada@example.org", "password": "x"}
+    )
+    assert bad.status_code == 401
+    good = await client.post(
+        "/api/v1/auth/token", json={"email": "ada@example.org", "password": "s3cret-pass"}
+    )
+    assert good.status_code == 200
+    token = good.json()["access_token"]
+    made = await client.post("/api/v1/festivals", json=festival_body(), headers=auth(token))
+    assert made.status_code == 201

@@ -1,0 +1,1 @@
+"""Tickets: registrations, capacity, seats, signed QR tickets, check-in, agendas."""

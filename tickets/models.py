@@ -1,0 +1,1 @@
+"""Tables of tickets (filled in by its capability)."""
