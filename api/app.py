@@ -8,10 +8,10 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from api import problems
+from api import problems, runtime_live, runtime_tickets
 from api.idempotency import IdempotencyCollision, replay_after_collision
 from api.metrics import Metrics, MetricsMiddleware
-from api.routers import auth, festivals, system
+from api.routers import auth, checkin, festivals, live, pages, programme, registration, system
 from festival.db import make_engine, make_sessionmaker
 from festival.migrate import pending
 from festival.settings import Settings
@@ -41,9 +41,13 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         from redis.asyncio import Redis
 
         app.state.redis = Redis.from_url(settings.redis_url)
+    await runtime_tickets.start(app)
+    await runtime_live.start(app)
     try:
         yield
     finally:
+        await runtime_live.stop(app)
+        await runtime_tickets.stop(app)
         if app.state.redis is not None:
             await app.state.redis.aclose()
         await engine.dispose()
@@ -63,7 +67,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.metrics = Metrics()
     problems.install(app)
     app.add_exception_handler(IdempotencyCollision, replay_after_collision)  # type: ignore[arg-type]
-    for module in (system, auth, festivals):
+    for module in (system, auth, festivals, programme, registration, checkin, live, pages):
         app.include_router(module.router)
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
     return app

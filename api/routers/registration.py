@@ -1,0 +1,7 @@
+"""Routes of registration (filled in by its capability)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+router = APIRouter()
