@@ -50,6 +50,7 @@ class Principal:
     role: str | None = None
     session_ids: frozenset[str] = field(default_factory=frozenset)
     subject_id: uuid.UUID | None = None
+    label: str | None = None
 
     @property
     def is_organiser(self) -> bool:
@@ -142,6 +143,7 @@ def _principal(token: Token) -> Principal:
         role=token.role,
         session_ids=frozenset(token.session_ids or ()),
         subject_id=token.subject_id,
+        label=token.label,
     )
 
 
