@@ -45,6 +45,8 @@ class Track(IdMixin, TimestampMixin, Base):
     name: Mapped[str] = mapped_column(String(200))
     colour: Mapped[str | None] = mapped_column(String(7))
     description: Mapped[str | None] = mapped_column(Text)
+    # Added for the feeds' change stamp (ETag / Last-Modified).
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
 
 class Room(IdMixin, TimestampMixin, Base):
@@ -63,6 +65,7 @@ class Room(IdMixin, TimestampMixin, Base):
     stream_url: Mapped[str | None] = mapped_column(String(2000))
     position: Mapped[int] = mapped_column(default=0)
     external_id: Mapped[str | None] = mapped_column(String(200))
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
 
 class Speaker(IdMixin, TimestampMixin, Base):
@@ -75,6 +78,7 @@ class Speaker(IdMixin, TimestampMixin, Base):
     organisation: Mapped[str | None] = mapped_column(String(200))
     email: Mapped[str | None] = mapped_column(String(320))
     external_id: Mapped[str | None] = mapped_column(String(200))
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
 
 class Session(IdMixin, TimestampMixin, Base):

@@ -29,6 +29,7 @@ def upgrade() -> None:
         sa.Column("stream_url", sa.String(length=2000), nullable=True),
         sa.Column("position", sa.Integer(), nullable=False),
         sa.Column("external_id", sa.String(length=200), nullable=True),
+        sa.Column("updated_at", festival.db.UTCDateTime(timezone=True), nullable=False),
         sa.Column("id", sa.Uuid(), nullable=False),
         sa.Column("created_at", festival.db.UTCDateTime(timezone=True), nullable=False),
         sa.CheckConstraint("kind IN ('physical', 'virtual')", name=op.f("ck_rooms_kind")),
@@ -49,6 +50,7 @@ def upgrade() -> None:
         sa.Column("organisation", sa.String(length=200), nullable=True),
         sa.Column("email", sa.String(length=320), nullable=True),
         sa.Column("external_id", sa.String(length=200), nullable=True),
+        sa.Column("updated_at", festival.db.UTCDateTime(timezone=True), nullable=False),
         sa.Column("id", sa.Uuid(), nullable=False),
         sa.Column("created_at", festival.db.UTCDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
@@ -68,6 +70,7 @@ def upgrade() -> None:
         sa.Column("name", sa.String(length=200), nullable=False),
         sa.Column("colour", sa.String(length=7), nullable=True),
         sa.Column("description", sa.Text(), nullable=True),
+        sa.Column("updated_at", festival.db.UTCDateTime(timezone=True), nullable=False),
         sa.Column("id", sa.Uuid(), nullable=False),
         sa.Column("created_at", festival.db.UTCDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
