@@ -1,1 +1,233 @@
-"""Tables of tickets (filled in by its capability)."""
+"""Tables of tickets: registrations, tickets, seats, favourites, check-ins, outbox.
+
+Invariants that concurrency could break live here, in the database:
+- a festival's confirmed places are counted in ``ticketing.taken`` and only ever
+  taken by a conditional ``UPDATE ... WHERE taken < capacity``;
+- a session's seats likewise in ``session_seats.taken``;
+- one live check-in per ticket and list: a partial unique index over live rows,
+  so denied scans and reverted check-ins never collide with a new one;
+- one active registration per e-mail and festival, one active reservation per
+  attendee and session: partial unique indexes over the non-cancelled rows.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    LargeBinary,
+    String,
+    Text,
+    text,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from festival.db import Base, IdMixin, TimestampMixin, utcnow
+
+REGISTRATION_STATUSES = ("confirmed", "waitlisted", "cancelled")
+SEAT_STATUSES = ("confirmed", "waitlisted", "released")
+CHECKIN_RESULTS = (
+    "ok",
+    "already_checked_in",
+    "invalid",
+    "revoked",
+    "wrong_list",
+    "wrong_festival",
+    "reverted",
+)
+FESTIVAL_LIST = "festival"
+
+
+class Ticketing(Base):
+    """Per festival: the place counter, the waiting-list sequence and the signing key.
+
+    ``taken`` is the number of confirmed registrations; it only changes through
+    conditional updates (see ``tickets.queries``). ``bundle_version`` rises with
+    every revocation, so offline scanners can tell a stale bundle.
+    """
+
+    __tablename__ = "ticketing"
+    __table_args__ = (CheckConstraint("taken >= 0", name="taken"),)
+
+    festival_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("festivals.id", ondelete="CASCADE"), primary_key=True
+    )
+    taken: Mapped[int] = mapped_column(default=0)
+    waitlist_seq: Mapped[int] = mapped_column(default=0)
+    bundle_version: Mapped[int] = mapped_column(default=1)
+    private_key: Mapped[bytes] = mapped_column(LargeBinary(64))
+    public_key: Mapped[bytes] = mapped_column(LargeBinary(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Registration(IdMixin, TimestampMixin, Base):
+    __tablename__ = "registrations"
+    __table_args__ = (
+        CheckConstraint("status IN ('confirmed', 'waitlisted', 'cancelled')", name="status"),
+        Index(
+            "uq_registrations_active_email",
+            "festival_id",
+            "email",
+            unique=True,
+            sqlite_where=text("status != 'cancelled'"),
+            postgresql_where=text("status != 'cancelled'"),
+        ),
+        Index("ix_registrations_festival_status", "festival_id", "status", "created_at"),
+        Index("ix_registrations_waitlist", "festival_id", "status", "waitlist_seq"),
+    )
+
+    festival_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("festivals.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(200))
+    email: Mapped[str] = mapped_column(String(320))
+    organisation: Mapped[str | None] = mapped_column(String(200))
+    country: Mapped[str | None] = mapped_column(String(100))
+    status: Mapped[str] = mapped_column(String(12))
+    waitlist_seq: Mapped[int | None] = mapped_column()
+    confirmed_at: Mapped[datetime | None] = mapped_column()
+    cancelled_at: Mapped[datetime | None] = mapped_column()
+
+
+class Ticket(IdMixin, TimestampMixin, Base):
+    """The ticket of a confirmed registration. A payload is valid only for the
+    current ``version`` of a ticket that is not revoked."""
+
+    __tablename__ = "tickets"
+
+    registration_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("registrations.id", ondelete="CASCADE"), unique=True
+    )
+    festival_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("festivals.id", ondelete="CASCADE"), index=True
+    )
+    version: Mapped[int] = mapped_column(default=1)
+    revoked_at: Mapped[datetime | None] = mapped_column()
+
+
+class SessionSeats(Base):
+    """The seat counter of a session with a capacity (created on first reservation)."""
+
+    __tablename__ = "session_seats"
+    __table_args__ = (CheckConstraint("taken >= 0", name="taken"),)
+
+    session_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("sessions.id", ondelete="CASCADE"), primary_key=True
+    )
+    taken: Mapped[int] = mapped_column(default=0)
+    waitlist_seq: Mapped[int] = mapped_column(default=0)
+
+
+class SeatReservation(IdMixin, TimestampMixin, Base):
+    __tablename__ = "seat_reservations"
+    __table_args__ = (
+        CheckConstraint("status IN ('confirmed', 'waitlisted', 'released')", name="status"),
+        Index(
+            "uq_seat_reservations_active",
+            "registration_id",
+            "session_id",
+            unique=True,
+            sqlite_where=text("status != 'released'"),
+            postgresql_where=text("status != 'released'"),
+        ),
+        Index("ix_seat_reservations_session_status", "session_id", "status", "waitlist_seq"),
+    )
+
+    registration_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("registrations.id", ondelete="CASCADE")
+    )
+    session_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("sessions.id", ondelete="CASCADE"))
+    status: Mapped[str] = mapped_column(String(12))
+    waitlist_seq: Mapped[int | None] = mapped_column()
+    released_at: Mapped[datetime | None] = mapped_column()
+
+
+class Favourite(Base):
+    __tablename__ = "favourites"
+
+    registration_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("registrations.id", ondelete="CASCADE"), primary_key=True
+    )
+    session_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("sessions.id", ondelete="CASCADE"), primary_key=True
+    )
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Checkin(IdMixin, Base):
+    """One scan, kept for ever: granted, denied, or the revert of a granted one.
+
+    ``live`` marks the granted check-in that currently counts for a ticket and a
+    list; a partial unique index allows one. ``scan_key`` identifies an offline
+    scan (device, payload, time) so that a re-sent batch changes nothing.
+    """
+
+    __tablename__ = "checkins"
+    __table_args__ = (
+        CheckConstraint(
+            "result IN ('ok', 'already_checked_in', 'invalid', 'revoked', 'wrong_list', "
+            "'wrong_festival', 'reverted')",
+            name="result",
+        ),
+        Index(
+            "uq_checkins_live",
+            "ticket_id",
+            "list_key",
+            unique=True,
+            sqlite_where=text("live"),
+            postgresql_where=text("live"),
+        ),
+        Index("uq_checkins_scan_key", "festival_id", "scan_key", unique=True),
+        Index("ix_checkins_festival_scanned", "festival_id", "scanned_at"),
+    )
+
+    festival_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("festivals.id", ondelete="CASCADE"))
+    ticket_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("tickets.id", ondelete="CASCADE")
+    )
+    list_key: Mapped[str] = mapped_column(String(40))
+    result: Mapped[str] = mapped_column(String(20))
+    live: Mapped[bool] = mapped_column(Boolean, default=False)
+    gate: Mapped[str | None] = mapped_column(String(100))
+    device_id: Mapped[str | None] = mapped_column(String(100))
+    scan_key: Mapped[str | None] = mapped_column(String(64))
+    payload: Mapped[str | None] = mapped_column(String(400))
+    scanned_at: Mapped[datetime] = mapped_column(default=utcnow)
+    recorded_at: Mapped[datetime] = mapped_column(default=utcnow)
+    reverts_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("checkins.id", ondelete="SET NULL")
+    )
+    staff_token_id: Mapped[uuid.UUID | None] = mapped_column()
+    reply: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+
+class OutboxMessage(IdMixin, TimestampMixin, Base):
+    """A message to an attendee, written in the transaction that caused it.
+
+    The sender leases a due message by moving ``next_attempt_at`` forward with a
+    conditional update, so two workers never send it at the same time; a crash
+    mid-send only delays it until the lease runs out (at-least-once delivery).
+    """
+
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_due", "sent_at", "next_attempt_at"),)
+
+    festival_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("festivals.id", ondelete="CASCADE")
+    )
+    registration_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("registrations.id", ondelete="SET NULL")
+    )
+    kind: Mapped[str] = mapped_column(String(40))
+    to_address: Mapped[str] = mapped_column(String(320))
+    subject: Mapped[str] = mapped_column(String(300))
+    body: Mapped[str] = mapped_column(Text)
+    attempts: Mapped[int] = mapped_column(default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column()
+    last_error: Mapped[str | None] = mapped_column(Text)

@@ -1,7 +1,101 @@
-"""Routes of checkin (filled in by its capability)."""
+"""Check-in at the door: scan, revert, offline bundle and sync, stats."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+import uuid
+from typing import Annotated
 
-router = APIRouter()
+from fastapi import APIRouter, Depends, Response
+from fastapi.responses import JSONResponse
+
+from api.deps import PrincipalDep, SessionDep
+from api.idempotency import IdempotencyDep
+from api.problems import ERROR_RESPONSES, PROBLEM
+from festival.auth import Principal
+from festival.errors import Forbidden
+from tickets import checkin, offline, reports
+from tickets.checkin import ScanOutcome
+from tickets.schemas import CheckinBundle, CheckinCreate, CheckinStats, SyncReply, SyncRequest
+
+router = APIRouter(prefix="/api/v1/festivals", tags=["check-in"], responses=ERROR_RESPONSES)
+
+
+async def _checkin_staff(principal: PrincipalDep) -> Principal:
+    if not (principal.kind == "staff" and principal.role == "checkin"):
+        raise Forbidden("Only check-in staff may do this")
+    return principal
+
+
+CheckinStaffDep = Annotated[Principal, Depends(_checkin_staff)]
+
+
+async def _reply(idempotency: IdempotencyDep, outcome: ScanOutcome) -> JSONResponse:
+    response = await idempotency.respond(outcome.status, outcome.body)
+    if outcome.status >= 400:
+        response.headers["content-type"] = PROBLEM
+    return response
+
+
+@router.post(
+    "/{slug}/checkins",
+    status_code=201,
+    summary="Check a scanned ticket in (201 ok, 409 already checked in, 422 refused)",
+)
+async def check_in(
+    slug: str,
+    body: CheckinCreate,
+    session: SessionDep,
+    who: CheckinStaffDep,
+    idempotency: IdempotencyDep,
+) -> JSONResponse:
+    if (replay := await idempotency.replay()) is not None:
+        return replay
+    outcome = await checkin.check_in(session, who, slug, body.qr, body.list, body.gate)
+    return await _reply(idempotency, outcome)
+
+
+@router.delete("/{slug}/checkins/{checkin_id}", summary="Revert a check-in (kept in history)")
+async def revert(
+    slug: str, checkin_id: uuid.UUID, session: SessionDep, who: CheckinStaffDep
+) -> dict[str, object]:
+    return await checkin.revert(session, who, slug, checkin_id)
+
+
+@router.get(
+    "/{slug}/checkin-bundle", summary="Public key and revoked payloads for offline scanners"
+)
+async def bundle(slug: str, session: SessionDep, who: CheckinStaffDep) -> CheckinBundle:
+    return await offline.bundle(session, who, slug)
+
+
+@router.post(
+    "/{slug}/checkins/sync",
+    response_model=SyncReply,
+    summary="Upload offline scans; one result per scan, in order",
+)
+async def sync(
+    slug: str,
+    body: SyncRequest,
+    session: SessionDep,
+    who: CheckinStaffDep,
+    idempotency: IdempotencyDep,
+) -> JSONResponse:
+    if (replay := await idempotency.replay()) is not None:
+        return replay
+    results = await offline.sync(session, who, slug, body.scans)
+    return await idempotency.respond(200, SyncReply(results=results))
+
+
+@router.get("/{slug}/checkins/stats", summary="Check-ins per list, arrivals per 15 minutes")
+async def stats(slug: str, session: SessionDep, who: PrincipalDep) -> CheckinStats:
+    return await reports.stats(session, who, slug)
+
+
+@router.get(
+    "/{slug}/checkins/arrivals.svg",
+    response_class=Response,
+    responses={200: {"content": {"image/svg+xml": {}}}},
+    summary="Arrivals per 15 minutes as a chart",
+)
+async def arrivals_svg(slug: str, session: SessionDep, who: PrincipalDep) -> Response:
+    return Response(await reports.arrivals_svg(session, who, slug), media_type="image/svg+xml")

@@ -1,7 +1,162 @@
-"""Routes of registration (filled in by its capability)."""
+"""Registration, the attendee's own routes (``/me``) and the organiser's lists."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+import uuid
+from typing import Annotated
 
-router = APIRouter()
+from fastapi import APIRouter, Query, Response
+from fastapi.responses import JSONResponse
+
+from api.deps import (
+    AttendeeDep,
+    CursorQuery,
+    LimitQuery,
+    OrganiserDep,
+    SessionDep,
+    SettingsDep,
+)
+from api.idempotency import IdempotencyDep
+from api.problems import ERROR_RESPONSES
+from festival.schemas import Page
+from tickets import agenda, attendees, qr, registration, reports, seats
+from tickets.reports import RegistrationStatus
+from tickets.schemas import (
+    FeedToken,
+    MeRead,
+    RegistrationCreate,
+    RegistrationIssued,
+    RegistrationRead,
+    SeatRead,
+    TicketRead,
+)
+
+router = APIRouter(prefix="/api/v1", tags=["registration"], responses=ERROR_RESPONSES)
+CSV = "text/csv; charset=utf-8"
+
+
+@router.post(
+    "/festivals/{slug}/registrations",
+    status_code=201,
+    response_model=RegistrationIssued,
+    summary="Register (confirmed while places remain, else waitlisted)",
+)
+async def register(
+    slug: str, body: RegistrationCreate, session: SessionDep, idempotency: IdempotencyDep
+) -> JSONResponse:
+    if (replay := await idempotency.replay()) is not None:
+        return replay
+    issued = await registration.register(session, slug, body)
+    return await idempotency.respond(201, issued)
+
+
+@router.get("/festivals/{slug}/registrations", summary="Registrations of a festival")
+async def list_registrations(
+    slug: str,
+    session: SessionDep,
+    who: OrganiserDep,
+    status: RegistrationStatus | None = None,
+    limit: LimitQuery = 50,
+    cursor: CursorQuery = None,
+) -> Page[RegistrationRead]:
+    rows, next_cursor = await reports.list_registrations(
+        session, who, slug, status=status, limit=limit, cursor=cursor
+    )
+    return Page(items=[RegistrationRead.model_validate(r) for r in rows], next_cursor=next_cursor)
+
+
+@router.get(
+    "/festivals/{slug}/attendees.csv",
+    response_class=Response,
+    responses={200: {"content": {CSV: {}}}},
+    summary="Registrations that are not cancelled, as CSV",
+)
+async def attendees_csv(slug: str, session: SessionDep, who: OrganiserDep) -> Response:
+    text = await reports.attendees_csv(session, who, slug)
+    headers = {"Content-Disposition": f'attachment; filename="{slug}-attendees.csv"'}
+    return Response(text, media_type=CSV, headers=headers)
+
+
+@router.get("/me", summary="My registration, ticket, seats and favourites")
+async def me(session: SessionDep, who: AttendeeDep) -> MeRead:
+    return await attendees.me(session, who)
+
+
+@router.delete("/me/registration", status_code=204, summary="Cancel my registration")
+async def cancel(session: SessionDep, who: AttendeeDep) -> Response:
+    await registration.cancel(session, who)
+    return Response(status_code=204)
+
+
+@router.get(
+    "/me/ticket.png",
+    response_class=Response,
+    responses={200: {"content": {"image/png": {}}}},
+    summary="My ticket's QR code as PNG",
+)
+async def ticket_png(session: SessionDep, who: AttendeeDep) -> Response:
+    return Response(await qr.ticket_image(session, who, "png"), media_type="image/png")
+
+
+@router.get(
+    "/me/ticket.svg",
+    response_class=Response,
+    responses={200: {"content": {"image/svg+xml": {}}}},
+    summary="My ticket's QR code as SVG",
+)
+async def ticket_svg(session: SessionDep, who: AttendeeDep) -> Response:
+    return Response(await qr.ticket_image(session, who, "svg"), media_type="image/svg+xml")
+
+
+@router.post("/me/ticket/reissue", summary="Reissue my ticket (the old QR code stops working)")
+async def reissue(session: SessionDep, who: AttendeeDep) -> TicketRead:
+    return await registration.reissue(session, who)
+
+
+@router.put("/me/seats/{session_id}", summary="Reserve a seat (full: waitlisted)")
+async def reserve_seat(session_id: uuid.UUID, session: SessionDep, who: AttendeeDep) -> SeatRead:
+    return await seats.reserve(session, who, session_id)
+
+
+@router.delete("/me/seats/{session_id}", status_code=204, summary="Release a seat")
+async def release_seat(session_id: uuid.UUID, session: SessionDep, who: AttendeeDep) -> Response:
+    await seats.release(session, who, session_id)
+    return Response(status_code=204)
+
+
+@router.put("/me/favourites/{session_id}", status_code=204, summary="Favourite a session")
+async def add_favourite(session_id: uuid.UUID, session: SessionDep, who: AttendeeDep) -> Response:
+    await seats.add_favourite(session, who, session_id)
+    return Response(status_code=204)
+
+
+@router.delete("/me/favourites/{session_id}", status_code=204, summary="Unfavourite a session")
+async def remove_favourite(
+    session_id: uuid.UUID, session: SessionDep, who: AttendeeDep
+) -> Response:
+    await seats.remove_favourite(session, who, session_id)
+    return Response(status_code=204)
+
+
+@router.get(
+    "/me/agenda.ics",
+    response_class=Response,
+    responses={200: {"content": {"text/calendar": {}}}},
+    summary="My reserved and favourite sessions as an iCal feed (feed token in ?token=)",
+)
+async def agenda_ics(
+    session: SessionDep, settings: SettingsDep, token: Annotated[str, Query(max_length=200)] = ""
+) -> Response:
+    body = await agenda.agenda_ics(session, token, settings.base_url)
+    return Response(body, media_type="text/calendar; charset=utf-8")
+
+
+@router.post("/me/feed-token", status_code=201, summary="A new feed token (the old one stops)")
+async def rotate_feed_token(session: SessionDep, who: AttendeeDep) -> FeedToken:
+    return FeedToken(feed_token=await agenda.rotate_feed_token(session, who))
+
+
+@router.delete("/me/feed-token", status_code=204, summary="Revoke my feed token")
+async def revoke_feed_token(session: SessionDep, who: AttendeeDep) -> Response:
+    await agenda.revoke_feed_tokens(session, who)
+    return Response(status_code=204)

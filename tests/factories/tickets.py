@@ -1,0 +1,96 @@
+"""Factories for tickets: open festivals, registrations, staff tokens, sessions."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from festival.db import make_sessionmaker, unit_of_work
+from schedule.models import Room, Session
+from tests.factories.festival import auth, festival, organiser
+
+DAY_ONE = datetime(2030, 10, 8, 8, 0, tzinfo=UTC)
+
+
+async def open_festival(
+    client: httpx.AsyncClient, engine: AsyncEngine, **overrides: Any
+) -> tuple[dict[str, Any], str]:
+    """A published festival with registration open, and its organiser's token."""
+    _, token = await organiser(engine)
+    made = await festival(client, token, **overrides)
+    return made, token
+
+
+async def register(
+    client: httpx.AsyncClient,
+    slug: str,
+    *,
+    name: str | None = None,
+    email: str | None = None,
+    headers: dict[str, str] | None = None,
+) -> httpx.Response:
+    tag = uuid.uuid4().hex[:8]
+    body = {"name": name or f"Attendee {tag}", "email": email or f"a-{tag}@example.org"}
+    return await client.post(f"/api/v1/festivals/{slug}/registrations", json=body, headers=headers)
+
+
+async def registered(client: httpx.AsyncClient, slug: str, **kwargs: Any) -> dict[str, Any]:
+    response = await register(client, slug, **kwargs)
+    assert response.status_code == 201, response.text
+    reply: dict[str, Any] = response.json()
+    return reply
+
+
+async def staff_token(
+    client: httpx.AsyncClient, organiser_token: str, slug: str, role: str = "checkin"
+) -> str:
+    response = await client.post(
+        f"/api/v1/festivals/{slug}/staff-tokens",
+        json={"role": role, "label": "Gate A"},
+        headers=auth(organiser_token),
+    )
+    assert response.status_code == 201, response.text
+    token: str = response.json()["token"]
+    return token
+
+
+async def programme_session(
+    engine: AsyncEngine,
+    festival_id: str,
+    *,
+    title: str = "Workshop",
+    starts_at: datetime = DAY_ONE,
+    minutes: int = 90,
+    capacity: int | None = None,
+    virtual_stream: str | None = None,
+) -> uuid.UUID:
+    """A session made directly through the ORM (the programme API is not needed)."""
+    async with unit_of_work(make_sessionmaker(engine)) as session:
+        room_id = None
+        if virtual_stream is not None:
+            room = Room(
+                id=uuid.uuid4(),
+                festival_id=uuid.UUID(festival_id),
+                name=f"Stage {uuid.uuid4().hex[:6]}",
+                kind="virtual",
+                stream_url=virtual_stream,
+            )
+            session.add(room)
+            await session.flush()
+            room_id = room.id
+        made = Session(
+            id=uuid.uuid4(),
+            festival_id=uuid.UUID(festival_id),
+            title=title,
+            format="workshop",
+            starts_at=starts_at,
+            ends_at=starts_at + timedelta(minutes=minutes),
+            capacity=capacity,
+            room_id=room_id,
+        )
+        session.add(made)
+    return made.id

@@ -1,0 +1,286 @@
+"""Check-in: verify a scanned payload, record the scan, tell the door what it means.
+
+Every scan is written, denied ones included. A granted check-in is a row with
+``live`` set; the partial unique index over live rows lets one exist per
+ticket and list, so fifty scanners scanning one ticket at the same instant get
+one ``ok`` and forty-nine ``already_checked_in`` naming the first gate.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import insert, select, text, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from festival.auth import Principal
+from festival.db import utcnow
+from festival.errors import Forbidden, NotFound
+from festival.models import Festival
+from festival.service import get_festival
+from schedule.models import Session
+from tickets import issuing, queries, signing
+from tickets.errors import CheckinNotLive
+from tickets.models import FESTIVAL_LIST, Checkin, Registration, SeatReservation, Ticket
+
+STATUS = {
+    "ok": 201,
+    "already_checked_in": 409,
+    "invalid": 422,
+    "revoked": 422,
+    "wrong_list": 422,
+    "wrong_festival": 422,
+}
+TITLES = {
+    "already_checked_in": "Already checked in",
+    "invalid": "Not a valid ticket",
+    "revoked": "The ticket was revoked",
+    "wrong_list": "The ticket is not on this check-in list",
+    "wrong_festival": "The ticket is for another festival",
+}
+
+
+@dataclass(frozen=True)
+class ScanOutcome:
+    """What a scan means: an HTTP-like status and the reply body (see API.md)."""
+
+    status: int
+    body: dict[str, Any]
+
+
+@dataclass
+class Scan:
+    qr: str
+    list_key: str
+    gate: str | None
+    scanned_at: datetime
+    device_id: str | None = None
+    scan_key: str | None = None
+    staff_token_id: uuid.UUID | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+async def door_festival(session: AsyncSession, principal: Principal, slug: str) -> Festival:
+    """The festival a check-in token works for; another festival is ``NotFound``."""
+    festival = await get_festival(session, principal, slug)
+    if not principal.may_check_in(festival.id):
+        raise Forbidden("Only check-in staff of this festival may scan tickets")
+    return festival
+
+
+async def check_in(
+    session: AsyncSession, principal: Principal, slug: str, qr: str, list_key: str, gate: str | None
+) -> ScanOutcome:
+    """Check a scanned payload in at ``list_key`` (the festival or a session's door)."""
+    festival = await door_festival(session, principal, slug)
+    scan = Scan(qr, list_key, gate, utcnow(), staff_token_id=principal.token_id)
+    return await scan_ticket(session, festival, scan)
+
+
+async def scan_ticket(session: AsyncSession, festival: Festival, scan: Scan) -> ScanOutcome:
+    list_title = await _list_title(session, festival, scan.list_key)
+    try:
+        payload = signing.parse(scan.qr)
+    except signing.BadPayload as exc:
+        return await _deny(session, festival, scan, "invalid", None, f"Not a ticket: {exc}")
+    if payload.festival_id != festival.id:
+        other = await issuing.public_key_of(session, payload.festival_id)
+        if other is not None and signing.verify(other, payload):
+            return await _deny(session, festival, scan, "wrong_festival", None, "Another festival")
+        return await _deny(session, festival, scan, "invalid", None, "The signature is not valid")
+    _, public = await issuing.festival_keys(session, festival.id)
+    if not signing.verify(public, payload):
+        return await _deny(session, festival, scan, "invalid", None, "The signature is not valid")
+    row = (await session.execute(queries.ticket_for_scan(payload.ticket_id))).first()
+    if row is None:
+        return await _deny(session, festival, scan, "invalid", None, "Unknown ticket")
+    ticket, registration = row
+    if ticket.revoked_at is not None or registration.status != "confirmed":
+        return await _deny(session, festival, scan, "revoked", ticket, "The ticket was cancelled")
+    if payload.version != ticket.version:
+        return await _deny(session, festival, scan, "revoked", ticket, "A newer ticket was issued")
+    if list_title is not None and not await _holds_seat(session, registration, scan.list_key):
+        detail = f"No seat in {list_title!r}"
+        return await _deny(session, festival, scan, "wrong_list", ticket, detail)
+    return await _admit(session, festival, scan, ticket, registration)
+
+
+async def _list_title(session: AsyncSession, festival: Festival, list_key: str) -> str | None:
+    """None for the festival entrance; a session's title (if it has seats) for its door."""
+    if list_key == FESTIVAL_LIST:
+        return None
+    try:
+        session_id = uuid.UUID(list_key)
+    except ValueError:
+        raise NotFound(f"No check-in list {list_key!r}", field="list") from None
+    found = await session.get(Session, session_id)
+    if found is None or found.festival_id != festival.id:
+        raise NotFound(f"No check-in list {list_key!r}", field="list")
+    return found.title if found.capacity is not None else None
+
+
+async def _holds_seat(session: AsyncSession, registration: Registration, list_key: str) -> bool:
+    seat = await session.scalar(
+        select(SeatReservation.id).where(
+            SeatReservation.registration_id == registration.id,
+            SeatReservation.session_id == uuid.UUID(list_key),
+            SeatReservation.status == "confirmed",
+        )
+    )
+    return seat is not None
+
+
+async def _admit(
+    session: AsyncSession,
+    festival: Festival,
+    scan: Scan,
+    ticket: Ticket,
+    registration: Registration,
+) -> ScanOutcome:
+    live = await session.scalar(queries.live_checkin(ticket.id, scan.list_key))
+    if live is not None and scan.device_id is not None and scan.scanned_at < live.scanned_at:
+        # An offline scan from before the live check-in: the earliest scan wins.
+        await session.execute(update(Checkin).where(Checkin.id == live.id).values(live=False))
+        live = None
+    if live is None:
+        checkin_id = uuid.uuid4()
+        body = {
+            "id": str(checkin_id),
+            "result": "ok",
+            "attendee": {"name": registration.name},
+            "list": scan.list_key,
+            "gate": scan.gate,
+            "checked_in_at": scan.scanned_at.isoformat(),
+        }
+        if await _insert_live(session, festival, scan, ticket, checkin_id, body):
+            return ScanOutcome(201, body)
+        live = await session.scalar(queries.live_checkin(ticket.id, scan.list_key))
+        assert live is not None
+    detail = f"Checked in at {live.scanned_at.isoformat()}" + (
+        f" at gate {live.gate}" if live.gate else ""
+    )
+    extra = {
+        "checked_in_at": live.scanned_at.isoformat(),
+        "gate": live.gate,
+        "attendee": {"name": registration.name},
+        "first_checkin_id": str(live.id),
+    }
+    return await _deny(session, festival, scan, "already_checked_in", ticket, detail, extra)
+
+
+async def _insert_live(
+    session: AsyncSession,
+    festival: Festival,
+    scan: Scan,
+    ticket: Ticket,
+    checkin_id: uuid.UUID,
+    body: dict[str, Any],
+) -> bool:
+    """Insert the live check-in unless one exists (the partial unique index decides)."""
+    values = _row(festival, scan, checkin_id, "ok", ticket.id, body) | {"live": True}
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as dialect_insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert as dialect_insert  # type: ignore[assignment]
+    stmt = (
+        dialect_insert(Checkin)
+        .values(**values)
+        .on_conflict_do_nothing(index_elements=["ticket_id", "list_key"], index_where=text("live"))
+        .returning(Checkin.id)
+    )
+    return (await session.scalar(stmt)) is not None
+
+
+def _row(
+    festival: Festival,
+    scan: Scan,
+    checkin_id: uuid.UUID,
+    result: str,
+    ticket_id: uuid.UUID | None,
+    body: dict[str, Any],
+) -> dict[str, Any]:
+    return {
+        "id": checkin_id,
+        "festival_id": festival.id,
+        "ticket_id": ticket_id,
+        "list_key": scan.list_key,
+        "result": result,
+        "live": False,
+        "gate": scan.gate,
+        "device_id": scan.device_id,
+        "scan_key": scan.scan_key,
+        "payload": scan.qr[: signing.MAX_TEXT_LENGTH],
+        "scanned_at": scan.scanned_at,
+        "recorded_at": utcnow(),
+        "staff_token_id": scan.staff_token_id,
+        "reply": body,
+    }
+
+
+async def _deny(
+    session: AsyncSession,
+    festival: Festival,
+    scan: Scan,
+    result: str,
+    ticket: Ticket | None,
+    detail: str,
+    extra: dict[str, Any] | None = None,
+) -> ScanOutcome:
+    """Record a denied scan and shape its reply as problem JSON with a ``result``."""
+    checkin_id = uuid.uuid4()
+    status = STATUS[result]
+    body: dict[str, Any] = {
+        "type": f"https://festival.invalid/problems/{result}",
+        "title": TITLES[result],
+        "status": status,
+        "detail": detail,
+        "code": result,
+        "id": str(checkin_id),
+        "result": result,
+        "list": scan.list_key,
+        **(extra or {}),
+    }
+    values = _row(festival, scan, checkin_id, result, ticket.id if ticket else None, body)
+    await session.execute(insert(Checkin).values(**values))
+    return ScanOutcome(status, body)
+
+
+async def revert(
+    session: AsyncSession, principal: Principal, slug: str, checkin_id: uuid.UUID
+) -> dict[str, Any]:
+    """Revert a live check-in: a new history entry, and the ticket may be scanned again."""
+    festival = await door_festival(session, principal, slug)
+    found = await session.get(Checkin, checkin_id)
+    if found is None or found.festival_id != festival.id:
+        raise NotFound("No such check-in")
+    result = await session.execute(
+        update(Checkin)
+        .where(Checkin.id == checkin_id, Checkin.live.is_(True))
+        .values(live=False)
+        .execution_options(synchronize_session=False)
+    )
+    if not result.rowcount:  # type: ignore[attr-defined]
+        raise CheckinNotLive("This check-in is not live: denied, superseded or reverted already")
+    revert_id, now = uuid.uuid4(), utcnow()
+    body = {
+        "id": str(revert_id),
+        "result": "reverted",
+        "reverts": str(checkin_id),
+        "list": found.list_key,
+        "reverted_at": now.isoformat(),
+    }
+    scan = Scan("", found.list_key, found.gate, now, staff_token_id=principal.token_id)
+    values = _row(festival, scan, revert_id, "reverted", found.ticket_id, body)
+    await session.execute(insert(Checkin).values(**values, reverts_id=checkin_id))
+    return body
+
+
+def scan_key(device_id: str, qr: str, scanned_at: datetime) -> str:
+    """What makes an offline scan the same scan when a batch is sent again."""
+    raw = f"{device_id}\x00{qr}\x00{scanned_at.isoformat()}".encode()
+    return hashlib.sha256(raw).hexdigest()

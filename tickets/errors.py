@@ -1,0 +1,39 @@
+"""Errors of tickets: the festival error families, named for what failed."""
+
+from __future__ import annotations
+
+from festival.errors import Conflict, Invalid, NotFound
+
+
+class RegistrationClosed(Conflict):
+    code = "registration_closed"
+    title = "Registration is closed"
+
+
+class AlreadyRegistered(Conflict):
+    code = "already_registered"
+    title = "Already registered"
+
+
+class RegistrationNotFound(NotFound):
+    code = "registration_not_found"
+
+
+class NotConfirmed(Conflict):
+    code = "not_confirmed"
+    title = "The registration is not confirmed"
+
+
+class NoSeats(Invalid):
+    code = "no_seats"
+    title = "The session has no seats to reserve"
+
+
+class SeatClash(Conflict):
+    code = "seat_clash"
+    title = "Overlaps another reserved session"
+
+
+class CheckinNotLive(Conflict):
+    code = "checkin_not_live"
+    title = "The check-in is not live"

@@ -1,0 +1,111 @@
+"""Festival signing keys and tickets: issue, reissue, revoke, render the payload."""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from festival.db import utcnow
+from tickets import queries, signing
+from tickets.models import Registration, Ticket, Ticketing
+from tickets.schemas import TicketRead
+
+# A festival's key pair never changes once made, so every process may keep it.
+_keys: dict[uuid.UUID, tuple[bytes, bytes]] = {}
+
+
+async def ensure_ticketing(session: AsyncSession, festival_id: uuid.UUID) -> None:
+    """Make the festival's counter row and key pair unless they exist.
+
+    Two first registrations racing both try to insert; one insert is ignored and
+    its freshly made key is thrown away, so there is only ever one key.
+    """
+    if festival_id in _keys:
+        return
+    private, public = signing.new_keypair()
+    await queries.insert_ignoring_conflict(
+        session,
+        Ticketing,
+        festival_id=festival_id,
+        taken=0,
+        waitlist_seq=0,
+        bundle_version=1,
+        private_key=private,
+        public_key=public,
+        created_at=utcnow(),
+    )
+
+
+async def festival_keys(session: AsyncSession, festival_id: uuid.UUID) -> tuple[bytes, bytes]:
+    """(private, public) key of a festival, made on first use."""
+    found = _keys.get(festival_id)
+    if found is not None:
+        return found
+    await ensure_ticketing(session, festival_id)
+    row = (
+        await session.execute(
+            select(Ticketing.private_key, Ticketing.public_key).where(
+                Ticketing.festival_id == festival_id
+            )
+        )
+    ).one()
+    _keys[festival_id] = (bytes(row[0]), bytes(row[1]))
+    return _keys[festival_id]
+
+
+async def public_key_of(session: AsyncSession, festival_id: uuid.UUID) -> bytes | None:
+    """The public key of a festival that has one (None for unknown festivals)."""
+    found = _keys.get(festival_id)
+    if found is not None:
+        return found[1]
+    raw = await session.scalar(
+        select(Ticketing.public_key).where(Ticketing.festival_id == festival_id)
+    )
+    return None if raw is None else bytes(raw)
+
+
+async def issue_ticket(session: AsyncSession, registration: Registration) -> Ticket:
+    """The ticket of a newly confirmed registration (or its existing one, reinstated)."""
+    ticket = await session.scalar(queries.ticket_of(registration.id))
+    if ticket is None:
+        ticket = Ticket(
+            id=uuid.uuid4(),
+            registration_id=registration.id,
+            festival_id=registration.festival_id,
+            version=1,
+        )
+        session.add(ticket)
+        await session.flush()
+    elif ticket.revoked_at is not None:
+        ticket.revoked_at = None
+        ticket.version += 1
+        await session.flush()
+    return ticket
+
+
+async def payload(session: AsyncSession, ticket: Ticket) -> str:
+    """The QR payload text of the ticket's current version."""
+    private, _ = await festival_keys(session, ticket.festival_id)
+    return signing.sign(private, ticket.id, ticket.festival_id, ticket.version)
+
+
+async def ticket_read(session: AsyncSession, ticket: Ticket) -> TicketRead:
+    return TicketRead(id=ticket.id, qr=await payload(session, ticket), version=ticket.version)
+
+
+async def revoke_ticket(session: AsyncSession, registration_id: uuid.UUID) -> None:
+    ticket = await session.scalar(queries.ticket_of(registration_id))
+    if ticket is not None and ticket.revoked_at is None:
+        ticket.revoked_at = utcnow()
+        await queries.bump_bundle_version(session, ticket.festival_id)
+        await session.flush()
+
+
+async def reissue_ticket(session: AsyncSession, ticket: Ticket) -> Ticket:
+    """A new version of the ticket: every earlier payload becomes ``revoked``."""
+    ticket.version += 1
+    await queries.bump_bundle_version(session, ticket.festival_id)
+    await session.flush()
+    return ticket

@@ -1,0 +1,131 @@
+"""Offline scanning: the bundle a scanner verifies with, and syncing its scans back."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from pydantic import ValidationError
+from sqlalchemy import or_, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from festival.auth import Principal
+from festival.db import utcnow
+from festival.errors import FestivalError
+from festival.models import Festival
+from tickets import checkin, issuing, signing
+from tickets.models import Checkin, Ticket, Ticketing
+from tickets.schemas import CheckinBundle, OfflineScan, RevokedPayload
+
+
+async def bundle(session: AsyncSession, principal: Principal, slug: str) -> CheckinBundle:
+    """What a scanner needs to verify tickets without the server.
+
+    ``revoked`` lists every payload (ticket id and version) that must be refused:
+    earlier versions of reissued tickets and every version of cancelled ones.
+    ``bundle_version`` rises with each revocation, so a scanner can tell it is stale.
+    """
+    festival = await checkin.door_festival(session, principal, slug)
+    _, public = await issuing.festival_keys(session, festival.id)
+    version = await session.scalar(
+        select(Ticketing.bundle_version).where(Ticketing.festival_id == festival.id)
+    )
+    rows = (
+        await session.execute(
+            select(Ticket.id, Ticket.version, Ticket.revoked_at)
+            .where(
+                Ticket.festival_id == festival.id,
+                or_(Ticket.version > 1, Ticket.revoked_at.is_not(None)),
+            )
+            .order_by(Ticket.id)
+        )
+    ).all()
+    revoked: list[RevokedPayload] = []
+    for ticket_id, current, revoked_at in rows:
+        last = current if revoked_at is not None else current - 1
+        revoked += [RevokedPayload(ticket_id=ticket_id, version=v) for v in range(1, last + 1)]
+    return CheckinBundle(
+        festival_id=festival.id,
+        festival=festival.slug,
+        payload_format=signing.FORMAT,
+        public_key=signing.b64url(public),
+        bundle_version=version or 1,
+        generated_at=utcnow(),
+        revoked=revoked,
+        revoked_ticket_ids=[r[0] for r in rows if r[2] is not None],
+    )
+
+
+def _malformed(index: int, error: ValidationError | str) -> dict[str, Any]:
+    detail = (
+        error
+        if isinstance(error, str)
+        else "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in error.errors())
+    )
+    return {
+        "type": "https://festival.invalid/problems/invalid",
+        "title": "Not a valid scan",
+        "status": 422,
+        "detail": f"scans[{index}]: {detail}",
+        "code": "invalid",
+        "result": "invalid",
+    }
+
+
+async def sync(
+    session: AsyncSession, principal: Principal, slug: str, scans: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """Record scans a device made offline; one result per scan, in order.
+
+    Scans are applied in the order they happened, so the earliest scan of a
+    ticket wins even against a later online check-in. A scan already synced (the
+    same device, payload and time) answers with its first result, so sending a
+    batch again changes nothing. Each scan runs in its own savepoint: a bad one
+    is answered as ``invalid`` and the others go on.
+    """
+    festival = await checkin.door_festival(session, principal, slug)
+    results: list[dict[str, Any] | None] = [None] * len(scans)
+    valid: list[tuple[int, OfflineScan]] = []
+    for index, raw in enumerate(scans):
+        try:
+            valid.append((index, OfflineScan.model_validate(raw)))
+        except ValidationError as exc:
+            results[index] = _malformed(index, exc)
+    for index, item in sorted(valid, key=lambda pair: pair[1].scanned_at):
+        key = checkin.scan_key(item.device_id, item.qr, item.scanned_at)
+        scan = checkin.Scan(
+            item.qr,
+            item.list,
+            item.gate,
+            item.scanned_at,
+            device_id=item.device_id,
+            scan_key=key,
+            staff_token_id=principal.token_id,
+        )
+        results[index] = await _sync_one(session, festival, index, scan)
+    return [r if r is not None else _malformed(i, "not processed") for i, r in enumerate(results)]
+
+
+async def _sync_one(
+    session: AsyncSession, festival: Festival, index: int, scan: checkin.Scan
+) -> dict[str, Any]:
+    assert scan.scan_key is not None
+    known = await _known(session, festival.id, scan.scan_key)
+    if known is not None:
+        return known
+    try:
+        async with session.begin_nested():
+            outcome = await checkin.scan_ticket(session, festival, scan)
+    except FestivalError as exc:
+        return _malformed(index, exc.detail)
+    except IntegrityError:  # the same scan, synced by a concurrent request
+        return await _known(session, festival.id, scan.scan_key) or _malformed(index, "retry")
+    return outcome.body
+
+
+async def _known(session: AsyncSession, festival_id: uuid.UUID, key: str) -> dict[str, Any] | None:
+    reply = await session.scalar(
+        select(Checkin.reply).where(Checkin.festival_id == festival_id, Checkin.scan_key == key)
+    )
+    return dict(reply) if reply is not None else None

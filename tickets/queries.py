@@ -1,0 +1,229 @@
+"""Statements of tickets, and what a principal may see of registrations.
+
+The counters (``ticketing.taken``, ``session_seats.taken``) change only through
+the conditional updates here. Under PostgreSQL's READ COMMITTED a concurrent
+updater waits for the row lock and then re-checks ``taken < capacity`` against
+the committed row; SQLite runs one writer at a time (``BEGIN IMMEDIATE``). So
+two hundred racing claims for ten places give exactly ten successes on both.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from sqlalchemy import ColumnElement, Select, and_, false, func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from festival.auth import Principal
+from festival.models import Festival
+from schedule.models import Session
+from tickets.models import (
+    Checkin,
+    Registration,
+    SeatReservation,
+    SessionSeats,
+    Ticket,
+    Ticketing,
+)
+
+
+def visible_registrations(principal: Principal | None) -> ColumnElement[bool]:
+    """An organiser sees the registrations of their festivals; an attendee their own."""
+    if principal is None:
+        return false()
+    if principal.is_organiser and principal.account_id is not None:
+        owned = select(Festival.id).where(Festival.owner_id == principal.account_id)
+        return Registration.festival_id.in_(owned.scalar_subquery())
+    if principal.kind == "attendee" and principal.subject_id is not None:
+        return and_(
+            Registration.id == principal.subject_id,
+            Registration.festival_id == principal.festival_id,
+        )
+    return false()
+
+
+async def insert_ignoring_conflict(session: AsyncSession, model: Any, **values: Any) -> None:
+    """INSERT a row unless its primary key exists (both dialects say it their way)."""
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        await session.execute(pg_insert(model).values(**values).on_conflict_do_nothing())
+    else:
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+        await session.execute(sqlite_insert(model).values(**values).on_conflict_do_nothing())
+
+
+async def claim_place(session: AsyncSession, festival_id: uuid.UUID) -> bool:
+    capacity = select(Festival.capacity).where(Festival.id == festival_id).scalar_subquery()
+    result = await session.execute(
+        update(Ticketing)
+        .where(Ticketing.festival_id == festival_id, Ticketing.taken < capacity)
+        .values(taken=Ticketing.taken + 1)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def release_place(session: AsyncSession, festival_id: uuid.UUID) -> None:
+    await session.execute(
+        update(Ticketing)
+        .where(Ticketing.festival_id == festival_id, Ticketing.taken > 0)
+        .values(taken=Ticketing.taken - 1)
+        .execution_options(synchronize_session=False)
+    )
+
+
+async def next_waitlist_seq(session: AsyncSession, festival_id: uuid.UUID) -> int:
+    seq = await session.scalar(
+        update(Ticketing)
+        .where(Ticketing.festival_id == festival_id)
+        .values(waitlist_seq=Ticketing.waitlist_seq + 1)
+        .returning(Ticketing.waitlist_seq)
+        .execution_options(synchronize_session=False)
+    )
+    assert seq is not None
+    return int(seq)
+
+
+async def bump_bundle_version(session: AsyncSession, festival_id: uuid.UUID) -> None:
+    await session.execute(
+        update(Ticketing)
+        .where(Ticketing.festival_id == festival_id)
+        .values(bundle_version=Ticketing.bundle_version + 1)
+        .execution_options(synchronize_session=False)
+    )
+
+
+async def claim_seat(session: AsyncSession, session_id: uuid.UUID) -> bool:
+    capacity = select(Session.capacity).where(Session.id == session_id).scalar_subquery()
+    result = await session.execute(
+        update(SessionSeats)
+        .where(SessionSeats.session_id == session_id, SessionSeats.taken < capacity)
+        .values(taken=SessionSeats.taken + 1)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def release_seat(session: AsyncSession, session_id: uuid.UUID) -> None:
+    await session.execute(
+        update(SessionSeats)
+        .where(SessionSeats.session_id == session_id, SessionSeats.taken > 0)
+        .values(taken=SessionSeats.taken - 1)
+        .execution_options(synchronize_session=False)
+    )
+
+
+async def next_seat_seq(session: AsyncSession, session_id: uuid.UUID) -> int:
+    seq = await session.scalar(
+        update(SessionSeats)
+        .where(SessionSeats.session_id == session_id)
+        .values(waitlist_seq=SessionSeats.waitlist_seq + 1)
+        .returning(SessionSeats.waitlist_seq)
+        .execution_options(synchronize_session=False)
+    )
+    assert seq is not None
+    return int(seq)
+
+
+async def change_status(
+    session: AsyncSession, model: Any, row_id: uuid.UUID, old: str, new: str, **values: Any
+) -> bool:
+    """Move a row from ``old`` to ``new`` status; False if someone else moved it first."""
+    result = await session.execute(
+        update(model)
+        .where(model.id == row_id, model.status == old)
+        .values(status=new, **values)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+def active_registration_by_email(festival_id: uuid.UUID, email: str) -> Select[uuid.UUID]:
+    return select(Registration.id).where(
+        Registration.festival_id == festival_id,
+        Registration.email == email,
+        Registration.status != "cancelled",
+    )
+
+
+def first_waitlisted(festival_id: uuid.UUID) -> Select[Registration]:
+    return (
+        select(Registration)
+        .where(Registration.festival_id == festival_id, Registration.status == "waitlisted")
+        .order_by(Registration.waitlist_seq)
+        .limit(1)
+    )
+
+
+def waitlist_position(registration: Registration) -> Select[int]:
+    return select(func.count()).where(
+        Registration.festival_id == registration.festival_id,
+        Registration.status == "waitlisted",
+        Registration.waitlist_seq <= (registration.waitlist_seq or 0),
+    )
+
+
+def first_seat_waitlisted(session_id: uuid.UUID) -> Select[SeatReservation]:
+    return (
+        select(SeatReservation)
+        .where(SeatReservation.session_id == session_id, SeatReservation.status == "waitlisted")
+        .order_by(SeatReservation.waitlist_seq)
+        .limit(1)
+    )
+
+
+def seat_position(reservation: SeatReservation) -> Select[int]:
+    return select(func.count()).where(
+        SeatReservation.session_id == reservation.session_id,
+        SeatReservation.status == "waitlisted",
+        SeatReservation.waitlist_seq <= (reservation.waitlist_seq or 0),
+    )
+
+
+def active_seats(registration_id: uuid.UUID) -> Select[SeatReservation]:
+    return (
+        select(SeatReservation)
+        .where(
+            SeatReservation.registration_id == registration_id,
+            SeatReservation.status != "released",
+        )
+        .order_by(SeatReservation.created_at)
+    )
+
+
+def overlapping_reservation(registration_id: uuid.UUID, session: Session) -> Select[Session]:
+    """Another session this attendee holds a seat in (or waits for) that overlaps ``session``."""
+    return (
+        select(Session)
+        .join(SeatReservation, SeatReservation.session_id == Session.id)
+        .where(
+            SeatReservation.registration_id == registration_id,
+            SeatReservation.status != "released",
+            Session.id != session.id,
+            Session.status != "cancelled",
+            Session.starts_at < session.ends_at,
+            Session.ends_at > session.starts_at,
+        )
+        .limit(1)
+    )
+
+
+def ticket_of(registration_id: uuid.UUID) -> Select[Ticket]:
+    return select(Ticket).where(Ticket.registration_id == registration_id)
+
+
+def live_checkin(ticket_id: uuid.UUID, list_key: str) -> Select[Checkin]:
+    return select(Checkin).where(
+        Checkin.ticket_id == ticket_id, Checkin.list_key == list_key, Checkin.live.is_(True)
+    )
+
+
+def ticket_for_scan(ticket_id: uuid.UUID) -> Select[Ticket, Registration]:
+    return (
+        select(Ticket, Registration)
+        .join(Registration, Registration.id == Ticket.registration_id)
+        .where(Ticket.id == ticket_id)
+    )

@@ -1,0 +1,261 @@
+"""Organiser views: registrations, the attendee CSV, check-in stats and the arrivals chart."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any, Literal
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Integer, cast, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.elements import ColumnElement
+
+from festival.auth import Principal
+from festival.errors import Forbidden
+from festival.models import Festival
+from festival.pagination import keyset_page
+from festival.service import get_festival, get_managed_festival
+from schedule.models import Session
+from tickets import queries
+from tickets.models import FESTIVAL_LIST, Checkin, Registration, SeatReservation, Ticket
+from tickets.schemas import ArrivalBucket, CheckinStats, ListStats
+
+BUCKET_SECONDS = 15 * 60
+RegistrationStatus = Literal["confirmed", "waitlisted", "cancelled"]
+
+
+async def list_registrations(
+    session: AsyncSession,
+    principal: Principal,
+    slug: str,
+    *,
+    status: RegistrationStatus | None,
+    limit: int,
+    cursor: str | None,
+) -> tuple[Sequence[Registration], str | None]:
+    """One page of a festival's registrations in arrival order, optionally by status."""
+    festival = await get_managed_festival(session, principal, slug)
+    stmt = select(Registration).where(
+        Registration.festival_id == festival.id, queries.visible_registrations(principal)
+    )
+    if status is not None:
+        stmt = stmt.where(Registration.status == status)
+    return await keyset_page(
+        session, stmt, Registration.created_at, Registration.id, limit=limit, cursor=cursor
+    )
+
+
+def _cell(value: Any) -> str:
+    """A CSV cell that a spreadsheet will not run as a formula."""
+    text = "" if value is None else str(value)
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+async def attendees_csv(session: AsyncSession, principal: Principal, slug: str) -> str:
+    """Every registration that is not cancelled, with its festival check-in time."""
+    festival = await get_managed_festival(session, principal, slug)
+    checked_in = (
+        select(Checkin.scanned_at)
+        .join(Ticket, Ticket.id == Checkin.ticket_id)
+        .where(
+            Ticket.registration_id == Registration.id,
+            Checkin.list_key == FESTIVAL_LIST,
+            Checkin.live.is_(True),
+        )
+        .limit(1)
+        .scalar_subquery()
+    )
+    rows = await session.execute(
+        select(Registration, checked_in)
+        .where(Registration.festival_id == festival.id, Registration.status != "cancelled")
+        .order_by(Registration.created_at, Registration.id)
+    )
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(
+        [
+            "id",
+            "name",
+            "email",
+            "organisation",
+            "country",
+            "status",
+            "registered_at",
+            "checked_in_at",
+        ]
+    )
+    for registration, at in rows:
+        writer.writerow(
+            [
+                registration.id,
+                *(
+                    _cell(v)
+                    for v in (
+                        registration.name,
+                        registration.email,
+                        registration.organisation,
+                        registration.country,
+                    )
+                ),
+                registration.status,
+                registration.created_at.isoformat(),
+                at.isoformat() if isinstance(at, datetime) else _cell(at),
+            ]
+        )
+    return out.getvalue()
+
+
+async def stats_festival(session: AsyncSession, principal: Principal, slug: str) -> Festival:
+    """Stats are for the festival's organisers and its check-in staff."""
+    festival = await get_festival(session, principal, slug)
+    owner = principal.is_organiser and principal.account_id == festival.owner_id
+    if not (owner or principal.may_check_in(festival.id)):
+        raise Forbidden("Only organisers and check-in staff see check-in stats")
+    return festival
+
+
+def _bucket(session: AsyncSession) -> ColumnElement[Any]:
+    if session.get_bind().dialect.name == "postgresql":
+        return func.floor(func.extract("epoch", Checkin.scanned_at) / BUCKET_SECONDS)
+    return cast(func.strftime("%s", Checkin.scanned_at), Integer) / BUCKET_SECONDS
+
+
+async def stats(session: AsyncSession, principal: Principal, slug: str) -> CheckinStats:
+    """Counts per status and list, denied scans, and festival arrivals per 15 minutes."""
+    festival = await stats_festival(session, principal, slug)
+    by_status = dict(
+        (
+            await session.execute(
+                select(Registration.status, func.count())
+                .where(Registration.festival_id == festival.id)
+                .group_by(Registration.status)
+            )
+        ).all()
+    )
+    live = dict(
+        (
+            await session.execute(
+                select(Checkin.list_key, func.count())
+                .where(Checkin.festival_id == festival.id, Checkin.live.is_(True))
+                .group_by(Checkin.list_key)
+            )
+        ).all()
+    )
+    lists = [
+        ListStats(
+            list=FESTIVAL_LIST,
+            title=festival.name,
+            checked_in=live.pop(FESTIVAL_LIST, 0),
+            expected=by_status.get("confirmed", 0),
+        )
+    ]
+    seated = dict(
+        (
+            await session.execute(
+                select(SeatReservation.session_id, func.count())
+                .join(Session, Session.id == SeatReservation.session_id)
+                .where(Session.festival_id == festival.id, SeatReservation.status == "confirmed")
+                .group_by(SeatReservation.session_id)
+            )
+        ).all()
+    )
+    titles = dict(
+        (
+            await session.execute(
+                select(Session.id, Session.title).where(
+                    Session.festival_id == festival.id,
+                    Session.id.in_(list(seated) + [_uuid(k) for k in live]),
+                )
+            )
+        ).all()
+    )
+    for session_id, title in sorted(titles.items(), key=lambda kv: kv[1]):
+        lists.append(
+            ListStats(
+                list=str(session_id),
+                title=title,
+                checked_in=live.get(str(session_id), 0),
+                expected=seated.get(session_id, 0),
+            )
+        )
+    return CheckinStats(
+        registrations={s: by_status.get(s, 0) for s in ("confirmed", "waitlisted", "cancelled")},
+        lists=lists,
+        arrivals=await arrivals(session, festival),
+        denied=await _denied(session, festival),
+    )
+
+
+def _uuid(value: str) -> Any:
+    import uuid
+
+    return uuid.UUID(value)
+
+
+async def _denied(session: AsyncSession, festival: Festival) -> dict[str, int]:
+    rows = await session.execute(
+        select(Checkin.result, func.count())
+        .where(Checkin.festival_id == festival.id, Checkin.result.not_in(("ok", "reverted")))
+        .group_by(Checkin.result)
+    )
+    return {result: count for result, count in rows.all()}
+
+
+async def arrivals(session: AsyncSession, festival: Festival) -> list[ArrivalBucket]:
+    """Live festival-entrance check-ins per 15 minutes, by when they were scanned."""
+    bucket = _bucket(session).label("bucket")
+    rows = await session.execute(
+        select(bucket, func.count())
+        .where(
+            Checkin.festival_id == festival.id,
+            Checkin.list_key == FESTIVAL_LIST,
+            Checkin.live.is_(True),
+        )
+        .group_by(bucket)
+        .order_by(bucket)
+    )
+    return [
+        ArrivalBucket(starts_at=datetime.fromtimestamp(int(b) * BUCKET_SECONDS, UTC), count=int(n))
+        for b, n in rows.all()
+    ]
+
+
+async def arrivals_svg(session: AsyncSession, principal: Principal, slug: str) -> bytes:
+    """The arrivals per 15 minutes as an SVG bar chart, in the festival's time zone."""
+    festival = await stats_festival(session, principal, slug)
+    buckets = await arrivals(session, festival)
+    return draw_arrivals(festival.name, ZoneInfo(festival.timezone), buckets)
+
+
+def draw_arrivals(title: str, zone: ZoneInfo, buckets: list[ArrivalBucket]) -> bytes:
+    """Pure drawing: buckets in, SVG bytes out.
+
+    Uses matplotlib's object API with its SVG canvas (no pyplot, no display, no
+    global state), so it is safe in a server process.
+    """
+    from matplotlib.backends.backend_svg import FigureCanvasSVG
+    from matplotlib.dates import DateFormatter, date2num
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(8, 3.5))
+    FigureCanvasSVG(figure)
+    axes = figure.add_subplot()
+    local = [b.starts_at.astimezone(zone).replace(tzinfo=None) for b in buckets]
+    times = [date2num(t) for t in local]  # type: ignore[no-untyped-call]
+    axes.bar(
+        times,
+        [b.count for b in buckets],
+        width=BUCKET_SECONDS / 86400 * 0.9,
+        align="edge",
+        color="#2a7ab0",
+    )
+    axes.set_title(f"Arrivals per 15 minutes: {title}")
+    axes.set_ylabel("check-ins")
+    axes.xaxis.set_major_formatter(DateFormatter("%d %b %H:%M"))  # type: ignore[no-untyped-call]
+    figure.autofmt_xdate()
+    out = io.BytesIO()
+    figure.savefig(out, format="svg")
+    return out.getvalue()

@@ -1,0 +1,136 @@
+"""Pydantic shapes of tickets: registrations, tickets, seats, check-ins."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import AwareDatetime, BaseModel, EmailStr, Field
+
+from festival.schemas import Input, Output
+
+
+class RegistrationCreate(Input):
+    name: str = Field(min_length=1, max_length=200)
+    email: EmailStr = Field(max_length=320)
+    organisation: str | None = Field(default=None, max_length=200)
+    country: str | None = Field(default=None, max_length=100)
+
+
+class TicketRead(BaseModel):
+    id: uuid.UUID
+    qr: str = Field(description="The QR payload text itself (see docs/tickets.md)")
+    version: int
+
+
+class RegistrationIssued(BaseModel):
+    """The reply to a registration: the only time its secrets are shown."""
+
+    id: uuid.UUID
+    status: Literal["confirmed", "waitlisted"]
+    waitlist_position: int | None = None
+    attendee_token: str
+    feed_token: str
+    ticket: TicketRead | None = None
+
+
+class FeedToken(BaseModel):
+    feed_token: str
+
+
+class SeatRead(BaseModel):
+    session_id: uuid.UUID
+    status: Literal["confirmed", "waitlisted"]
+    waitlist_position: int | None = None
+
+
+class MeRead(BaseModel):
+    id: uuid.UUID
+    festival: str
+    festival_id: uuid.UUID
+    name: str
+    email: str
+    organisation: str | None
+    country: str | None
+    status: str
+    waitlist_position: int | None = None
+    ticket: TicketRead | None = None
+    seats: list[SeatRead] = []
+    favourites: list[uuid.UUID] = []
+    created_at: datetime
+
+
+class RegistrationRead(Output):
+    id: uuid.UUID
+    name: str
+    email: str
+    organisation: str | None
+    country: str | None
+    status: str
+    waitlist_seq: int | None
+    created_at: datetime
+    confirmed_at: datetime | None
+    cancelled_at: datetime | None
+
+
+class CheckinCreate(Input):
+    qr: str = Field(max_length=2000)
+    list: str = Field(default="festival", max_length=40, description='"festival" or a session id')
+    gate: str | None = Field(default=None, max_length=100)
+
+
+class OfflineScan(Input):
+    qr: str = Field(max_length=2000)
+    scanned_at: AwareDatetime
+    device_id: str = Field(min_length=1, max_length=100)
+    gate: str | None = Field(default=None, max_length=100)
+    list: str = Field(default="festival", max_length=40)
+
+
+class SyncRequest(Input):
+    scans: list[dict[str, Any]] = Field(
+        max_length=2000,
+        description="Offline scans; each is checked on its own (see OfflineScan), "
+        "so one malformed item does not spoil the rest",
+    )
+
+
+class SyncReply(BaseModel):
+    results: list[dict[str, Any]]
+
+
+class RevokedPayload(BaseModel):
+    ticket_id: uuid.UUID
+    version: int
+
+
+class CheckinBundle(BaseModel):
+    festival_id: uuid.UUID
+    festival: str
+    algorithm: Literal["Ed25519"] = "Ed25519"
+    payload_format: int
+    public_key: str = Field(description="Raw 32-byte Ed25519 public key, base64url")
+    bundle_version: int
+    generated_at: datetime
+    revoked: list[RevokedPayload]
+    revoked_ticket_ids: list[uuid.UUID]
+
+
+class ListStats(BaseModel):
+    list: str
+    title: str
+    checked_in: int
+    expected: int
+
+
+class ArrivalBucket(BaseModel):
+    starts_at: datetime
+    count: int
+
+
+class CheckinStats(BaseModel):
+    registrations: dict[str, int]
+    lists: list[ListStats]
+    arrivals: list[ArrivalBucket]
+    denied: dict[str, int]
