@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from api import problems, runtime_live, runtime_tickets
+from api import problems, runtime_live, runtime_tickets, websocket
 from api.idempotency import IdempotencyCollision, replay_after_collision
 from api.metrics import Metrics, MetricsMiddleware
 from api.routers import auth, checkin, festivals, live, pages, programme, registration, system
@@ -69,5 +69,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_exception_handler(IdempotencyCollision, replay_after_collision)  # type: ignore[arg-type]
     for module in (system, auth, festivals, programme, registration, checkin, live, pages):
         app.include_router(module.router)
+    app.include_router(websocket.router)
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
     return app

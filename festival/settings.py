@@ -27,6 +27,7 @@ class Settings(BaseSettings):
     environment: Literal["development", "production", "test"] = "development"
     database_url: str = DEFAULT_DATABASE_URL
     redis_url: str | None = None
+    redis_prefix: str = "festival"  # namespaces live-session streams in a shared Redis
     smtp_url: str | None = None
     mail_from: str = "Festival <noreply@festival.invalid>"
     base_url: str = "http://127.0.0.1:8000"

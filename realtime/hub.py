@@ -1,0 +1,298 @@
+"""The hub: channels of sockets, fan-out, coalescing and back-pressure.
+
+It does the I/O the pure core leaves out, through a two-method
+:class:`Transport`, so nothing here knows of FastAPI. Each socket has one
+bounded queue and one writer task; fan-out only appends to queues and never
+awaits a socket, so a slow client cannot slow the others. A socket whose queue
+overflows is evicted (closed with 1013, "try again later": it may resume with
+``since=``). There is no other back-pressure: a client that reads slowly but
+within its queue is served late, not dropped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+import uuid
+from collections import deque
+from collections.abc import Awaitable, Callable
+from typing import Any, Protocol
+
+from realtime.broker import Broker, MemoryBroker
+from realtime.channel import ChannelLog, Stamped
+from realtime.coalesce import Coalescer
+from realtime.protocol import CLOSE_RESTART, CLOSE_TOO_SLOW, Event, encode_event, sees
+
+log = logging.getLogger(__name__)
+SnapshotFn = Callable[[int], Awaitable[dict[str, Any]]]
+
+
+class Transport(Protocol):
+    async def send_text(self, text: str) -> None: ...
+    async def close(self, code: int, reason: str = "") -> None: ...
+
+
+class Client:
+    """One socket: its role, its bounded queue and its writer."""
+
+    __slots__ = ("_task", "_wake", "channel", "closed", "held", "hub", "queue", "role", "transport")
+
+    def __init__(self, hub: Hub, channel: Channel, transport: Transport, role: str) -> None:
+        self.hub, self.channel, self.transport, self.role = hub, channel, transport, role
+        self.queue: deque[str] = deque()
+        self.held: list[Stamped] | None = []
+        self.closed = False
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    def push(self, text: str) -> None:
+        """Queue a frame; evict the client if it is too far behind."""
+        if self.closed:
+            return
+        if len(self.queue) >= self.hub.queue_size:
+            self.hub.evict(self, CLOSE_TOO_SLOW, "too slow; resume with since=")
+            return
+        self.queue.append(text)
+        self._wake.set()
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._write())
+
+    async def _write(self) -> None:
+        try:
+            while True:
+                await self._wake.wait()
+                self._wake.clear()
+                while self.queue:
+                    await self.transport.send_text(self.queue.popleft())
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # the peer went away: the reader will notice too
+            self.hub.drop(self)
+
+    async def stop(self) -> None:
+        if self._task is not None and self._task is not asyncio.current_task():
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._task
+
+
+class Channel:
+    """The local side of one live session: its sockets, log mirror and coalescer."""
+
+    def __init__(self, name: str, last_seq: int, interval: float, buffer: int) -> None:
+        self.name = name
+        self.log = ChannelLog(buffer, last_seq)
+        self.clients: dict[str, set[Client]] = {"attendee": set(), "moderator": set()}
+        self.clients["projector"] = set()
+        self.coalescer = Coalescer(interval)
+        self.presence_version = 0
+        self.presence: int | None = None
+
+    @property
+    def size(self) -> int:
+        return sum(len(group) for group in self.clients.values())
+
+    def deliver(self, stamped: Stamped) -> None:
+        if not self.log.record(stamped):
+            return
+        if stamped.event.type == "presence":
+            self.presence = int(stamped.event.data["count"])
+        text: str | None = None
+        for role, group in self.clients.items():
+            if not group or not sees(role, stamped.event.audience):
+                continue
+            text = text or encode_event(stamped.seq, stamped.event)
+            for client in list(group):
+                if client.held is not None:
+                    client.held.append(stamped)
+                else:
+                    client.push(text)
+
+
+class Hub:
+    """Many channels, many sockets each; one broker behind them."""
+
+    def __init__(
+        self,
+        broker: Broker | None = None,
+        *,
+        queue_size: int = 1024,
+        interval: float = 0.1,
+        buffer: int = 4096,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.broker: Broker = broker or MemoryBroker()
+        self.queue_size = queue_size
+        self.interval = interval
+        self.buffer = buffer
+        self.clock = clock
+        self.node = uuid.uuid4().hex
+        self.channels: dict[str, Channel] = {}
+        self._attaching: dict[str, asyncio.Future[Channel]] = {}
+        self._ticker: asyncio.Task[None] | None = None
+        self._closing: set[asyncio.Task[None]] = set()
+        self.evicted = 0
+
+    async def start(self) -> None:
+        await self.broker.start()
+        self._ticker = asyncio.create_task(self._tick())
+
+    async def stop(self) -> None:
+        """Tell every client to reconnect elsewhere (1012), then let the broker go."""
+        if self._ticker is not None:
+            self._ticker.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._ticker
+        clients = [c for ch in self.channels.values() for g in ch.clients.values() for c in g]
+        await asyncio.gather(*(self._close(c, CLOSE_RESTART, "server restart") for c in clients))
+        await asyncio.gather(*self._closing, return_exceptions=True)
+        await self.broker.close()
+
+    async def channel(self, name: str) -> Channel:
+        found = self.channels.get(name)
+        if found is not None:
+            return found
+        pending = self._attaching.get(name)
+        if pending is not None:
+            return await pending
+        future: asyncio.Future[Channel] = asyncio.get_running_loop().create_future()
+        self._attaching[name] = future
+        try:
+            box: list[Channel] = []
+            last = await self.broker.attach(name, lambda s: box[0].deliver(s) if box else None)
+            made = Channel(name, last, self.interval, self.buffer)
+            box.append(made)
+            self.channels[name] = made
+            future.set_result(made)
+            return made
+        finally:
+            self._attaching.pop(name, None)
+
+    async def join(
+        self, name: str, transport: Transport, role: str, since: int | None, snapshot: SnapshotFn
+    ) -> Client:
+        """Add a socket: missed events after ``since`` if still held, else a snapshot first."""
+        channel = await self.channel(name)
+        client = Client(self, channel, transport, role)
+        channel.clients[role].add(client)
+        last = channel.log.last_seq
+        missed: list[Stamped] | None = None
+        if since is not None:
+            missed = channel.log.since(since)
+            if missed is None and 0 <= since < last:
+                missed = await self.broker.replay(name, since, last)
+        try:
+            if missed is None:
+                data = await snapshot(last)
+                data["reason"] = "initial" if since is None else "too_old"
+                client.queue.append(encode_event(last, Event("snapshot", data)))
+            else:
+                client.queue.extend(encode_event(s.seq, s.event) for s in missed)
+        except BaseException:
+            channel.clients[role].discard(client)
+            raise
+        held, client.held = client.held or [], None
+        for stamped in held:
+            if sees(role, stamped.event.audience):
+                client.queue.append(encode_event(stamped.seq, stamped.event))
+        client._wake.set()
+        client.start()
+        self._presence_changed(channel)
+        return client
+
+    def leave(self, client: Client) -> None:
+        self.drop(client)
+
+    def drop(self, client: Client, stop_writer: bool = True) -> None:
+        if client.closed:
+            return
+        client.closed = True
+        client.channel.clients[client.role].discard(client)
+        self._presence_changed(client.channel)
+        if stop_writer:
+            self._spawn(client.stop())
+
+    def evict(self, client: Client, code: int, reason: str) -> None:
+        """Close a client without waiting for it; a policy close first sends what is queued."""
+        if client.closed:
+            return
+        if code == CLOSE_TOO_SLOW:
+            self.evicted += 1
+        self._spawn(self._close(client, code, reason, drain=code != CLOSE_TOO_SLOW))
+
+    async def _close(self, client: Client, code: int, reason: str, drain: bool = False) -> None:
+        self.drop(client, stop_writer=False)
+        for _ in range(100 if drain else 0):
+            if not client.queue:
+                break
+            await asyncio.sleep(0.01)
+        await client.stop()
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(client.transport.close(code, reason), 5)
+
+    def _spawn(self, work: Awaitable[None]) -> None:
+        task: asyncio.Task[None] = asyncio.ensure_future(work)
+        self._closing.add(task)
+        task.add_done_callback(self._closing.discard)
+
+    def _presence_changed(self, channel: Channel) -> None:
+        channel.presence_version += 1
+        channel.coalescer.offer("presence", channel.presence_version, channel.size)
+
+    # The Outbox the domain services publish through, after their commit.
+    async def publish(self, session_id: uuid.UUID, event: Event) -> None:
+        await self.broker.publish(str(session_id), event)
+
+    def offer_votes(
+        self, session_id: uuid.UUID, question_id: uuid.UUID, version: int, n: int
+    ) -> None:
+        self._coalescer(session_id).offer(f"q:{question_id}", version, n)
+
+    def offer_results(
+        self, session_id: uuid.UUID, poll_id: uuid.UUID, version: int, e: Event
+    ) -> None:
+        self._coalescer(session_id).offer(f"p:{poll_id}", version, e)
+
+    def _coalescer(self, session_id: uuid.UUID) -> Coalescer:
+        name = str(session_id)
+        found = self.channels.get(name)
+        if found is None:  # a REST call on a session nobody watches here yet
+            found = self.channels[name] = Channel(name, 0, self.interval, self.buffer)
+            self._spawn(self._attach_late(found))
+        return found.coalescer
+
+    async def _attach_late(self, channel: Channel) -> None:
+        last = await self.broker.attach(channel.name, channel.deliver)
+        channel.log = ChannelLog(self.buffer, max(last, channel.log.last_seq))
+
+    async def _tick(self) -> None:
+        refresh_at = self.clock() + 10
+        while True:
+            await asyncio.sleep(self.interval / 2)
+            now = self.clock()
+            refresh = now >= refresh_at
+            if refresh:
+                refresh_at = now + 10
+            for channel in list(self.channels.values()):
+                if refresh and channel.size:
+                    self._presence_changed(channel)
+                try:
+                    await self._flush(channel, now)
+                except Exception:
+                    log.exception("flushing channel %s failed", channel.name)
+
+    async def _flush(self, channel: Channel, now: float) -> None:
+        taken = channel.coalescer.take(now)
+        if not taken:
+            return
+        counts = {k[2:]: (v, n) for k, (v, n) in taken.items() if k.startswith("q:")}
+        if counts:
+            await self.broker.publish_counts(channel.name, counts)
+        for key, (version, event) in taken.items():
+            if key.startswith("p:"):
+                await self.broker.publish_latest(channel.name, key, version, event)
+        if "presence" in taken:
+            await self.broker.publish_presence(channel.name, self.node, taken["presence"][1])

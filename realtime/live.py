@@ -1,0 +1,56 @@
+"""Who is acting in a live session, and where their changes are announced.
+
+Services take a :class:`LiveContext` built once per socket (or per REST call) by
+:func:`realtime.access.enter`. They write in the caller's unit of work and hand
+events to the :class:`Outbox` only after the commit (``festival.effects``), so
+nobody hears of a change that did not happen.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Protocol
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from festival import effects
+from festival.auth import Principal
+from realtime.protocol import Event
+
+
+class Outbox(Protocol):
+    async def publish(self, session_id: uuid.UUID, event: Event) -> None: ...
+    def offer_votes(
+        self, session_id: uuid.UUID, question_id: uuid.UUID, version: int, n: int
+    ) -> None: ...
+    def offer_results(
+        self, session_id: uuid.UUID, poll_id: uuid.UUID, version: int, e: Event
+    ) -> None: ...
+
+
+@dataclass(frozen=True)
+class LiveContext:
+    session_id: uuid.UUID
+    festival_id: uuid.UUID
+    role: str
+    principal: Principal
+    out: Outbox
+
+    @property
+    def voter_id(self) -> uuid.UUID:
+        """An attendee's registration id (the token's subject), else the token itself."""
+        return self.principal.subject_id or self.principal.token_id
+
+    @property
+    def is_moderator(self) -> bool:
+        return self.role == "moderator"
+
+
+def announce(session: AsyncSession, ctx: LiveContext, event: Event) -> None:
+    """Publish ``event`` on the context's channel once this unit of work commits."""
+
+    async def _publish() -> None:
+        await ctx.out.publish(ctx.session_id, event)
+
+    effects.defer(session, _publish)

@@ -1,0 +1,255 @@
+"""Q&A use cases: ask, vote, moderate, list, and the per-session pre-moderation switch.
+
+Every change is flushed in the caller's unit of work; its event is published
+only after the commit. Vote counts are not published per vote: they are
+offered to the hub's coalescer with the version the database gave them.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from festival import effects
+from festival.db import utcnow
+from festival.errors import Conflict, Forbidden, Invalid
+from realtime.access import pre_moderation
+from realtime.errors import QuestionNotFound
+from realtime.live import LiveContext, announce
+from realtime.models import LiveChannel, ModerationAction, Question, QuestionVote
+from realtime.protocol import Event
+from realtime.queries import (
+    PUBLIC_STATUSES,
+    insert_ignoring_duplicates,
+    questions_of,
+    visible_questions,
+)
+from realtime.views import question_view
+
+MAX_TEXT = 500
+_SPACES = {"\n", "\r", "\t"}
+
+
+def clean_text(raw: str, field: str = "text", limit: int = MAX_TEXT) -> str:
+    """Trimmed, without control characters, 1..``limit`` characters."""
+    text = "".join(
+        " " if c in _SPACES else c for c in raw if c in _SPACES or unicodedata.category(c) != "Cc"
+    ).strip()
+    if not text:
+        raise Invalid(f"{field} is empty", field=field)
+    if len(text) > limit:
+        raise Invalid(f"{field} is longer than {limit} characters", field=field)
+    return text
+
+
+def _require_moderator(ctx: LiveContext) -> None:
+    if not ctx.is_moderator:
+        raise Forbidden("Only moderators may do this")
+
+
+def _require_attendee(ctx: LiveContext) -> None:
+    if ctx.role != "attendee":
+        raise Forbidden("Only attendees ask and vote")
+
+
+def _audience(*statuses: str) -> str:
+    return "all" if any(s in PUBLIC_STATUSES for s in statuses) else "moderators"
+
+
+async def ask(session: AsyncSession, ctx: LiveContext, text: str, anonymous: bool) -> Question:
+    """Ask a question: visible at once, or queued for moderation when pre-moderation is on."""
+    _require_attendee(ctx)
+    text = clean_text(text)
+    held = await pre_moderation(session, ctx)
+    question = Question(
+        id=uuid.uuid4(),
+        session_id=ctx.session_id,
+        author_id=ctx.voter_id,
+        author_name=None if anonymous else (ctx.principal.label or "Attendee"),
+        anonymous=anonymous,
+        text=text,
+        status="pending" if held else "approved",
+        highlighted=False,
+        votes=0,
+        votes_version=0,
+        revision=0,
+    )
+    session.add(question)
+    await session.flush()
+    event = Event("question.added", question_view(question), _audience(question.status))  # type: ignore[arg-type]
+    announce(session, ctx, event)
+    return question
+
+
+async def vote(session: AsyncSession, ctx: LiveContext, question_id: uuid.UUID, up: bool) -> int:
+    """Upvote or take back; idempotent. Returns the question's count after the change."""
+    _require_attendee(ctx)
+    exists = await session.scalar(
+        select(Question.id).where(
+            Question.id == question_id,
+            Question.session_id == ctx.session_id,
+            visible_questions(ctx.role),
+        )
+    )
+    if exists is None:
+        raise QuestionNotFound(f"No question {question_id}", field="question_id")
+    if up:
+        changed = await insert_ignoring_duplicates(
+            session,
+            QuestionVote,
+            {"question_id": question_id, "voter_id": ctx.voter_id, "created_at": utcnow()},
+        )
+    else:
+        result = await session.execute(
+            delete(QuestionVote).where(
+                QuestionVote.question_id == question_id, QuestionVote.voter_id == ctx.voter_id
+            )
+        )
+        changed = getattr(result, "rowcount", 0) == 1
+    if not changed:
+        count = await session.scalar(select(Question.votes).where(Question.id == question_id))
+        return int(count or 0)
+    row = (
+        await session.execute(
+            update(Question)
+            .where(Question.id == question_id)
+            .values(
+                votes=Question.votes + (1 if up else -1), votes_version=Question.votes_version + 1
+            )
+            .returning(Question.votes, Question.votes_version)
+        )
+    ).one()
+    count, version = int(row[0]), int(row[1])
+
+    async def _offer() -> None:
+        ctx.out.offer_votes(ctx.session_id, question_id, version, count)
+
+    effects.defer(session, _offer)
+    return count
+
+
+def _state(q: Question) -> dict[str, Any]:
+    return {"status": q.status, "highlighted": q.highlighted, "text": q.text}
+
+
+_NEXT_STATUS = {
+    "approve": "approved",
+    "dismiss": "dismissed",
+    "answer": "answered",
+    "reopen": "approved",
+}
+
+
+async def moderate(
+    session: AsyncSession,
+    ctx: LiveContext,
+    question_id: uuid.UUID,
+    action: str,
+    text: str | None = None,
+) -> Question:
+    """Approve, dismiss, (un)highlight, answer, reopen or edit; kept in the audit trail."""
+    _require_moderator(ctx)
+    question = await session.scalar(
+        select(Question)
+        .where(Question.id == question_id, Question.session_id == ctx.session_id)
+        .with_for_update()
+    )
+    if question is None:
+        raise QuestionNotFound(f"No question {question_id}", field="question_id")
+    before = _state(question)
+    if action == "edit":
+        if text is None:
+            raise Invalid("edit needs the new text", field="text")
+        question.text = clean_text(text)
+    elif action == "highlight":
+        if question.status == "dismissed":
+            raise Conflict("A dismissed question cannot be highlighted", field="question_id")
+        await _unhighlight_others(session, ctx, question.id)
+        question.highlighted = True
+        if question.status == "pending":
+            question.status = "approved"
+    elif action == "unhighlight":
+        question.highlighted = False
+    else:
+        question.status = _NEXT_STATUS[action]
+        if action in ("dismiss", "answer"):
+            question.highlighted = False
+    question.revision += 1
+    session.add(_audit(ctx, question, action, before))
+    try:
+        await session.flush()
+    except IntegrityError as exc:
+        raise Conflict("Another question was highlighted at the same moment") from exc
+    audience = _audience(before["status"], question.status)
+    announce(session, ctx, Event("question.updated", question_view(question), audience))  # type: ignore[arg-type]
+    return question
+
+
+async def _unhighlight_others(session: AsyncSession, ctx: LiveContext, keep: uuid.UUID) -> None:
+    others = (
+        await session.scalars(
+            select(Question).where(
+                Question.session_id == ctx.session_id,
+                Question.highlighted.is_(True),
+                Question.id != keep,
+            )
+        )
+    ).all()
+    for other in others:
+        before = _state(other)
+        other.highlighted = False
+        other.revision += 1
+        session.add(_audit(ctx, other, "unhighlight", before))
+        event = Event("question.updated", question_view(other), _audience(other.status))  # type: ignore[arg-type]
+        announce(session, ctx, event)
+    await session.flush()
+
+
+def _audit(ctx: LiveContext, q: Question, action: str, before: dict[str, Any]) -> ModerationAction:
+    return ModerationAction(
+        id=uuid.uuid4(),
+        session_id=ctx.session_id,
+        question_id=q.id,
+        action=action,
+        actor_token_id=ctx.principal.token_id,
+        actor_label=ctx.principal.label,
+        before=before,
+        after=_state(q),
+        at=utcnow(),
+    )
+
+
+async def list_questions(
+    session: AsyncSession, ctx: LiveContext, sort: str = "votes", limit: int = 500
+) -> Sequence[Question]:
+    """The questions this role may see, by votes (then time) or by time."""
+    return (await session.scalars(questions_of(ctx.session_id, ctx.role, sort).limit(limit))).all()
+
+
+async def moderation_log(session: AsyncSession, ctx: LiveContext) -> Sequence[ModerationAction]:
+    _require_moderator(ctx)
+    stmt = (
+        select(ModerationAction)
+        .where(ModerationAction.session_id == ctx.session_id)
+        .order_by(ModerationAction.at, ModerationAction.id)
+    )
+    return (await session.scalars(stmt)).all()
+
+
+async def set_pre_moderation(session: AsyncSession, ctx: LiveContext, on: bool) -> bool:
+    """Switch pre-moderation for the session; questions already asked keep their status."""
+    _require_moderator(ctx)
+    await pre_moderation(session, ctx, on)
+    await session.execute(
+        update(LiveChannel)
+        .where(LiveChannel.session_id == ctx.session_id)
+        .values(pre_moderation=on)
+    )
+    announce(session, ctx, Event("session.settings", {"pre_moderation": on}))
+    return on
