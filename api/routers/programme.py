@@ -1,7 +1,342 @@
-"""Routes of programme (filled in by its capability)."""
+"""Programme routes: tracks, rooms, speakers, sessions, the programme, changes, feeds, import."""
 
-from __future__ import annotations
 
-from fastapi import APIRouter
+import uuid
+from collections.abc import Callable
+from datetime import date, datetime
+from email.utils import format_datetime, parsedate_to_datetime
+from typing import Annotated, Any, Literal
 
-router = APIRouter()
+from fastapi import APIRouter, Header, Query, Request, Response
+from fastapi.responses import JSONResponse
+
+from api.deps import CursorQuery, LimitQuery, MaybePrincipalDep, OrganiserDep, SessionDep
+from api.idempotency import IdempotencyDep
+from api.problems import ERROR_RESPONSES
+from festival.schemas import Page
+from schedule import catalogue, feeds, imports, programme, publishing
+from schedule.models import Room, Speaker, Track
+from schedule.schemas import (
+    ChangeRead,
+    ImportSummary,
+    ProgrammeItem,
+    RoomCreate,
+    RoomRead,
+    RoomUpdate,
+    SessionCreate,
+    SessionRead,
+    SessionUpdate,
+    SpeakerCreate,
+    SpeakerPrivateRead,
+    SpeakerRead,
+    SpeakerUpdate,
+    TrackCreate,
+    TrackRead,
+    TrackUpdate,
+    programme_item,
+    session_read,
+)
+
+PREFIX = "/api/v1/festivals/{slug}"
+MAX_IMPORT_BYTES = 20 * 1024 * 1024
+router = APIRouter(prefix=PREFIX, tags=["programme"], responses=ERROR_RESPONSES)
+
+TrackQuery = Annotated[uuid.UUID | None, Query(description="Only this track")]
+RoomQuery = Annotated[uuid.UUID | None, Query(description="Only this room")]
+SpeakerQuery = Annotated[uuid.UUID | None, Query(description="Only this speaker's sessions")]
+DayQuery = Annotated[date | None, Query(description="A day in the festival's time zone")]
+IfNoneMatch = Annotated[str | None, Header(max_length=2000)]
+IfModifiedSince = Annotated[str | None, Header(max_length=200)]
+
+
+def _catalogue(
+    path: str,
+    model: type[Any],
+    create: type[Any],
+    update: type[Any],
+    read: Any,
+    shape: Callable[[Any, bool], Any],
+) -> None:
+    """Register create/list/read/update/delete of tracks, rooms or speakers."""
+    noun = path.rstrip("s")
+
+    @router.post(f"/{path}", status_code=201, response_model=read, summary=f"Add a {noun}")
+    async def create_(
+        slug: str,
+        body: create,  # type: ignore[valid-type]
+        session: SessionDep,
+        who: OrganiserDep,
+        idem: IdempotencyDep,
+    ) -> JSONResponse:
+        if (replay := await idem.replay()) is not None:
+            return replay
+        item = await catalogue.create_item(session, who, slug, model, body)
+        return await idem.respond(201, shape(item, True))
+
+    @router.get(f"/{path}", response_model=Page[read], summary=f"List {path} by name")
+    async def list_(
+        slug: str,
+        session: SessionDep,
+        who: MaybePrincipalDep,
+        limit: LimitQuery = 50,
+        cursor: CursorQuery = None,
+    ) -> Any:
+        rows, next_cursor, private = await catalogue.list_items(
+            session, who, slug, model, limit=limit, cursor=cursor
+        )
+        return Page[Any](items=[shape(r, private) for r in rows], next_cursor=next_cursor)
+
+    @router.get(f"/{path}/{{item_id}}", response_model=read, summary=f"One {noun}")
+    async def read_(
+        slug: str, item_id: uuid.UUID, session: SessionDep, who: MaybePrincipalDep
+    ) -> Any:
+        item, private = await catalogue.get_item(session, who, slug, model, item_id)
+        return shape(item, private)
+
+    @router.patch(f"/{path}/{{item_id}}", response_model=read, summary=f"Change a {noun}")
+    async def update_(
+        slug: str,
+        item_id: uuid.UUID,
+        body: update,  # type: ignore[valid-type]
+        session: SessionDep,
+        who: OrganiserDep,
+    ) -> Any:
+        return shape(await catalogue.update_item(session, who, slug, model, item_id, body), True)
+
+    @router.delete(f"/{path}/{{item_id}}", status_code=204, summary=f"Delete a {noun}")
+    async def delete_(
+        slug: str, item_id: uuid.UUID, session: SessionDep, who: OrganiserDep
+    ) -> Response:
+        await catalogue.delete_item(session, who, slug, model, item_id)
+        return Response(status_code=204)
+
+
+def _speaker(item: Speaker, private: bool) -> SpeakerRead:
+    return (SpeakerPrivateRead if private else SpeakerRead).model_validate(item)
+
+
+_catalogue(
+    "tracks", Track, TrackCreate, TrackUpdate, TrackRead, lambda t, _: TrackRead.model_validate(t)
+)
+_catalogue("rooms", Room, RoomCreate, RoomUpdate, RoomRead, lambda r, _: RoomRead.model_validate(r))
+_catalogue(
+    "speakers", Speaker, SpeakerCreate, SpeakerUpdate, SpeakerPrivateRead | SpeakerRead, _speaker
+)
+
+
+@router.post("/sessions", status_code=201, response_model=SessionRead, summary="Add a session")
+async def create_session(
+    slug: str, body: SessionCreate, session: SessionDep, who: OrganiserDep, idem: IdempotencyDep
+) -> JSONResponse:
+    if (replay := await idem.replay()) is not None:
+        return replay
+    item, zone = await programme.create_session(session, who, slug, body)
+    return await idem.respond(201, session_read(item, zone))
+
+
+@router.get("/sessions", summary="List sessions by start time")
+async def list_sessions(
+    slug: str,
+    session: SessionDep,
+    who: MaybePrincipalDep,
+    track: TrackQuery = None,
+    room: RoomQuery = None,
+    speaker: SpeakerQuery = None,
+    day: DayQuery = None,
+    status: Literal["scheduled", "cancelled"] | None = None,
+    format: Literal["keynote", "talk", "workshop", "panel", "hackathon", "break", "other"]
+    | None = None,
+    limit: LimitQuery = 50,
+    cursor: CursorQuery = None,
+) -> Page[SessionRead]:
+    filters = programme.SessionFilters(track, room, speaker, status, format, day)
+    rows, next_cursor, zone = await programme.list_sessions(
+        session, who, slug, filters, limit=limit, cursor=cursor
+    )
+    return Page(items=[session_read(r, zone) for r in rows], next_cursor=next_cursor)
+
+
+@router.get("/sessions/{session_id}", summary="One session")
+async def read_session(
+    slug: str, session_id: uuid.UUID, session: SessionDep, who: MaybePrincipalDep
+) -> SessionRead:
+    return session_read(*await programme.get_session(session, who, slug, session_id))
+
+
+@router.patch("/sessions/{session_id}", summary="Change, move or cancel a session")
+async def update_session(
+    slug: str, session_id: uuid.UUID, body: SessionUpdate, session: SessionDep, who: OrganiserDep
+) -> SessionRead:
+    return session_read(*await programme.update_session(session, who, slug, session_id, body))
+
+
+@router.delete("/sessions/{session_id}", status_code=204, summary="Delete a draft session")
+async def delete_session(
+    slug: str, session_id: uuid.UUID, session: SessionDep, who: OrganiserDep
+) -> Response:
+    await programme.delete_session(session, who, slug, session_id)
+    return Response(status_code=204)
+
+
+@router.get("/programme", summary="The programme in the festival's time zone")
+async def read_programme(
+    slug: str,
+    session: SessionDep,
+    who: MaybePrincipalDep,
+    day: DayQuery = None,
+    track: TrackQuery = None,
+    room: RoomQuery = None,
+    limit: LimitQuery = 50,
+    cursor: CursorQuery = None,
+) -> Page[ProgrammeItem]:
+    filters = programme.SessionFilters(track_id=track, room_id=room, day=day)
+    rows, next_cursor, zone = await programme.list_sessions(
+        session, who, slug, filters, limit=limit, cursor=cursor, details=True
+    )
+    return Page(items=[programme_item(r, zone) for r in rows], next_cursor=next_cursor)
+
+
+@router.get("/changes", summary="Changes since publication, newest first")
+async def list_changes(
+    slug: str,
+    session: SessionDep,
+    who: MaybePrincipalDep,
+    limit: LimitQuery = 50,
+    cursor: CursorQuery = None,
+) -> Page[ChangeRead]:
+    rows, next_cursor, zone = await publishing.list_changes(
+        session, who, slug, limit=limit, cursor=cursor
+    )
+    items = [
+        ChangeRead(
+            session_id=c.session_id,
+            title=c.title,
+            kind=c.kind,
+            at=c.at.astimezone(zone),
+            before=c.before,
+            after=c.after,
+        )
+        for c in rows
+    ]
+    return Page(items=items, next_cursor=next_cursor)
+
+
+def _since(value: str | None) -> datetime | None:
+    try:
+        return parsedate_to_datetime(value) if value else None
+    except (TypeError, ValueError):
+        return None
+
+
+def _feed_response(feed: feeds.Feed) -> Response:
+    headers = {
+        "ETag": feed.etag,
+        "Last-Modified": format_datetime(feed.last_modified, usegmt=True),
+        "Cache-Control": "public, no-cache",
+    }
+    if feed.body is None:
+        return Response(status_code=304, headers=headers)
+    headers["Content-Disposition"] = f'inline; filename="{feed.filename}"'
+    headers["Server-Timing"] = f"render;dur={feed.render_ms:.1f}"
+    return Response(feed.body, media_type=feed.media_type, headers=headers)
+
+
+async def _feed(
+    request: Request,
+    session: SessionDep,
+    who: MaybePrincipalDep,
+    slug: str,
+    kind: feeds.FeedKind,
+    if_none_match: str | None,
+    if_modified_since: str | None,
+    filters: feeds.CalendarFilter = feeds.CalendarFilter(),
+) -> Response:
+    feed = await feeds.export_feed(
+        session,
+        who,
+        slug,
+        kind,
+        base_url=request.app.state.settings.base_url,
+        filters=filters,
+        if_none_match=if_none_match,
+        if_modified_since=_since(if_modified_since),
+    )
+    return _feed_response(feed)
+
+
+_FEED_RESPONSES: dict[int | str, dict[str, Any]] = {304: {"description": "Not modified"}}
+
+
+@router.get("/calendar.ics", summary="iCalendar of the programme", responses=_FEED_RESPONSES)
+async def calendar(
+    slug: str,
+    request: Request,
+    session: SessionDep,
+    who: MaybePrincipalDep,
+    track: TrackQuery = None,
+    room: RoomQuery = None,
+    speaker: SpeakerQuery = None,
+    if_none_match: IfNoneMatch = None,
+    if_modified_since: IfModifiedSince = None,
+) -> Response:
+    filters = feeds.CalendarFilter(track, room, speaker)
+    return await _feed(
+        request, session, who, slug, "ics", if_none_match, if_modified_since, filters
+    )
+
+
+@router.get("/schedule.xml", summary="frab/C3VOC schedule.xml", responses=_FEED_RESPONSES)
+async def schedule_xml(
+    slug: str,
+    request: Request,
+    session: SessionDep,
+    who: MaybePrincipalDep,
+    if_none_match: IfNoneMatch = None,
+    if_modified_since: IfModifiedSince = None,
+) -> Response:
+    return await _feed(request, session, who, slug, "xml", if_none_match, if_modified_since)
+
+
+@router.get("/schedule.json", summary="frab/C3VOC schedule.json", responses=_FEED_RESPONSES)
+async def schedule_json(
+    slug: str,
+    request: Request,
+    session: SessionDep,
+    who: MaybePrincipalDep,
+    if_none_match: IfNoneMatch = None,
+    if_modified_since: IfModifiedSince = None,
+) -> Response:
+    return await _feed(request, session, who, slug, "json", if_none_match, if_modified_since)
+
+
+@router.get("/programme.csv", summary="The programme as CSV", responses=_FEED_RESPONSES)
+async def programme_csv(
+    slug: str,
+    request: Request,
+    session: SessionDep,
+    who: MaybePrincipalDep,
+    if_none_match: IfNoneMatch = None,
+    if_modified_since: IfModifiedSince = None,
+) -> Response:
+    return await _feed(request, session, who, slug, "csv", if_none_match, if_modified_since)
+
+
+@router.post(
+    "/programme/import",
+    summary="Import a programme (CSV or frab JSON): all or nothing",
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "text/csv": {"schema": {"type": "string"}},
+                "application/json": {"schema": {"type": "object"}},
+            },
+        }
+    },
+)
+async def import_programme(
+    slug: str, request: Request, session: SessionDep, who: OrganiserDep
+) -> ImportSummary:
+    body = await imports.read_limited(request.stream(), MAX_IMPORT_BYTES)
+    content_type = request.headers.get("content-type", "")
+    return await imports.import_programme(session, who, slug, body, content_type)

@@ -1,0 +1,40 @@
+"""Exports of the programme: pure functions from loaded data to bytes.
+
+Each takes the festival and its sessions with ``speakers``, ``room`` and
+``track`` loaded (:func:`schedule.queries.sessions_with_details`) and touches
+no database. Output is deterministic for given data, so a feed's ETag can be
+computed from a change stamp before anything is rendered.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from schedule.models import Room, Session, Speaker
+
+
+def stream_url_of(session: Session) -> str | None:
+    """The session's own stream URL, else its virtual room's."""
+    if session.stream_url:
+        return session.stream_url
+    room: Room | None = session.room
+    if room is not None and room.kind == "virtual":
+        return room.stream_url
+    return None
+
+
+def guid_of(item: Session | Speaker | Room) -> str:
+    """The frab guid: the imported guid when it is a UUID, else our own id.
+
+    Keeping the imported guid lets a re-export match the source system's events.
+    """
+    if item.external_id:
+        try:
+            return str(uuid.UUID(item.external_id))
+        except ValueError:
+            pass
+    return str(item.id)
+
+
+def session_url(base_url: str, festival_slug: str, session: Session) -> str:
+    return f"{base_url.rstrip('/')}/f/{festival_slug}#session-{session.id}"

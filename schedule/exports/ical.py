@@ -1,0 +1,148 @@
+"""iCalendar (RFC 5545) export, written line by line for speed.
+
+Times are given in the festival's zone with a ``VTIMEZONE`` (made once per zone
+and year range by icalendar, then cached: it depends on nothing that changes).
+A wall-clock time that happens twice (the autumn DST hour) is written in UTC
+instead, because RFC 5545 reads an ambiguous local time as its first occurrence.
+``DTSTAMP`` and ``LAST-MODIFIED`` are the session's last change, so the same data
+always gives the same bytes (and the feed's ETag stays honest).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import UTC, date, datetime
+from functools import lru_cache
+from zoneinfo import ZoneInfo
+
+from festival.models import Festival
+from schedule.exports import session_url, stream_url_of
+from schedule.models import Session
+
+PRODID = "-//Festival//Programme//EN"
+_ESCAPES = str.maketrans({"\\": "\\\\", ";": "\\;", ",": "\\,", "\n": "\\n", "\r": ""})
+
+
+def calendar_ics(
+    festival: Festival,
+    sessions: Iterable[Session],
+    *,
+    name: str,
+    base_url: str,
+    join_links: bool = False,
+) -> bytes:
+    """An iCalendar of ``sessions`` (speakers, room and track loaded).
+
+    Each event has a stable ``UID`` (``<session id>@festival``), ``SEQUENCE`` =
+    ``session.sequence``, and ``STATUS:CANCELLED`` when cancelled (it stays in
+    the feed so calendar apps remove it). ``join_links`` adds the stream URL of
+    a virtual room or session as ``CONFERENCE`` and in the description; without
+    it a virtual room still appears as the ``LOCATION``.
+    """
+    zone = ZoneInfo(festival.timezone)
+    lines = [
+        "BEGIN:VCALENDAR",
+        "VERSION:2.0",
+        f"PRODID:{PRODID}",
+        "CALSCALE:GREGORIAN",
+        "METHOD:PUBLISH",
+        f"NAME:{_text(name)}",
+        f"X-WR-CALNAME:{_text(name)}",
+        f"X-WR-TIMEZONE:{festival.timezone}",
+        "REFRESH-INTERVAL;VALUE=DURATION:PT1H",
+        "X-PUBLISHED-TTL:PT1H",
+    ]
+    lines += vtimezone(festival.timezone, festival.starts_on.year, festival.ends_on.year)
+    for session in sessions:
+        _event(lines, festival, session, zone, base_url, join_links)
+    lines.append("END:VCALENDAR")
+    return ("\r\n".join(_fold(line) for line in lines) + "\r\n").encode()
+
+
+def _event(
+    lines: list[str],
+    festival: Festival,
+    session: Session,
+    zone: ZoneInfo,
+    base_url: str,
+    join_links: bool,
+) -> None:
+    stamp = _utc(session.updated_at)
+    stream = stream_url_of(session)
+    room = session.room
+    location = stream if (room is None or room.kind == "virtual") and stream else None
+    if location is None and room is not None:
+        location = room.name
+    description = [session.abstract or ""]
+    if session.speakers:
+        description.append("Speakers: " + ", ".join(s.name for s in session.speakers))
+    if join_links and stream:
+        description.append(f"Join: {stream}")
+    url = session_url(base_url, festival.slug, session)
+    lines += [
+        "BEGIN:VEVENT",
+        f"UID:{session.id}@festival",
+        f"DTSTAMP:{stamp}",
+        f"CREATED:{_utc(session.created_at)}",
+        f"LAST-MODIFIED:{stamp}",
+        f"SEQUENCE:{session.sequence}",
+        _when("DTSTART", session.starts_at, zone),
+        _when("DTEND", session.ends_at, zone),
+        f"SUMMARY:{_text(session.title)}",
+        f"DESCRIPTION:{_text(chr(10).join(d for d in description if d))}",
+        f"URL:{url}",
+        "STATUS:" + ("CANCELLED" if session.status == "cancelled" else "CONFIRMED"),
+        "TRANSP:OPAQUE",
+    ]
+    if location:
+        lines.append(f"LOCATION:{_text(location)}")
+    if session.track is not None:
+        lines.append(f"CATEGORIES:{_text(session.track.name)}")
+    if join_links and stream:
+        lines.append(f"CONFERENCE;VALUE=URI;FEATURE=VIDEO;LABEL=Join:{stream}")
+    lines.append("END:VEVENT")
+
+
+def _when(prop: str, moment: datetime, zone: ZoneInfo) -> str:
+    local = moment.astimezone(zone)
+    if local.fold:
+        return f"{prop}:{_utc(moment)}"
+    return f"{prop};TZID={zone.key}:{local.strftime('%Y%m%dT%H%M%S')}"
+
+
+def _utc(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
+
+
+def _text(value: str) -> str:
+    return value.translate(_ESCAPES)
+
+
+def _fold(line: str) -> str:
+    """Fold a content line at 75 octets without splitting a UTF-8 character."""
+    if len(line) <= 75 and line.isascii():
+        return line
+    raw = line.encode()
+    if len(raw) <= 75:
+        return line
+    parts: list[str] = []
+    start, limit = 0, 75
+    while start < len(raw):
+        end = min(start + limit, len(raw))
+        while end < len(raw) and (raw[end] & 0xC0) == 0x80:
+            end -= 1
+        parts.append(raw[start:end].decode())
+        start, limit = end, 74
+    return "\r\n ".join(parts)
+
+
+@lru_cache(maxsize=32)
+def vtimezone(tzid: str, first_year: int, last_year: int) -> tuple[str, ...]:
+    """The VTIMEZONE lines of ``tzid`` covering the festival's years (unfolded)."""
+    from icalendar import Timezone
+
+    component = Timezone.from_tzid(
+        tzid, first_date=date(first_year - 1, 1, 1), last_date=date(last_year + 1, 12, 31)
+    )
+    text: str = component.to_ical().decode()
+    return tuple(text.replace("\r\n ", "").strip().splitlines())

@@ -1,0 +1,162 @@
+"""Statements of the programme, and what a principal may see of it."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, Select, and_, false, func, select, true
+from sqlalchemy.orm import selectinload
+
+from festival.auth import Principal
+from festival.models import Festival
+from schedule.models import ProgrammeChange, Room, Session, Speaker, Track, session_speakers
+
+
+def sessions_with_details() -> Select[Session]:
+    """Sessions with speakers, room and track loaded (two extra queries, not N)."""
+    return select(Session).options(
+        selectinload(Session.speakers), selectinload(Session.room), selectinload(Session.track)
+    )
+
+
+def sessions_with_speakers() -> Select[Session]:
+    return select(Session).options(selectinload(Session.speakers))
+
+
+def may_manage(principal: Principal | None, festival: Festival) -> bool:
+    """Whether ``principal`` organises ``festival`` (the owner's organiser token)."""
+    return (
+        principal is not None
+        and principal.is_organiser
+        and principal.account_id is not None
+        and principal.account_id == festival.owner_id
+    )
+
+
+def visible_sessions(principal: Principal | None, festival: Festival) -> ColumnElement[bool]:
+    """The sessions of ``festival`` this principal may see.
+
+    A published programme is public; an unpublished one is seen by its
+    organisers only (staff and attendees of a draft festival see nothing yet).
+    """
+    if festival.published_at is None and not may_manage(principal, festival):
+        return false()
+    return Session.festival_id == festival.id
+
+
+def session_filters(
+    *,
+    track_id: uuid.UUID | None = None,
+    room_id: uuid.UUID | None = None,
+    speaker_id: uuid.UUID | None = None,
+    status: str | None = None,
+    format: str | None = None,
+    between: tuple[datetime, datetime] | None = None,
+) -> ColumnElement[bool]:
+    """One condition for the list, programme and calendar filters (None = any)."""
+    parts: list[ColumnElement[bool]] = [true()]
+    if track_id is not None:
+        parts.append(Session.track_id == track_id)
+    if room_id is not None:
+        parts.append(Session.room_id == room_id)
+    if speaker_id is not None:
+        parts.append(
+            Session.id.in_(
+                select(session_speakers.c.session_id).where(
+                    session_speakers.c.speaker_id == speaker_id
+                )
+            )
+        )
+    if status is not None:
+        parts.append(Session.status == status)
+    if format is not None:
+        parts.append(Session.format == format)
+    if between is not None:
+        parts.append(and_(Session.starts_at >= between[0], Session.starts_at < between[1]))
+    return and_(*parts)
+
+
+def overlapping(
+    festival_id: uuid.UUID, starts_at: datetime, ends_at: datetime, exclude: uuid.UUID | None
+) -> ColumnElement[bool]:
+    """Scheduled sessions of the festival that overlap [starts_at, ends_at)."""
+    return and_(
+        Session.festival_id == festival_id,
+        Session.status == "scheduled",
+        Session.starts_at < ends_at,
+        Session.ends_at > starts_at,
+        true() if exclude is None else Session.id != exclude,
+    )
+
+
+def room_clash(
+    festival_id: uuid.UUID,
+    room_id: uuid.UUID,
+    starts_at: datetime,
+    ends_at: datetime,
+    exclude: uuid.UUID | None,
+) -> Select[Session]:
+    return (
+        select(Session)
+        .where(overlapping(festival_id, starts_at, ends_at, exclude), Session.room_id == room_id)
+        .order_by(Session.starts_at)
+        .limit(1)
+    )
+
+
+def speaker_clash(
+    festival_id: uuid.UUID,
+    speaker_ids: list[uuid.UUID],
+    starts_at: datetime,
+    ends_at: datetime,
+    exclude: uuid.UUID | None,
+) -> Select[Session, uuid.UUID]:
+    return (
+        select(Session, session_speakers.c.speaker_id)
+        .join(session_speakers, session_speakers.c.session_id == Session.id)
+        .where(
+            overlapping(festival_id, starts_at, ends_at, exclude),
+            session_speakers.c.speaker_id.in_(speaker_ids),
+        )
+        .order_by(Session.starts_at)
+        .limit(1)
+    )
+
+
+def lock_festival(festival_id: uuid.UUID) -> Select[uuid.UUID]:
+    """Serialise programme writes of one festival (PostgreSQL row lock; SQLite
+    writers are serialised by ``BEGIN IMMEDIATE`` already), so two organisers
+    cannot double-book a room between the clash check and the insert."""
+    return select(Festival.id).where(Festival.id == festival_id).with_for_update()
+
+
+def count_in_festival(
+    model: type[Track | Room | Speaker], festival_id: uuid.UUID, ids: list[uuid.UUID]
+) -> Select[uuid.UUID]:
+    return select(model.id).where(model.festival_id == festival_id, model.id.in_(ids))
+
+
+def changes_of(festival_id: uuid.UUID) -> Select[ProgrammeChange]:
+    return select(ProgrammeChange).where(ProgrammeChange.festival_id == festival_id)
+
+
+def change_stamp(festival_id: uuid.UUID) -> Select[Any]:
+    """Counts and latest updates of everything an export is made of, in one query."""
+    columns = []
+    for model in (Session, Track, Room, Speaker):
+        columns.append(
+            select(func.count()).where(model.festival_id == festival_id).scalar_subquery()
+        )
+        columns.append(
+            select(func.max(model.updated_at))
+            .where(model.festival_id == festival_id)
+            .scalar_subquery()
+        )
+    columns.append(
+        select(func.max(ProgrammeChange.at))
+        .where(ProgrammeChange.festival_id == festival_id)
+        .scalar_subquery()
+    )
+    return select(*columns)
