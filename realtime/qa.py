@@ -253,3 +253,16 @@ async def set_pre_moderation(session: AsyncSession, ctx: LiveContext, on: bool) 
     )
     announce(session, ctx, Event("session.settings", {"pre_moderation": on}))
     return on
+
+
+async def update_question(
+    session: AsyncSession,
+    ctx: LiveContext,
+    question_id: uuid.UUID,
+    action: str | None,
+    text: str | None,
+) -> Question:
+    """The REST form of moderation: an action, or new text alone meaning an edit."""
+    if action is None and text is None:
+        raise Invalid("Give an action or new text", field="action")
+    return await moderate(session, ctx, question_id, action or "edit", text)

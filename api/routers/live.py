@@ -1,7 +1,156 @@
-"""Routes of live (filled in by its capability)."""
+"""REST mirrors of live sessions for clients without sockets, projector links, CSV exports.
+
+They go through the same domain code as the websocket, so events reach the
+sockets exactly as if the action came from one.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+import uuid
+from typing import Annotated, Any, Literal
 
-router = APIRouter()
+from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi.responses import JSONResponse
+
+from api.deps import PrincipalDep, SessionDep, SettingsDep
+from api.idempotency import IdempotencyDep
+from api.problems import ERROR_RESPONSES
+from realtime import access, polls, projector, qa, reports
+from realtime.live import LiveContext
+from realtime.protocol import PollCreate
+from realtime.schemas import (
+    BallotCreate,
+    LiveSettingsRead,
+    LiveSettingsUpdate,
+    PollPage,
+    PollRead,
+    ProjectorLink,
+    QuestionCreate,
+    QuestionPage,
+    QuestionRead,
+    QuestionUpdate,
+    QuestionVoteCreate,
+    VoteRead,
+)
+from realtime.views import poll_view, question_view
+
+router = APIRouter(prefix="/api/v1/sessions", tags=["live"], responses=ERROR_RESPONSES)
+CSV = "text/csv; charset=utf-8"
+
+
+async def _context(
+    session_id: uuid.UUID, request: Request, session: SessionDep, who: PrincipalDep
+) -> LiveContext:
+    return await access.enter(session, who, session_id, request.app.state.live.hub)
+
+
+LiveDep = Annotated[LiveContext, Depends(_context)]
+
+
+@router.post("/{session_id}/projector-links", status_code=201, summary="A projector link")
+async def projector_link(
+    session: SessionDep, ctx: LiveDep, settings: SettingsDep, idem: IdempotencyDep
+) -> ProjectorLink | JSONResponse:
+    if (replayed := await idem.replay()) is not None:
+        return replayed
+    token, url = await projector.issue_projector_link(session, ctx, settings.base_url)
+    return await idem.respond(201, ProjectorLink(token=token, url=url))
+
+
+@router.get("/{session_id}/live", summary="Live settings of a session")
+async def live_settings(session: SessionDep, ctx: LiveDep) -> LiveSettingsRead:
+    return LiveSettingsRead(pre_moderation=await access.pre_moderation(session, ctx))
+
+
+@router.patch("/{session_id}/live", summary="Switch pre-moderation (moderator)")
+async def update_live_settings(
+    body: LiveSettingsUpdate, session: SessionDep, ctx: LiveDep
+) -> LiveSettingsRead:
+    on = await qa.set_pre_moderation(session, ctx, body.pre_moderation)
+    return LiveSettingsRead(pre_moderation=on)
+
+
+@router.get("/{session_id}/questions", summary="Questions this caller may see")
+async def list_questions(
+    session: SessionDep,
+    ctx: LiveDep,
+    sort: Literal["votes", "time"] = "votes",
+    limit: Annotated[int, Query(ge=1, le=500)] = 500,
+) -> QuestionPage:
+    rows = await qa.list_questions(session, ctx, sort, limit)
+    return QuestionPage(items=[QuestionRead(**question_view(q)) for q in rows])
+
+
+@router.post("/{session_id}/questions", status_code=201, summary="Ask a question")
+async def ask(
+    body: QuestionCreate, session: SessionDep, ctx: LiveDep, idem: IdempotencyDep
+) -> QuestionRead | JSONResponse:
+    if (replayed := await idem.replay()) is not None:
+        return replayed
+    question = await qa.ask(session, ctx, body.text, body.anonymous)
+    return await idem.respond(201, QuestionRead(**question_view(question)))
+
+
+@router.post("/{session_id}/questions/{question_id}/vote", summary="Upvote or take back")
+async def vote(
+    question_id: uuid.UUID, body: QuestionVoteCreate, session: SessionDep, ctx: LiveDep
+) -> VoteRead:
+    count = await qa.vote(session, ctx, question_id, body.up)
+    return VoteRead(question_id=str(question_id), votes=count, up=body.up)
+
+
+@router.patch("/{session_id}/questions/{question_id}", summary="Moderate a question")
+async def moderate(
+    question_id: uuid.UUID, body: QuestionUpdate, session: SessionDep, ctx: LiveDep
+) -> QuestionRead:
+    question = await qa.update_question(session, ctx, question_id, body.action, body.text)
+    return QuestionRead(**question_view(question))
+
+
+@router.get("/{session_id}/questions.csv", summary="All questions as CSV (moderator)")
+async def questions_csv(session: SessionDep, ctx: LiveDep) -> Response:
+    return Response(await reports.questions_csv(session, ctx), media_type=CSV)
+
+
+@router.get("/{session_id}/polls.csv", summary="All polls and results as CSV (moderator)")
+async def polls_csv(session: SessionDep, ctx: LiveDep) -> Response:
+    return Response(await reports.polls_csv(session, ctx), media_type=CSV)
+
+
+@router.get("/{session_id}/polls", summary="Polls this caller may see")
+async def list_polls(session: SessionDep, ctx: LiveDep) -> PollPage:
+    return PollPage(items=[PollRead(**p) for p in await polls.list_polls(session, ctx)])
+
+
+@router.post("/{session_id}/polls", status_code=201, summary="Create a poll (moderator)")
+async def create_poll(
+    body: PollCreate, session: SessionDep, ctx: LiveDep, idem: IdempotencyDep
+) -> PollRead | JSONResponse:
+    if (replayed := await idem.replay()) is not None:
+        return replayed
+    poll, options = await polls.create(session, ctx, body)
+    return await idem.respond(201, PollRead(**poll_view(poll, options)))
+
+
+@router.post("/{session_id}/polls/{poll_id}/open", summary="Open a poll (moderator)")
+async def open_poll(poll_id: uuid.UUID, session: SessionDep, ctx: LiveDep) -> PollRead:
+    return PollRead(**poll_view(*await polls.open_poll(session, ctx, poll_id)))
+
+
+@router.post("/{session_id}/polls/{poll_id}/close", summary="Close a poll (moderator)")
+async def close_poll(poll_id: uuid.UUID, session: SessionDep, ctx: LiveDep) -> PollRead:
+    return PollRead(**poll_view(*await polls.close_poll(session, ctx, poll_id)))
+
+
+@router.post("/{session_id}/polls/{poll_id}/votes", summary="Cast or change a ballot")
+async def vote_poll(
+    poll_id: uuid.UUID, body: BallotCreate, session: SessionDep, ctx: LiveDep
+) -> dict[str, Any]:
+    return await polls.vote(
+        session, ctx, poll_id, option_ids=body.option_ids, rating=body.rating, text=body.text
+    )
+
+
+@router.get("/{session_id}/polls/{poll_id}/results", summary="A poll's results")
+async def poll_results(poll_id: uuid.UUID, session: SessionDep, ctx: LiveDep) -> dict[str, Any]:
+    return await polls.poll_results(session, ctx, poll_id)

@@ -48,7 +48,9 @@ class LiveClient:
             if check(frame):
                 return frame
 
-    async def event(self, kind: str, check: Callable[[dict[str, Any]], bool] = lambda d: True) -> dict[str, Any]:
+    async def event(
+        self, kind: str, check: Callable[[dict[str, Any]], bool] = lambda d: True
+    ) -> dict[str, Any]:
         return await self.until(lambda f: f.get("type") == kind and check(f.get("data", {})))
 
     async def send(self, kind: str, data: dict[str, Any] | None = None) -> Any:
