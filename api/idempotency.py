@@ -1,9 +1,9 @@
 """``Idempotency-Key`` for mutating POSTs, as a dependency.
 
-A route asks :meth:`Idempotency.replay` first and answers through
-:meth:`Idempotency.respond`, which stores the reply in the same transaction as
-the change. A concurrent twin collides on the stored key, its whole unit of
-work rolls back, and it is answered with the first reply.
+A route asks :meth:`Idempotency.replay` first (which claims the key) and
+answers through :meth:`Idempotency.respond`, which stores the reply in the same
+transaction as the change. A concurrent twin collides on the claimed key, its
+whole unit of work rolls back, and it is answered with the first reply.
 """
 
 from __future__ import annotations
@@ -43,19 +43,20 @@ class Idempotency:
         if self.hashed is None:
             return None
         found = await idempotency.remembered(self.session, self.hashed)
-        if found is None:
-            return None
-        status, body = found
-        return JSONResponse(body, status_code=status, headers={"Idempotent-Replay": "true"})
+        if found is not None:
+            status, body = found
+            return JSONResponse(body, status_code=status, headers={"Idempotent-Replay": "true"})
+        try:
+            async with self.session.begin_nested():
+                await idempotency.claim(self.session, self.hashed)
+        except IntegrityError as exc:
+            raise IdempotencyCollision(self.hashed) from exc
+        return None
 
     async def respond(self, status: int, reply: BaseModel | dict[str, Any]) -> JSONResponse:
         body = jsonable_encoder(reply)
         if self.hashed is not None:
-            try:
-                async with self.session.begin_nested():
-                    await idempotency.remember(self.session, self.hashed, status, body)
-            except IntegrityError as exc:
-                raise IdempotencyCollision(self.hashed) from exc
+            await idempotency.remember(self.session, self.hashed, status, body)
         return JSONResponse(body, status_code=status)
 
 

@@ -10,6 +10,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
+from sqlalchemy.exc import IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from festival.errors import FestivalError
@@ -71,6 +72,15 @@ def install(app: FastAPI) -> None:
         if exc.headers:
             response.headers.update(exc.headers)
         return response
+
+    @app.exception_handler(IntegrityError)
+    async def _integrity(_: Request, exc: IntegrityError) -> JSONResponse:
+        # A uniqueness or reference race lost to a concurrent request: the state
+        # changed under us, which is a conflict for the client, not a server fault.
+        log.info("integrity error answered as 409: %s", exc.orig)
+        return problem(
+            409, "conflict", "Conflict", "The request conflicts with a concurrent change; retry"
+        )
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:

@@ -1,9 +1,10 @@
 """Replies remembered under an ``Idempotency-Key``.
 
-The reply is stored in the same transaction as the change it reports, so a
-retry sees either both or neither. Two racing requests with one key: the
-second one's insert collides on the primary key, its transaction rolls back,
-and it is answered with the first one's reply.
+The key is claimed (a row inserted) before any work, and the reply is stored
+in the same transaction as the change it reports, so a retry sees either both
+or neither. Two racing requests with one key: the second one's claim waits on
+the first's row (PostgreSQL) or lock (SQLite), collides once the first commits,
+its transaction rolls back, and it is answered with the first one's reply.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from festival.models import IdempotentReply
 
+CLAIMED = 0
+
 
 def key_hash(scope: str, key: str) -> str:
     return hashlib.sha256(f"{scope}\x00{key}".encode()).hexdigest()
@@ -23,11 +26,21 @@ def key_hash(scope: str, key: str) -> str:
 
 async def remembered(session: AsyncSession, hashed: str) -> tuple[int, Any] | None:
     reply = await session.get(IdempotentReply, hashed)
-    if reply is None:
+    if reply is None or reply.status == CLAIMED:
         return None
     return reply.status, json.loads(reply.body)
 
 
+async def claim(session: AsyncSession, hashed: str) -> None:
+    """Insert the key's row now; raises IntegrityError if a twin holds it."""
+    session.add(IdempotentReply(key_hash=hashed, status=CLAIMED, body="null"))
+    await session.flush()
+
+
 async def remember(session: AsyncSession, hashed: str, status: int, body: Any) -> None:
-    session.add(IdempotentReply(key_hash=hashed, status=status, body=json.dumps(body)))
+    reply = await session.get(IdempotentReply, hashed)
+    if reply is None:
+        session.add(IdempotentReply(key_hash=hashed, status=status, body=json.dumps(body)))
+    else:
+        reply.status, reply.body = status, json.dumps(body)
     await session.flush()

@@ -200,3 +200,17 @@ async def test_sign_in_gives_a_working_token(client: httpx.AsyncClient, backend:
     token = good.json()["access_token"]
     made = await client.post("/api/v1/festivals", json=festival_body(), headers=auth(token))
     assert made.status_code == 201
+
+
+async def test_nul_characters_are_refused_not_a_server_error(
+    client: httpx.AsyncClient, backend: Backend
+) -> None:
+    _, token = await organiser(backend.engine)
+    await festival(client, token, slug="nul-fest")
+    response = await client.post(
+        "/api/v1/festivals/nul-fest/staff-tokens",
+        json={"role": "checkin", "label": "Door\x00 1"},
+        headers=auth(token),
+    )
+    assert response.status_code == 422
+    assert "label" in response.json()["detail"]

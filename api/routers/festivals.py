@@ -5,8 +5,10 @@ from __future__ import annotations
 import uuid
 
 from fastapi import APIRouter, Response
+from fastapi.responses import JSONResponse
 
 from api.deps import CursorQuery, LimitQuery, MaybePrincipalDep, OrganiserDep, SessionDep
+from api.idempotency import IdempotencyDep
 from api.problems import ERROR_RESPONSES
 from festival import service, staff
 from festival.models import Festival
@@ -27,9 +29,13 @@ def _read(festival: Festival) -> FestivalRead:
     return FestivalRead.model_validate(festival)
 
 
-@router.post("", status_code=201, summary="Create a festival")
-async def create(body: FestivalCreate, session: SessionDep, who: OrganiserDep) -> FestivalRead:
-    return _read(await service.create_festival(session, who, body))
+@router.post("", status_code=201, summary="Create a festival", response_model=FestivalRead)
+async def create(
+    body: FestivalCreate, session: SessionDep, who: OrganiserDep, idem: IdempotencyDep
+) -> JSONResponse:
+    if (replay := await idem.replay()) is not None:
+        return replay
+    return await idem.respond(201, _read(await service.create_festival(session, who, body)))
 
 
 @router.get("", summary="Published festivals, plus the caller's own")
