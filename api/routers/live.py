@@ -47,10 +47,15 @@ async def _context(
 LiveDep = Annotated[LiveContext, Depends(_context)]
 
 
-@router.post("/{session_id}/projector-links", status_code=201, summary="A projector link")
+@router.post(
+    "/{session_id}/projector-links",
+    status_code=201,
+    response_model=ProjectorLink,
+    summary="A projector link",
+)
 async def projector_link(
     session: SessionDep, ctx: LiveDep, settings: SettingsDep, idem: IdempotencyDep
-) -> ProjectorLink | JSONResponse:
+) -> JSONResponse:
     if (replayed := await idem.replay()) is not None:
         return replayed
     token, url = await projector.issue_projector_link(session, ctx, settings.base_url)
@@ -81,10 +86,15 @@ async def list_questions(
     return QuestionPage(items=[QuestionRead(**question_view(q)) for q in rows])
 
 
-@router.post("/{session_id}/questions", status_code=201, summary="Ask a question")
+@router.post(
+    "/{session_id}/questions",
+    status_code=201,
+    response_model=QuestionRead,
+    summary="Ask a question",
+)
 async def ask(
     body: QuestionCreate, session: SessionDep, ctx: LiveDep, idem: IdempotencyDep
-) -> QuestionRead | JSONResponse:
+) -> JSONResponse:
     if (replayed := await idem.replay()) is not None:
         return replayed
     question = await qa.ask(session, ctx, body.text, body.anonymous)
@@ -122,10 +132,15 @@ async def list_polls(session: SessionDep, ctx: LiveDep) -> PollPage:
     return PollPage(items=[PollRead(**p) for p in await polls.list_polls(session, ctx)])
 
 
-@router.post("/{session_id}/polls", status_code=201, summary="Create a poll (moderator)")
+@router.post(
+    "/{session_id}/polls",
+    status_code=201,
+    response_model=PollRead,
+    summary="Create a poll (moderator)",
+)
 async def create_poll(
     body: PollCreate, session: SessionDep, ctx: LiveDep, idem: IdempotencyDep
-) -> PollRead | JSONResponse:
+) -> JSONResponse:
     if (replayed := await idem.replay()) is not None:
         return replayed
     poll, options = await polls.create(session, ctx, body)
