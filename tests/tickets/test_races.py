@@ -1,0 +1,134 @@
+"""Concurrency with real clients against a real server: places, scans, cancellations.
+
+Every request gets its own database connection and transaction, so these races
+are decided by the database (conditional updates, the live check-in index),
+on SQLite and on PostgreSQL alike.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from typing import Any
+
+import httpx
+
+from tests.conftest import Backend, LiveServer
+from tests.factories.festival import auth
+from tests.factories.tickets import open_festival, programme_session, registered, staff_token
+
+
+def _client(server: LiveServer) -> httpx.AsyncClient:
+    limits = httpx.Limits(max_connections=250, max_keepalive_connections=250)
+    return httpx.AsyncClient(base_url=server.url, limits=limits, timeout=60)
+
+
+async def _stats(client: httpx.AsyncClient, slug: str, token: str) -> dict[str, Any]:
+    reply = await client.get(f"/api/v1/festivals/{slug}/checkins/stats", headers=auth(token))
+    assert reply.status_code == 200, reply.text
+    stats: dict[str, Any] = reply.json()
+    return stats
+
+
+async def test_200_concurrent_registrations_for_10_places_confirm_exactly_10(
+    live_server: LiveServer, backend: Backend
+) -> None:
+    async with _client(live_server) as client:
+        made, token = await open_festival(client, backend.engine, capacity=10)
+        url = f"/api/v1/festivals/{made['slug']}/registrations"
+        bodies = [{"name": f"R{n}", "email": f"r{n}@example.org"} for n in range(200)]
+        replies = await asyncio.gather(*(client.post(url, json=b) for b in bodies))
+        assert [r.status_code for r in replies] == [201] * 200
+        statuses = Counter(r.json()["status"] for r in replies)
+        assert statuses == {"confirmed": 10, "waitlisted": 190}
+        positions = sorted(r.json()["waitlist_position"] or 0 for r in replies)
+        assert positions[10:] == list(range(1, 191))
+        stats = await _stats(client, made["slug"], token)
+        assert stats["registrations"] == {"confirmed": 10, "waitlisted": 190, "cancelled": 0}
+
+
+async def test_50_concurrent_scans_of_one_ticket_give_exactly_one_ok(
+    live_server: LiveServer, backend: Backend
+) -> None:
+    async with _client(live_server) as client:
+        made, token = await open_festival(client, backend.engine)
+        staff = await staff_token(client, token, made["slug"])
+        ticket = (await registered(client, made["slug"]))["ticket"]["qr"]
+        url = f"/api/v1/festivals/{made['slug']}/checkins"
+        replies = await asyncio.gather(
+            *(
+                client.post(url, json={"qr": ticket, "gate": f"G{n}"}, headers=auth(staff))
+                for n in range(50)
+            )
+        )
+        assert Counter(r.status_code for r in replies) == {201: 1, 409: 49}
+        winner = next(r.json() for r in replies if r.status_code == 201)
+        losers = [r.json() for r in replies if r.status_code == 409]
+        assert {(x["result"], x["gate"], x["checked_in_at"]) for x in losers} == {
+            ("already_checked_in", winner["gate"], winner["checked_in_at"])
+        }
+        stats = await _stats(client, made["slug"], token)
+        assert stats["lists"][0]["checked_in"] == 1
+        assert stats["denied"] == {"already_checked_in": 49}
+
+
+async def test_concurrent_cancellations_promote_without_losing_or_doubling_a_place(
+    live_server: LiveServer, backend: Backend
+) -> None:
+    async with _client(live_server) as client:
+        made, token = await open_festival(client, backend.engine, capacity=10)
+        people = [await registered(client, made["slug"], name=f"C{n}") for n in range(30)]
+        confirmed = [p for p in people if p["status"] == "confirmed"]
+        waiting = [p for p in people if p["status"] == "waitlisted"]
+        leaving = confirmed[:8] + waiting[-4:]
+        replies = await asyncio.gather(
+            *(
+                client.delete("/api/v1/me/registration", headers=auth(p["attendee_token"]))
+                for p in leaving + leaving[:3]  # some cancel twice at once
+            )
+        )
+        assert {r.status_code for r in replies} == {204}
+        stats = await _stats(client, made["slug"], token)
+        assert stats["registrations"] == {"confirmed": 10, "waitlisted": 8, "cancelled": 12}
+        promoted = []
+        for person in waiting[:8]:
+            me = (await client.get("/api/v1/me", headers=auth(person["attendee_token"]))).json()
+            promoted.append(me["status"])
+        assert promoted == ["confirmed"] * 8  # first come, first promoted
+        listed = await client.get(
+            f"/api/v1/festivals/{made['slug']}/registrations?status=confirmed&limit=200",
+            headers=auth(token),
+        )
+        assert len(listed.json()["items"]) == 10
+
+
+async def test_concurrent_seat_reservations_fill_exactly_the_seats(
+    live_server: LiveServer, backend: Backend
+) -> None:
+    async with _client(live_server) as client:
+        made, _ = await open_festival(client, backend.engine, capacity=100)
+        workshop = await programme_session(backend.engine, made["id"], capacity=5)
+        people = [await registered(client, made["slug"]) for _ in range(25)]
+        replies = await asyncio.gather(
+            *(
+                client.put(f"/api/v1/me/seats/{workshop}", headers=auth(p["attendee_token"]))
+                for p in people
+            )
+        )
+        assert {r.status_code for r in replies} == {200}
+        assert Counter(r.json()["status"] for r in replies) == {"confirmed": 5, "waitlisted": 20}
+        holders = [
+            p for p, r in zip(people, replies, strict=True) if r.json()["status"] == "confirmed"
+        ]
+        released = await asyncio.gather(
+            *(
+                client.delete(f"/api/v1/me/seats/{workshop}", headers=auth(p["attendee_token"]))
+                for p in holders[:3]
+            )
+        )
+        assert {r.status_code for r in released} == {204}
+        seats = []
+        for person in people:
+            me = (await client.get("/api/v1/me", headers=auth(person["attendee_token"]))).json()
+            seats += [s["status"] for s in me["seats"]]
+        assert Counter(seats) == {"confirmed": 5, "waitlisted": 17}
