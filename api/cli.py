@@ -14,33 +14,50 @@ from festival.errors import FestivalError
 from festival.settings import Settings
 
 T = TypeVar("T")
-app = typer.Typer(help="Festival: programmes, tickets and live sessions.", no_args_is_help=True)
+app = typer.Typer(
+    help="Festival: programmes, tickets and live sessions.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
 db_app = typer.Typer(help="Database migrations.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)
 
 
 def fail(message: str) -> None:
     """One readable line on stderr, and a non-zero exit."""
-    err.print(f"[red]error:[/red] {message}", highlight=False)
+    err.print(f"error: {message}", highlight=False, markup=False)
     raise typer.Exit(1)
 
 
 def run(work: Callable[[], Awaitable[T]]) -> T:
+    """Run one unit of CLI work; known failures become one readable line."""
+    from alembic.util import CommandError
+    from sqlalchemy.exc import DBAPIError, InterfaceError
+
     try:
         return asyncio.run(work())  # type: ignore[arg-type]
     except FestivalError as exc:
         fail(exc.detail)
-    except OSError as exc:
+    except CommandError as exc:
+        fail(f"migration: {exc}")
+    except (OSError, InterfaceError) as exc:
         fail(f"cannot reach the database: {exc}")
+    except DBAPIError as exc:
+        fail(f"database error: {str(exc.orig).splitlines()[0] if exc.orig else exc}")
     raise AssertionError("unreachable")
 
 
 def settings() -> Settings:
+    from pydantic import ValidationError
+
     try:
         return Settings()
-    except ValueError as exc:
-        fail(str(exc).splitlines()[-1] if str(exc) else "bad settings")
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first.get("loc", ()))
+        message = str(first.get("msg", "bad settings")).removeprefix("Value error, ")
+        fail(f"{where}: {message}" if where else message)
     raise AssertionError("unreachable")
 
 
@@ -125,8 +142,72 @@ def demo() -> None:
         typer.echo(line)
 
 
+@app.command("import")
+def import_(
+    file: Annotated[typer.FileBinaryRead, typer.Argument(help="A programme CSV or frab JSON")],
+    festival: Annotated[str, typer.Option("--festival", help="The festival's slug")],
+) -> None:
+    """Import a programme into a festival: all or nothing, re-importing changes nothing."""
+    import uuid
+
+    from rich.progress import Progress
+
+    from festival.auth import Principal
+    from festival.db import make_engine, make_sessionmaker, unit_of_work
+    from festival.models import Festival
+    from festival.queries import festival_by_slug
+    from schedule.imports import import_programme
+
+    data, s = file.read(), settings()
+
+    async def _work() -> str:
+        engine = make_engine(s.database_url)
+        try:
+            async with unit_of_work(make_sessionmaker(engine)) as session:
+                found: Festival | None = await session.scalar(festival_by_slug(festival))
+                if found is None:
+                    fail(f"no festival {festival!r}")
+                assert found is not None
+                who = Principal(kind="organiser", token_id=uuid.uuid4(), account_id=found.owner_id)
+                with Progress(console=err, transient=True) as bar:
+                    task = bar.add_task(f"importing {file.name}", total=None)
+                    try:
+                        summary = await import_programme(
+                            session,
+                            who,
+                            festival,
+                            data,
+                            "",
+                            lambda done, total: bar.update(task, completed=done, total=total),
+                        )
+                    except FestivalError as exc:
+                        for problem in exc.extras.get("errors", []):
+                            err.print(f"{problem['field']}: {problem['message']}", highlight=False)
+                        raise
+            return summary.model_dump_json()
+        finally:
+            await engine.dispose()
+
+    typer.echo(run(_work))
+
+
 def main() -> None:
+    """Entry point: usage errors become one line on stderr (exit 2), not a traceback.
+
+    Typer vendors its own click, so its exceptions are recognised by shape:
+    a ``format_message()`` and an ``exit_code``.
+    """
     try:
-        app()
-    except KeyboardInterrupt:
-        sys.exit(130)
+        code = app(standalone_mode=False)
+    except typer.Exit as exc:
+        code = exc.exit_code
+    except (typer.Abort, KeyboardInterrupt):
+        code = 130
+    except Exception as exc:
+        if not (hasattr(exc, "format_message") and hasattr(exc, "exit_code")):
+            raise
+        context = getattr(exc, "ctx", None)
+        where = f"{context.command_path}: " if context is not None else ""
+        err.print(f"error: {where}{exc.format_message()}", highlight=False, markup=False)
+        code = exc.exit_code
+    sys.exit(code if isinstance(code, int) else 0)

@@ -75,6 +75,13 @@ async def import_programme(
     zone = festival_zone(festival)
     kind = detect_format(content_type, data)
     parsed = parse_frab(data, zone) if kind == "frab" else parse_csv(data, zone)
+    return await apply_rows(session, festival, parsed, progress)
+
+
+async def apply_rows(
+    session: AsyncSession, festival: Festival, parsed: Parsed, progress: Progress | None = None
+) -> ImportSummary:
+    """Apply already-parsed rows to ``festival`` (managed and locked by the caller)."""
     return await _Importer(session, festival, parsed).run(progress)
 
 

@@ -167,3 +167,17 @@ async def bulk_programme(
                 await db.execute(insert(model), rows)
         if links:
             await db.execute(insert(session_speakers), links)
+
+
+async def demo(engine: AsyncEngine, settings: Any) -> str:
+    """The demo organiser and festivals with their programme; returns an organiser token."""
+    from api import demo as demo_module
+    from api import demo_programme
+    from festival.auth import issue_token
+
+    async with unit_of_work(make_sessionmaker(engine)) as db:
+        owner = await demo_module._organiser(db)
+        festivals = await demo_module._festivals(db, owner)
+        await demo_programme.load(db, owner, festivals, settings)
+        _, raw = await issue_token(db, "organiser", account_id=owner.id)
+    return raw

@@ -23,13 +23,29 @@ async def test_session_is_created_and_read_back_in_the_festival_zone(
 ) -> None:
     token, slug = await _setup(client, backend)
     track = await sf.track(client, token, slug, name="Digital Journey", colour="#aa3300")
-    room = await sf.room(client, token, slug, name="Main stage", kind="virtual",
-                         stream_url="https://stream.example.org/main")
+    room = await sf.room(
+        client,
+        token,
+        slug,
+        name="Main stage",
+        kind="virtual",
+        stream_url="https://stream.example.org/main",
+    )
     speaker = await sf.speaker(client, token, slug, name="Ada", email="ada@example.org")
     made = await sf.session(
-        client, token, slug, "2030-10-08T07:00:00Z", "2030-10-08T08:00:00Z",
-        title="Opening keynote", format="keynote", track_id=track["id"], room_id=room["id"],
-        speaker_ids=[speaker["id"]], live_qa=True, capacity=50, language="en",
+        client,
+        token,
+        slug,
+        "2030-10-08T07:00:00Z",
+        "2030-10-08T08:00:00Z",
+        title="Opening keynote",
+        format="keynote",
+        track_id=track["id"],
+        room_id=room["id"],
+        speaker_ids=[speaker["id"]],
+        live_qa=True,
+        capacity=50,
+        language="en",
     )
     assert made["starts_at"] == "2030-10-08T09:00:00+02:00"
     assert made["ends_at"] == "2030-10-08T10:00:00+02:00"
@@ -37,6 +53,19 @@ async def test_session_is_created_and_read_back_in_the_festival_zone(
     assert got == made
     assert got["speaker_ids"] == [speaker["id"]]
     assert got["status"] == "scheduled"
-    assert set(got) >= {"id", "title", "abstract", "format", "track_id", "room_id", "starts_at",
-                        "ends_at", "speaker_ids", "capacity", "live_qa", "language", "stream_url",
-                        "status"}
+    assert set(got) >= {
+        "id",
+        "title",
+        "abstract",
+        "format",
+        "track_id",
+        "room_id",
+        "starts_at",
+        "ends_at",
+        "speaker_ids",
+        "capacity",
+        "live_qa",
+        "language",
+        "stream_url",
+        "status",
+    }

@@ -1,0 +1,220 @@
+"""Feeds: the demo's exports validate, calendars carry what apps need, every feed revalidates."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import httpx
+import pytest
+
+from festival.settings import Settings
+from tests.conftest import Backend, count_queries
+from tests.factories import festival as ff
+from tests.factories import schedule as sf
+from tests.factories.festival import auth
+from tests.schedule.validators import assert_valid_json, assert_valid_xml, parse_ics_twice
+
+DEMO = "/api/v1/festivals/innovation-festival-2020"
+FEEDS = ["calendar.ics", "schedule.xml", "schedule.json", "programme.csv"]
+
+
+async def test_demo_calendar_is_read_by_two_independent_parsers(
+    client: httpx.AsyncClient, backend: Backend, settings: Settings
+) -> None:
+    await sf.demo(backend.engine, settings)
+    response = await client.get(f"{DEMO}/calendar.ics")
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "text/calendar; charset=utf-8"
+    calendar, vevents = parse_ics_twice(response.content)
+    events = calendar.walk("VEVENT")
+    assert len(events) == len(vevents) == 11
+    assert [tz["TZID"] for tz in calendar.walk("VTIMEZONE")] == ["Europe/Amsterdam"]
+    keynote = next(e for e in events if str(e["SUMMARY"]).startswith("Opening keynote"))
+    assert str(keynote["UID"]).endswith("@festival")
+    assert keynote["SEQUENCE"] == 0
+    assert str(keynote["STATUS"]) == "CONFIRMED"
+    assert str(keynote["LOCATION"]) == "https://stream.example.org/if2020/main"
+    assert keynote.decoded("DTSTART").isoformat() == "2020-10-08T09:00:00+02:00"
+    assert keynote["CATEGORIES"].cats == ["Plenary"]
+    assert "Speakers: Lucas de Vries, Amara Okello" in str(keynote["DESCRIPTION"])
+    assert "DTSTAMP" in keynote and "LAST-MODIFIED" in keynote and "URL" in keynote
+    by_uid = {v.uid.value: v for v in vevents}
+    assert by_uid[str(keynote["UID"])].dtstart.value == keynote.decoded("DTSTART")
+    assert by_uid[str(keynote["UID"])].summary.value == str(keynote["SUMMARY"])
+
+
+async def test_demo_frab_xml_and_json_validate_against_the_schemas(
+    client: httpx.AsyncClient, backend: Backend, settings: Settings
+) -> None:
+    await sf.demo(backend.engine, settings)
+    for slug in ("innovation-festival-2020", "innovation-impulse-2025"):
+        xml = await client.get(f"/api/v1/festivals/{slug}/schedule.xml")
+        document = assert_valid_xml(xml.content)
+        assert len(document.findall("day/room/event")) == {"innovation-festival-2020": 11}.get(
+            slug, 8
+        )
+        data = assert_valid_json(
+            (await client.get(f"/api/v1/festivals/{slug}/schedule.json")).content
+        )
+        conference = data["schedule"]["conference"]
+        assert conference["acronym"] == slug.replace("-", "_")
+        events = [e for d in conference["days"] for r in d["rooms"].values() for e in r]
+        assert len(events) == len(document.findall("day/room/event"))
+        person = events[0]["persons"][0]
+        assert "id" not in person and person["name"] == person["public_name"]
+
+
+async def test_a_hyphenated_slug_still_exports_valid_frab(
+    client: httpx.AsyncClient, backend: Backend
+) -> None:
+    _, token = await ff.organiser(backend.engine)
+    made = await ff.festival(client, token, slug="a-b", publish=True)
+    room = await sf.room(client, token, "a-b", name="Hall")
+    await sf.session(
+        client,
+        token,
+        "a-b",
+        "2030-10-08T08:00:00Z",
+        "2030-10-08T09:00:00Z",
+        title="Only talk",
+        room_id=room["id"],
+    )
+    data = assert_valid_json((await client.get(f"{sf.base('a-b')}/schedule.json")).content)
+    assert data["schedule"]["conference"]["acronym"] == "a_b_"
+    assert_valid_xml((await client.get(f"{sf.base('a-b')}/schedule.xml")).content)
+    assert made["slug"] == "a-b"
+
+
+@pytest.mark.parametrize("feed", FEEDS)
+async def test_every_feed_revalidates_with_etag_and_last_modified(
+    client: httpx.AsyncClient, backend: Backend, settings: Settings, feed: str
+) -> None:
+    token = await sf.demo(backend.engine, settings)
+    first = await client.get(f"{DEMO}/{feed}")
+    assert first.status_code == 200
+    etag, modified = first.headers["etag"], first.headers["last-modified"]
+    again = await client.get(f"{DEMO}/{feed}", headers={"If-None-Match": etag})
+    assert again.status_code == 304
+    assert again.content == b""
+    assert again.headers["etag"] == etag
+    since = await client.get(f"{DEMO}/{feed}", headers={"If-Modified-Since": modified})
+    assert since.status_code == 304
+    sessions = (await client.get(f"{DEMO}/sessions?limit=1")).json()["items"]
+    moved = await client.patch(
+        f"{DEMO}/sessions/{sessions[0]['id']}", headers=auth(token), json={"title": "Renamed"}
+    )
+    assert moved.status_code == 200
+    after = await client.get(f"{DEMO}/{feed}", headers={"If-None-Match": etag})
+    assert after.status_code == 200
+    assert after.headers["etag"] != etag
+    assert b"Renamed" in after.content
+
+
+async def test_calendar_filters_by_track_room_and_speaker(
+    client: httpx.AsyncClient, backend: Backend, settings: Settings
+) -> None:
+    await sf.demo(backend.engine, settings)
+    tracks = {t["name"]: t["id"] for t in (await client.get(f"{DEMO}/tracks")).json()["items"]}
+    rooms = {r["name"]: r["id"] for r in (await client.get(f"{DEMO}/rooms")).json()["items"]}
+    speakers = {s["name"]: s["id"] for s in (await client.get(f"{DEMO}/speakers")).json()["items"]}
+    cases = {
+        f"track={tracks['Food & Agriculture']}": 2,
+        f"room={rooms['Workshop Room A']}": 2,
+        f"speaker={speakers['Sofia Alvarez']}": 3,
+    }
+    for query, count in cases.items():
+        calendar, vevents = parse_ics_twice(
+            (await client.get(f"{DEMO}/calendar.ics?{query}")).content
+        )
+        assert len(calendar.walk("VEVENT")) == len(vevents) == count, query
+    unknown = await client.get(f"{DEMO}/calendar.ics?track=00000000-0000-0000-0000-000000000000")
+    assert unknown.status_code == 404
+
+
+async def test_cancelled_session_stays_in_the_calendar_marked_cancelled(
+    client: httpx.AsyncClient, backend: Backend, settings: Settings
+) -> None:
+    token = await sf.demo(backend.engine, settings)
+    sessions = (await client.get(f"{DEMO}/sessions?limit=1")).json()["items"]
+    cancelled = await client.patch(
+        f"{DEMO}/sessions/{sessions[0]['id']}", headers=auth(token), json={"status": "cancelled"}
+    )
+    assert cancelled.json()["status"] == "cancelled"
+    calendar, vevents = parse_ics_twice((await client.get(f"{DEMO}/calendar.ics")).content)
+    event = next(
+        e for e in calendar.walk("VEVENT") if str(e["UID"]) == f"{sessions[0]['id']}@festival"
+    )
+    assert str(event["STATUS"]) == "CANCELLED"
+    assert event["SEQUENCE"] == 1
+    assert len(vevents) == 11
+    data = assert_valid_json((await client.get(f"{DEMO}/schedule.json")).content)
+    guids = [
+        e["guid"]
+        for d in data["schedule"]["conference"]["days"]
+        for r in d["rooms"].values()
+        for e in r
+    ]
+    assert sessions[0]["id"] not in guids
+
+
+async def test_session_across_the_autumn_dst_change_keeps_its_length_in_the_calendar(
+    client: httpx.AsyncClient, backend: Backend
+) -> None:
+    _, token = await ff.organiser(backend.engine)
+    made = await ff.festival(client, token, starts_on="2030-10-26", ends_on="2030-10-27")
+    slug = made["slug"]
+    # 01:30 summer time to 02:30 winter time: the hour 02:00-03:00 happens twice, so 2 hours.
+    night = await sf.session(
+        client,
+        token,
+        slug,
+        "2030-10-27T01:30:00+02:00",
+        "2030-10-27T02:30:00+01:00",
+        title="Night owls",
+    )
+    assert night["ends_at"] == "2030-10-27T02:30:00+01:00"
+    calendar, vevents = parse_ics_twice((await client.get(f"{sf.base(slug)}/calendar.ics")).content)
+    event = calendar.walk("VEVENT")[0]
+    assert event.decoded("DTEND") - event.decoded("DTSTART") == timedelta(hours=2)
+    assert vevents[0].dtend.value - vevents[0].dtstart.value == timedelta(hours=2)
+    data = assert_valid_json((await client.get(f"{sf.base(slug)}/schedule.json")).content)
+    event_json = data["schedule"]["conference"]["days"][1]["rooms"][""][0]
+    assert event_json["duration"] == "02:00"
+    assert_valid_xml((await client.get(f"{sf.base(slug)}/schedule.xml")).content)
+
+
+async def test_unpublished_programme_feeds_are_not_found_for_the_public(
+    client: httpx.AsyncClient, backend: Backend
+) -> None:
+    _, token = await ff.organiser(backend.engine)
+    made = await ff.festival(client, token, publish=False)
+    await sf.session(
+        client,
+        token,
+        made["slug"],
+        "2030-10-08T08:00:00Z",
+        "2030-10-08T09:00:00Z",
+        title="Secret draft",
+    )
+    for feed in FEEDS:
+        anonymous = await client.get(f"{sf.base(made['slug'])}/{feed}")
+        assert anonymous.status_code == 404
+        own = await client.get(f"{sf.base(made['slug'])}/{feed}", headers=auth(token))
+        assert own.status_code == 200
+        assert b"Secret draft" in own.content
+
+
+@pytest.mark.parametrize("feed", [*FEEDS, "programme", "sessions"])
+async def test_list_and_export_routes_use_a_fixed_number_of_queries(
+    client: httpx.AsyncClient, backend: Backend, feed: str
+) -> None:
+    _, token = await ff.organiser(backend.engine)
+    counts = []
+    for size in (5, 60):
+        made = await ff.festival(client, token)
+        await sf.bulk_programme(backend.engine, made["id"], sessions=size, rooms=4, speakers=12)
+        with count_queries(backend.engine) as counter:
+            response = await client.get(f"{sf.base(made['slug'])}/{feed}?limit=200")
+        assert response.status_code == 200
+        counts.append(counter.count)
+    assert counts[0] == counts[1]
