@@ -84,6 +84,10 @@ def parse(text: str) -> Payload:
         raise BadPayload("not base64url") from exc
     if len(raw) != PAYLOAD_LENGTH:
         raise BadPayload("wrong length: truncated or not a ticket")
+    if b64url(raw) != text:
+        # The last character carries unused bits; only the canonical spelling is a
+        # ticket, so that any one-character change is refused.
+        raise BadPayload("not the canonical encoding")
     fmt, ticket, festival, version = _HEAD.unpack(raw[: _HEAD.size])
     if fmt != FORMAT:
         raise BadPayload("unknown payload format")

@@ -9,18 +9,34 @@ from typing import Any
 import httpx
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from festival.auth import issue_token
 from festival.db import make_sessionmaker, unit_of_work
+from festival.models import Account
 from schedule.models import Room, Session
-from tests.factories.festival import auth, festival, organiser
+from tests.factories.festival import auth, festival
 
 DAY_ONE = datetime(2030, 10, 8, 8, 0, tzinfo=UTC)
+
+
+async def fast_organiser(engine: AsyncEngine) -> str:
+    """A committed organiser and its bearer token, skipping the (slow) password hash."""
+    async with unit_of_work(make_sessionmaker(engine)) as session:
+        account = Account(
+            id=uuid.uuid4(),
+            email=f"org-{uuid.uuid4().hex[:8]}@example.org",
+            password_hash="not-a-hash: this organiser signs in with a token only",
+        )
+        session.add(account)
+        await session.flush()
+        _, raw = await issue_token(session, "organiser", account_id=account.id)
+    return raw
 
 
 async def open_festival(
     client: httpx.AsyncClient, engine: AsyncEngine, **overrides: Any
 ) -> tuple[dict[str, Any], str]:
     """A published festival with registration open, and its organiser's token."""
-    _, token = await organiser(engine)
+    token = await fast_organiser(engine)
     made = await festival(client, token, **overrides)
     return made, token
 
