@@ -74,7 +74,7 @@ def _malformed(index: int, error: ValidationError | str) -> dict[str, Any]:
 
 
 async def sync(
-    session: AsyncSession, principal: Principal, slug: str, scans: list[dict[str, Any]]
+    session: AsyncSession, principal: Principal, slug: str, scans: list[Any]
 ) -> list[dict[str, Any]]:
     """Record scans a device made offline; one result per scan, in order.
 

@@ -89,7 +89,7 @@ class OfflineScan(Input):
 
 
 class SyncRequest(Input):
-    scans: list[dict[str, Any]] = Field(
+    scans: list[Any] = Field(
         max_length=2000,
         description="Offline scans; each is checked on its own (see OfflineScan), "
         "so one malformed item does not spoil the rest",

@@ -1,0 +1,119 @@
+"""Offline scanners: batches with duplicates, revoked tickets and bad items, sent twice."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+from sqlalchemy import func, select
+
+from tests.conftest import Backend
+from tests.factories.festival import auth
+from tests.factories.tickets import open_festival, registered, staff_token
+from tickets.models import Checkin
+
+T0 = datetime(2030, 10, 8, 9, 0, tzinfo=UTC)
+
+
+def _at(minutes: int) -> str:
+    return (T0 + timedelta(minutes=minutes)).isoformat()
+
+
+async def _setup(client: httpx.AsyncClient, backend: Backend) -> dict[str, Any]:
+    made, token = await open_festival(client, backend.engine)
+    staff = await staff_token(client, token, made["slug"])
+    people = [await registered(client, made["slug"], name=f"P{n}") for n in range(3)]
+    gone = people[2]
+    await client.delete("/api/v1/me/registration", headers=auth(gone["attendee_token"]))
+    return {"slug": made["slug"], "staff": staff, "organiser": token, "people": people}
+
+
+async def _sync(client: httpx.AsyncClient, ctx: dict[str, Any], scans: list[Any]) -> Any:
+    reply = await client.post(
+        f"/api/v1/festivals/{ctx['slug']}/checkins/sync",
+        json={"scans": scans},
+        headers=auth(ctx["staff"]),
+    )
+    assert reply.status_code == 200, reply.text
+    return reply.json()["results"]
+
+
+async def _rows(backend: Backend) -> int:
+    async with backend.engine.connect() as connection:
+        return int(await connection.scalar(select(func.count()).select_from(Checkin)) or 0)
+
+
+async def test_batch_with_duplicates_and_a_revoked_ticket_syncs_identically_twice(
+    client: httpx.AsyncClient, backend: Backend
+) -> None:
+    ctx = await _setup(client, backend)
+    a, b, gone = (p["ticket"]["qr"] for p in ctx["people"])
+    scans: list[Any] = [
+        {"qr": a, "scanned_at": _at(5), "device_id": "door-2", "gate": "East"},
+        {"qr": a, "scanned_at": _at(1), "device_id": "door-1", "gate": "West"},
+        {"qr": b, "scanned_at": _at(2), "device_id": "door-1", "gate": "West"},
+        {"qr": gone, "scanned_at": _at(3), "device_id": "door-1"},
+        {"qr": "garbage", "scanned_at": _at(4), "device_id": "door-1"},
+        {"qr": b, "scanned_at": "yesterday", "device_id": "door-1"},
+        "not even an object",
+        {"qr": a, "scanned_at": _at(1), "device_id": "door-1", "gate": "West"},
+    ]
+    first = await _sync(client, ctx, scans)
+    assert [r["result"] for r in first] == [
+        "already_checked_in",
+        "ok",
+        "ok",
+        "revoked",
+        "invalid",
+        "invalid",
+        "invalid",
+        "ok",
+    ]
+    assert (first[0]["checked_in_at"], first[0]["gate"]) == (_at(1), "West")
+    assert first[7] == first[1]  # the same scan twice in a batch is one scan
+    assert first[1]["checked_in_at"] == _at(1)
+    assert "scans[5]" in first[5]["detail"]
+    rows = await _rows(backend)
+    second = await _sync(client, ctx, scans)
+    assert second == first
+    assert await _rows(backend) == rows == 5
+
+
+async def test_earliest_scan_wins_over_a_later_online_checkin(
+    client: httpx.AsyncClient, backend: Backend
+) -> None:
+    ctx = await _setup(client, backend)
+    qr = ctx["people"][0]["ticket"]["qr"]
+    online = await client.post(
+        f"/api/v1/festivals/{ctx['slug']}/checkins",
+        json={"qr": qr, "gate": "Main"},
+        headers=auth(ctx["staff"]),
+    )
+    assert online.status_code == 201
+    earlier = datetime.fromisoformat(online.json()["checked_in_at"]) - timedelta(minutes=10)
+    results = await _sync(
+        client,
+        ctx,
+        [{"qr": qr, "scanned_at": earlier.isoformat(), "device_id": "tablet", "gate": "Side"}],
+    )
+    assert results[0]["result"] == "ok"
+    again = await client.post(
+        f"/api/v1/festivals/{ctx['slug']}/checkins", json={"qr": qr}, headers=auth(ctx["staff"])
+    )
+    assert (again.json()["gate"], again.json()["checked_in_at"]) == ("Side", earlier.isoformat())
+    stats = (
+        await client.get(
+            f"/api/v1/festivals/{ctx['slug']}/checkins/stats", headers=auth(ctx["organiser"])
+        )
+    ).json()
+    assert stats["lists"][0]["checked_in"] == 1
+
+
+async def test_bad_sync_bodies_are_422(client: httpx.AsyncClient, backend: Backend) -> None:
+    ctx = await _setup(client, backend)
+    url = f"/api/v1/festivals/{ctx['slug']}/checkins/sync"
+    for body in ({}, {"scans": "nope"}, {"scans": [], "extra": 1}):
+        reply = await client.post(url, json=body, headers=auth(ctx["staff"]))
+        assert reply.status_code == 422
+    assert await _rows(backend) == 0
