@@ -105,7 +105,7 @@ async def live_session(
                 for frame in decision.frames:
                     client.push(frame)
                 if decision.close is not None:
-                    runtime.hub.evict(client, decision.close, "too many bad frames")
+                    await runtime.hub.close(client, decision.close, "too many bad frames")
                     break
                 continue
             client.push(await runtime.execute(ctx, decision))

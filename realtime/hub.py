@@ -223,6 +223,10 @@ class Hub:
             self.evicted += 1
         self._spawn(self._close(client, code, reason, drain=code != CLOSE_TOO_SLOW))
 
+    async def close(self, client: Client, code: int, reason: str) -> None:
+        """Send what is queued for ``client`` (briefly), then close it with ``code``."""
+        await self._close(client, code, reason, drain=True)
+
     async def _close(self, client: Client, code: int, reason: str, drain: bool = False) -> None:
         self.drop(client, stop_writer=False)
         for _ in range(100 if drain else 0):

@@ -186,7 +186,8 @@ class Reply:
 def decide(state: ClientState, raw: str | bytes, now: float) -> Command | Reply:
     """Parse, check and rate-limit one client frame."""
     if len(raw) > state.limits.max_frame_bytes:
-        return _refuse(state, now, None, "too_large", "The frame is larger than allowed")
+        # The server caps frames well below what is costly to parse, so name the id if we can.
+        return _refuse(state, now, _id_of(raw), "too_large", "The frame is larger than allowed")
     try:
         frame = json.loads(raw)
     except (ValueError, UnicodeDecodeError):
@@ -223,3 +224,12 @@ def _refuse(state: ClientState, now: float, frame_id: Any, code: str, message: s
     if state.strike(now):
         return Reply((frame,), close=CLOSE_POLICY)
     return Reply((frame,))
+
+
+def _id_of(raw: str | bytes) -> Any:
+    try:
+        frame = json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        return None
+    found = frame.get("id") if isinstance(frame, dict) else None
+    return found if isinstance(found, str | int) and not isinstance(found, bool) else None

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from typing import Any
 
 from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed
 
 _ids = itertools.count(1)
 TIMEOUT = 10.0
@@ -70,6 +71,15 @@ class LiveClient:
         assert reply["type"] == "ack", reply
         result: dict[str, Any] = reply["data"]
         return result
+
+    async def drain(self) -> list[dict[str, Any]]:
+        """Every frame until the server closes the socket."""
+        frames = []
+        try:
+            while True:
+                frames.append(await self.read())
+        except ConnectionClosed:
+            return frames
 
     @property
     def last_seq(self) -> int:

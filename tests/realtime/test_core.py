@@ -49,6 +49,7 @@ def _frame(kind: str, data: object, frame_id: object = "a1") -> str:
         ),
         (_frame("poll.create", {"question": "Q?", "kind": "text"}), "forbidden", "a1"),
         ("x" * 5000, "too_large", None),
+        (_frame("question.ask", {"text": "x" * 5000}), "too_large", "a1"),
     ],
 )
 def test_bad_frames_get_an_error_with_the_client_id_and_a_code(
@@ -105,16 +106,20 @@ def test_repeated_abuse_closes_with_the_policy_code() -> None:
     state = ClientState("attendee", Limits(abuse_errors=3, abuse_window=10))
     first, second = decide(state, "nope", 0), decide(state, "nope", 1)
     third = decide(state, "nope", 2)
-    assert isinstance(first, Reply) and first.close is None
-    assert isinstance(second, Reply) and second.close is None
-    assert isinstance(third, Reply) and third.close == CLOSE_POLICY
+    assert isinstance(first, Reply)
+    assert first.close is None
+    assert isinstance(second, Reply)
+    assert second.close is None
+    assert isinstance(third, Reply)
+    assert third.close == CLOSE_POLICY
 
 
 def test_abuse_strikes_expire_after_the_window() -> None:
     state = ClientState("attendee", Limits(abuse_errors=2, abuse_window=10))
     decide(state, "nope", 0)
     late = decide(state, "nope", 11)
-    assert isinstance(late, Reply) and late.close is None
+    assert isinstance(late, Reply)
+    assert late.close is None
 
 
 def test_audiences() -> None:
