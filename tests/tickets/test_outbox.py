@@ -1,0 +1,148 @@
+"""The outbox against a real SMTP server (aiosmtpd on loopback): delivery and retries."""
+
+from __future__ import annotations
+
+import asyncio
+import email
+import uuid
+from collections.abc import Iterator
+from email.message import Message
+from typing import Any
+
+import httpx
+import pytest
+from aiosmtpd.controller import Controller
+from sqlalchemy import select, update
+
+from api.app import create_app
+from festival.db import make_sessionmaker, unit_of_work, utcnow
+from festival.settings import Settings
+from tests.conftest import Backend, free_port
+from tests.factories.tickets import open_festival, registered
+from tickets import outbox
+from tickets.models import OutboxMessage
+
+
+class Inbox:
+    def __init__(self) -> None:
+        self.messages: list[Message] = []
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        self.messages.append(email.message_from_bytes(envelope.content))
+        return "250 OK"
+
+
+class SmtpServer:
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.inbox = Inbox()
+        self.controller = Controller(self.inbox, hostname="127.0.0.1", port=port)
+
+    @property
+    def url(self) -> str:
+        return f"smtp://127.0.0.1:{self.port}"
+
+
+@pytest.fixture
+def smtp() -> Iterator[SmtpServer]:
+    server = SmtpServer(free_port())
+    server.controller.start()
+    yield server
+    server.controller.stop()
+
+
+async def _eventually(condition: Any, seconds: float = 15) -> None:
+    """Wait for a background effect, failing (not hanging) if it never comes."""
+    for _ in range(int(seconds / 0.05)):
+        if condition():
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError("the condition never became true")
+
+
+async def _enqueue(backend: Backend, n: int = 1) -> list[uuid.UUID]:
+    async with unit_of_work(make_sessionmaker(backend.engine)) as session:
+        made = [
+            await outbox.enqueue(
+                session,
+                festival_id=None,
+                registration_id=None,
+                kind="test",
+                to=f"p{i}@example.org",
+                subject=f"Message {i}",
+                body="Hello",
+            )
+            for i in range(n)
+        ]
+    return [m.id for m in made]
+
+
+async def _rows(backend: Backend) -> list[OutboxMessage]:
+    async with make_sessionmaker(backend.engine)() as session:
+        return list((await session.scalars(select(OutboxMessage))).all())
+
+
+async def test_registration_mail_with_the_ticket_arrives_over_smtp(
+    backend: Backend, settings: Settings, smtp: SmtpServer
+) -> None:
+    application = create_app(settings.model_copy(update={"smtp_url": smtp.url}))
+    async with application.router.lifespan_context(application):
+        transport = httpx.ASGITransport(app=application)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+            made, _ = await open_festival(client, backend.engine, name="Mail Fest")
+            reply = await registered(client, made["slug"], email="mail@example.org")
+            await _eventually(lambda: len(smtp.inbox.messages) == 1)
+    message = smtp.inbox.messages[0]
+    assert message["To"] == "mail@example.org"
+    assert message["Subject"] == "Your place at Mail Fest"
+    assert reply["ticket"]["qr"] in message.get_payload(decode=True).decode()
+    assert [m.sent_at is not None for m in await _rows(backend)] == [True]
+
+
+async def test_a_failed_send_is_kept_and_retried_until_delivered(backend: Backend) -> None:
+    port = free_port()  # nothing listens here yet
+    sender = outbox.Sender(
+        make_sessionmaker(backend.engine), smtp_url=f"smtp://127.0.0.1:{port}", mail_from="f@x.org"
+    )
+    await _enqueue(backend)
+    assert await sender.send_due() == 1
+    [row] = await _rows(backend)
+    assert (row.sent_at, row.attempts) == (None, 1)
+    assert row.last_error
+    assert row.next_attempt_at > utcnow()
+    assert await sender.send_due() == 0  # not due yet: backing off
+    server = SmtpServer(port)
+    server.controller.start()
+    try:
+        async with make_sessionmaker(backend.engine)() as session, session.begin():
+            await session.execute(update(OutboxMessage).values(next_attempt_at=utcnow()))
+        assert await sender.send_due() == 1
+    finally:
+        server.controller.stop()
+    [row] = await _rows(backend)
+    assert (row.sent_at is not None, row.attempts, row.last_error) == (True, 2, None)
+    assert [m["Subject"] for m in server.inbox.messages] == ["Message 0"]
+
+
+async def test_two_senders_deliver_each_message_once(backend: Backend, smtp: SmtpServer) -> None:
+    senders = [
+        outbox.Sender(make_sessionmaker(backend.engine), smtp_url=smtp.url, mail_from="f@x.org")
+        for _ in range(2)
+    ]
+    await _enqueue(backend, 12)
+    attempted = await asyncio.gather(*(s.send_due() for s in senders))
+    assert sum(attempted) == 12
+    assert sorted(m["Subject"] for m in smtp.inbox.messages) == sorted(
+        f"Message {i}" for i in range(12)
+    )
+
+
+async def test_without_smtp_messages_go_to_the_log(
+    backend: Backend, caplog: pytest.LogCaptureFixture
+) -> None:
+    sender = outbox.Sender(make_sessionmaker(backend.engine), smtp_url=None, mail_from="f@x.org")
+    await _enqueue(backend)
+    with caplog.at_level("INFO", logger="festival.outbox"):
+        assert await sender.send_due() == 1
+    assert "mail to p0@example.org: Message 0" in caplog.text
+    assert [m.sent_at is not None for m in await _rows(backend)] == [True]
