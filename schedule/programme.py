@@ -248,7 +248,7 @@ def check_times(festival: Festival, starts_at: datetime, ends_at: datetime) -> N
         raise OutsideFestival(
             f"The session must lie within the festival, {festival.starts_on.isoformat()} to "
             f"{festival.ends_on.isoformat()} ({festival.timezone})",
-            field="starts_at" if starts_at < first else "ends_at",
+            field="starts_at" if not first <= starts_at < last else "ends_at",
             festival_starts_at=first.astimezone(festival_zone(festival)).isoformat(),
             festival_ends_at=last.astimezone(festival_zone(festival)).isoformat(),
         )

@@ -1,0 +1,262 @@
+"""Imports: CSV and frab JSON, all or nothing, idempotent, errors that say where."""
+
+from __future__ import annotations
+
+import csv
+import io
+from typing import Any
+
+import httpx
+import pytest
+from typer.testing import CliRunner
+
+from api.cli import app as cli
+from festival.settings import Settings
+from tests.conftest import Backend
+from tests.factories import festival as ff
+from tests.factories import schedule as sf
+from tests.factories.festival import auth
+
+DEMO = "/api/v1/festivals/innovation-festival-2020"
+HEADER = "id,title,format,track,room,starts_at,ends_at,speakers,capacity,live_qa\r\n"
+CSV_ROWS = (
+    HEADER
+    + "k1,Opening,keynote,Plenary,Hall,2030-10-08T09:00+02:00,2030-10-08T10:00+02:00,Ada;Bo,,1\r\n"
+    + "k2,Workshop,workshop,Food,Room B,2030-10-08 10:30,2030-10-08 12:00,Bo,25,no\r\n"
+)
+
+
+async def _empty_festival(
+    client: httpx.AsyncClient, backend: Backend, **fest: Any
+) -> tuple[str, str]:
+    _, token = await ff.organiser(backend.engine)
+    made = await ff.festival(client, token, **fest)
+    return token, made["slug"]
+
+
+async def _import(
+    client: httpx.AsyncClient, token: str, slug: str, body: bytes, media: str
+) -> httpx.Response:
+    return await client.post(
+        f"{sf.base(slug)}/programme/import",
+        content=body,
+        headers={**auth(token), "Content-Type": media},
+    )
+
+
+def _programme_view(items: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
+    """What a reader sees of a programme, without ids."""
+    return [
+        (
+            i["title"],
+            i["abstract"],
+            i["format"],
+            i["starts_at"],
+            i["ends_at"],
+            i["capacity"],
+            i["live_qa"],
+            i["language"],
+            i["stream_url"],
+            i["status"],
+            i["track"] and (i["track"]["name"], i["track"]["colour"]),
+            i["room"] and (i["room"]["name"], i["room"]["kind"], i["room"]["stream_url"]),
+            [(s["name"], s["organisation"]) for s in i["speakers"]],
+        )
+        for i in items
+    ]
+
+
+async def _view(client: httpx.AsyncClient, slug: str, token: str) -> list[tuple[Any, ...]]:
+    page = await client.get(f"{sf.base(slug)}/programme?limit=200", headers=auth(token))
+    return _programme_view(page.json()["items"])
+
+
+async def test_demo_schedule_json_imported_into_an_empty_festival_reproduces_the_programme(
+    client: httpx.AsyncClient, backend: Backend, settings: Settings
+) -> None:
+    await sf.demo(backend.engine, settings)
+    exported = (await client.get(f"{DEMO}/schedule.json")).content
+    token, slug = await _empty_festival(
+        client, backend, starts_on="2020-10-08", ends_on="2020-10-09"
+    )
+    first = await _import(client, token, slug, exported, "application/json")
+    assert first.status_code == 200, first.text
+    assert first.json()["created"] == {"sessions": 11, "speakers": 8, "rooms": 4, "tracks": 6}
+    assert await _view(client, slug, token) == await _view(
+        client, "innovation-festival-2020", token
+    )
+    rooms = (await client.get(f"{sf.base(slug)}/rooms", headers=auth(token))).json()["items"]
+    assert {r["name"]: r["capacity"] for r in rooms}["Workshop Room A"] == 40
+    etag = (await client.get(f"{sf.base(slug)}/schedule.json", headers=auth(token))).headers["etag"]
+    second = await _import(client, token, slug, exported, "application/json")
+    assert second.json()["created"] == {"sessions": 0, "speakers": 0, "rooms": 0, "tracks": 0}
+    assert second.json()["updated"] == {"sessions": 0, "speakers": 0, "rooms": 0, "tracks": 0}
+    assert second.json()["unchanged"]["sessions"] == 11
+    again = await client.get(
+        f"{sf.base(slug)}/schedule.json", headers={**auth(token), "If-None-Match": etag}
+    )
+    assert again.status_code == 304
+
+
+async def test_csv_import_creates_the_programme_and_reimport_changes_nothing(
+    client: httpx.AsyncClient, backend: Backend
+) -> None:
+    token, slug = await _empty_festival(client, backend)
+    first = await _import(client, token, slug, CSV_ROWS.encode(), "text/csv")
+    assert first.status_code == 200, first.text
+    assert first.json()["created"] == {"sessions": 2, "speakers": 2, "rooms": 2, "tracks": 2}
+    items = (await client.get(f"{sf.base(slug)}/programme")).json()["items"]
+    assert [(i["title"], i["starts_at"], [s["name"] for s in i["speakers"]]) for i in items] == [
+        ("Opening", "2030-10-08T09:00:00+02:00", ["Ada", "Bo"]),
+        ("Workshop", "2030-10-08T10:30:00+02:00", ["Bo"]),
+    ]
+    assert items[1]["capacity"] == 25
+    assert items[0]["live_qa"] is True
+    second = await _import(client, token, slug, CSV_ROWS.encode(), "text/csv")
+    assert second.json()["unchanged"] == {"sessions": 2, "speakers": 2, "rooms": 2, "tracks": 2}
+    changes = (await client.get(f"{sf.base(slug)}/changes")).json()["items"]
+    assert [c["kind"] for c in changes] == ["added", "added"]
+
+
+async def test_our_own_csv_export_reimports_without_changes_and_keeps_formula_text(
+    client: httpx.AsyncClient, backend: Backend
+) -> None:
+    token, slug = await _empty_festival(client, backend)
+    await sf.session(
+        client,
+        token,
+        slug,
+        "2030-10-08T08:00:00Z",
+        "2030-10-08T09:00:00Z",
+        title="=HYPERLINK(1)",
+        abstract='Line one\nline two, with "quotes"',
+    )
+    exported = (await client.get(f"{sf.base(slug)}/programme.csv")).content
+    rows = list(csv.DictReader(io.StringIO(exported.decode("utf-8-sig"))))
+    assert rows[0]["title"] == "'=HYPERLINK(1)"
+    result = await _import(client, token, slug, exported, "text/csv")
+    assert result.json()["unchanged"]["sessions"] == 1
+    assert result.json()["updated"]["sessions"] == 0
+    items = (await client.get(f"{sf.base(slug)}/sessions")).json()["items"]
+    assert items[0]["title"] == "=HYPERLINK(1)"
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ("title,starts_at\r\nA,2030-10-08T09:00:00+02:00\r\n", "row 1: ends_at"),
+        (
+            "title,starts_at,ends_at,colour\r\nA,2030-10-08T09:00+02:00,2030-10-08T10:00+02:00,red\r\n",
+            "row 1: colour",
+        ),
+        (
+            HEADER
+            + "k1,A,talk,,,2030-10-08T09:00:00+02:00,2030-10-08T10:00:00+02:00,,,\r\n"
+            + "k2,B,talk,,,8 October,2030-10-08T10:00:00+02:00,,,\r\n",
+            "row 3: starts_at",
+        ),
+        (
+            HEADER + "k1,A,concert,,,2030-10-08T09:00:00+02:00,2030-10-08T10:00:00+02:00,,,\r\n",
+            "row 2: format",
+        ),
+        (
+            HEADER + "k1,A,talk,,,2030-10-08T09:00:00+02:00,2030-10-08T10:00:00+02:00,,-3,\r\n",
+            "row 2: capacity",
+        ),
+        (
+            HEADER
+            + "k1,A,talk,,Hall,2030-10-08T09:00:00+02:00,2030-10-08T10:00:00+02:00,,,\r\n"
+            + "k2,B,talk,,Hall,2030-10-08T09:30:00+02:00,2030-10-08T10:30:00+02:00,,,\r\n",
+            "row 3: room_id",
+        ),
+        (
+            HEADER + "k1,A,talk,,,2030-12-08T09:00:00+01:00,2030-12-08T10:00:00+01:00,,,\r\n",
+            "row 2: starts_at",
+        ),
+    ],
+)
+async def test_bad_csv_is_refused_naming_row_and_field_and_writes_nothing(
+    client: httpx.AsyncClient, backend: Backend, body: str, field: str
+) -> None:
+    token, slug = await _empty_festival(client, backend)
+    response = await _import(client, token, slug, body.encode(), "text/csv")
+    assert 400 <= response.status_code < 500
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["errors"][0]["field"] == field
+    for path in ("sessions", "rooms", "speakers", "tracks"):
+        assert (await client.get(f"{sf.base(slug)}/{path}")).json()["items"] == [], path
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        (b"not json at all {", "file"),
+        (b'{"hello": "world"}', "schedule.conference.days"),
+        (
+            b'{"schedule": {"conference": {"days": [{"rooms": {"Hall": [{"title": "x"}]}}]}}}',
+            "days[0].rooms.Hall[0]: guid",
+        ),
+        (
+            b'{"schedule": {"conference": {"days": [{"rooms": {"Hall": [{"guid": "g1", '
+            b'"title": "x", "date": "2030-10-08T09:00:00+02:00", "duration": "1 hour"}]}}]}}}',
+            "event g1: duration",
+        ),
+    ],
+)
+async def test_a_file_that_is_not_frab_is_refused_naming_where(
+    client: httpx.AsyncClient, backend: Backend, body: bytes, field: str
+) -> None:
+    token, slug = await _empty_festival(client, backend)
+    response = await _import(client, token, slug, body, "application/json")
+    assert response.status_code == 422
+    assert response.json()["errors"][0]["field"] == field
+    assert (await client.get(f"{sf.base(slug)}/sessions")).json()["items"] == []
+
+
+async def test_naive_csv_times_in_the_spring_dst_gap_are_refused(
+    client: httpx.AsyncClient, backend: Backend
+) -> None:
+    token, slug = await _empty_festival(
+        client, backend, starts_on="2030-03-30", ends_on="2030-03-31"
+    )
+    body = HEADER + "k1,A,talk,,,2030-03-31 02:30,2030-03-31 04:00,,,\r\n"
+    response = await _import(client, token, slug, body.encode(), "text/csv")
+    assert response.status_code == 422
+    assert response.json()["errors"][0]["field"] == "row 2: starts_at"
+    assert "daylight saving gap" in response.json()["errors"][0]["message"]
+
+
+async def test_import_needs_the_festivals_organiser(
+    client: httpx.AsyncClient, backend: Backend
+) -> None:
+    _, slug = await _empty_festival(client, backend)
+    _, stranger = await ff.organiser(backend.engine)
+    response = await _import(client, stranger, slug, CSV_ROWS.encode(), "text/csv")
+    assert response.status_code == 404
+    anonymous = await client.post(f"{sf.base(slug)}/programme/import", content=CSV_ROWS.encode())
+    assert anonymous.status_code == 401
+
+
+def test_cli_import_reports_a_summary_and_changes_nothing_the_second_time(
+    backend: Backend, tmp_path: Any, cli_festival: str
+) -> None:
+    path = tmp_path / "programme.csv"
+    path.write_text(CSV_ROWS)
+    env = {"FESTIVAL_DATABASE_URL": backend.url, "FESTIVAL_SECRET_KEY": "test-secret-key-cli"}
+    runner = CliRunner()
+    first = runner.invoke(cli, ["import", str(path), "--festival", cli_festival], env=env)
+    assert first.exit_code == 0, first.output
+    assert '"created":{"sessions":2' in first.stdout
+    second = runner.invoke(cli, ["import", str(path), "--festival", cli_festival], env=env)
+    assert '"unchanged":{"sessions":2' in second.stdout
+    bad = tmp_path / "bad.csv"
+    bad.write_text("title,starts_at\r\nA,2030-10-08\r\n")
+    refused = runner.invoke(cli, ["import", str(bad), "--festival", cli_festival], env=env)
+    assert refused.exit_code == 1
+    assert "row 1: ends_at: required column is missing" in refused.stderr
+
+
+@pytest.fixture
+async def cli_festival(client: httpx.AsyncClient, backend: Backend) -> str:
+    _, slug = await _empty_festival(client, backend)
+    return slug
