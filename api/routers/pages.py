@@ -1,7 +1,92 @@
-"""Routes of pages (filled in by its capability)."""
+"""Pages for people: server-rendered shells whose small JavaScript modules talk to the API.
+
+Each page is a thin client of the public contract (API.md): the route renders a
+template with the identifiers from the path and nothing else, so no business
+rule lives here or in the page. Tokens never pass through the server-rendered
+HTML: a page takes one from its magic link (``?token=``) in the browser and
+keeps it in ``localStorage``.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+import uuid
+from pathlib import Path
+from typing import Annotated, Any
 
-router = APIRouter()
+from fastapi import APIRouter, FastAPI, Request
+from fastapi import Path as PathParam
+from fastapi.responses import HTMLResponse, Response
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+
+HERE = Path(__file__).resolve().parent.parent
+templates = Jinja2Templates(directory=HERE / "templates")
+router = APIRouter(include_in_schema=False, default_response_class=HTMLResponse)
+
+Slug = Annotated[str, PathParam(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_-]+$")]
+
+
+def install_static(app: FastAPI) -> None:
+    """Serve ``api/static`` at ``/static`` (CSS and the pages' ES modules)."""
+    app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+
+
+def _page(request: Request, template: str, **context: Any) -> Response:
+    return templates.TemplateResponse(request, template, context)
+
+
+@router.get("/")
+async def home(request: Request) -> Response:
+    return _page(request, "home.html", title="Festivals")
+
+
+@router.get("/f/{slug}")
+async def programme(request: Request, slug: Slug) -> Response:
+    return _page(request, "programme.html", title="Programme", slug=slug)
+
+
+@router.get("/f/{slug}/register")
+async def register(request: Request, slug: Slug) -> Response:
+    return _page(request, "register.html", title="Register", slug=slug)
+
+
+@router.get("/f/{slug}/ticket")
+async def ticket(request: Request, slug: Slug) -> Response:
+    return _page(request, "ticket.html", title="Your ticket", slug=slug)
+
+
+@router.get("/live/{session_id}")
+async def live(request: Request, session_id: uuid.UUID) -> Response:
+    return _page(request, "live.html", title="Live Q&A", session_id=session_id)
+
+
+@router.get("/moderate/{session_id}")
+async def moderate(request: Request, session_id: uuid.UUID) -> Response:
+    return _page(request, "moderate.html", title="Moderate", session_id=session_id)
+
+
+@router.get("/present/{session_id}")
+async def present(request: Request, session_id: uuid.UUID) -> Response:
+    join = f"{str(request.base_url).rstrip('/')}/live/{session_id}"
+    return _page(
+        request,
+        "present.html",
+        title="Projector",
+        session_id=session_id,
+        join_url=join,
+        join_qr=_qr_svg(join),
+    )
+
+
+@router.get("/checkin/{slug}")
+async def checkin(request: Request, slug: Slug) -> Response:
+    return _page(request, "checkin.html", title="Check-in", slug=slug)
+
+
+def _qr_svg(text: str) -> str:
+    """An inline SVG QR code of ``text`` (a join link: public, no secret in it)."""
+    import qrcode
+    import qrcode.image.svg
+
+    image = qrcode.make(text, image_factory=qrcode.image.svg.SvgPathImage, border=2)
+    return str(image.to_string(encoding="unicode"))

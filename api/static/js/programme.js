@@ -1,0 +1,94 @@
+// /f/{slug}: the published programme by day, with track and room, in the festival's zone.
+
+import { all, api } from "./api.js";
+import { $, clock, dayLabel, dayOf, el, show } from "./ui.js";
+import { recall } from "./tokens.js";
+
+const slug = $("page").dataset.slug;
+const base = `/api/v1/festivals/${encodeURIComponent(slug)}`;
+let festival = null;
+
+function feedLinks(label, query) {
+  const path = `${base}/calendar.ics${query}`;
+  const webcal = `webcal://${location.host}${path}`;
+  return el("li", {},
+    el("span", { class: "feed-label", text: label }),
+    el("a", { class: "button", href: webcal, "aria-label": `Subscribe to ${label} in your calendar app`, text: "Subscribe" }),
+    el("a", { class: "button", href: path, download: `${slug}${query ? "-" + label.replace(/\W+/g, "-").toLowerCase() : ""}.ics`, "aria-label": `Download ${label} as .ics`, text: "Download .ics" }));
+}
+
+function sessionItem(s) {
+  const cancelled = s.status === "cancelled";
+  const live = s.live_qa && !cancelled
+    ? el("a", { class: "button", href: `/live/${s.id}?festival=${encodeURIComponent(slug)}`, text: "Live Q&A" })
+    : null;
+  return el("li", { class: `session${cancelled ? " is-cancelled" : ""}`, "data-id": s.id, style: s.track && s.track.colour ? `--track:${s.track.colour}` : null },
+    el("p", { class: "time" }, el("time", { datetime: s.starts_at, text: clock(s.starts_at) }), "–", el("time", { datetime: s.ends_at, text: clock(s.ends_at) })),
+    el("div", {},
+      el("h3", {}, s.title, cancelled ? el("span", { class: "badge badge-cancelled", text: "Cancelled" }) : null),
+      el("p", { class: "meta" },
+        [s.format, s.track && s.track.name, s.room && `${s.room.name}${s.room.kind === "virtual" ? " (online)" : ""}`].filter(Boolean).join(" · ")),
+      s.speakers && s.speakers.length ? el("p", { class: "speakers", text: s.speakers.map((p) => p.organisation ? `${p.name} (${p.organisation})` : p.name).join(", ") }) : null,
+      s.abstract ? el("details", {}, el("summary", { text: "About this session" }), el("p", { text: s.abstract })) : null,
+      live));
+}
+
+function draw(items) {
+  const byDay = new Map();
+  for (const s of items) {
+    const day = dayOf(s.starts_at);
+    if (!byDay.has(day)) byDay.set(day, []);
+    byDay.get(day).push(s);
+  }
+  const sections = [...byDay.entries()].map(([day, list]) => el("section", { class: "day", "aria-label": dayLabel(day) },
+    el("h2", { text: dayLabel(day) }),
+    el("ol", { class: "sessions" }, list.map(sessionItem))));
+  $("programme").replaceChildren(...sections);
+  show($("status"), items.length ? "" : "Nothing in the programme for this choice yet.");
+}
+
+function fillSelect(select, values) {
+  for (const [value, label] of values) select.append(el("option", { value, text: label }));
+}
+
+async function load() {
+  const filters = new FormData($("filters"));
+  const query = new URLSearchParams([...filters.entries()].filter(([, v]) => v));
+  const path = query.toString() ? `${base}/programme?${query}` : `${base}/programme`;
+  show($("status"), "Loading the programme…");
+  try {
+    draw(await all(path));
+  } catch (problem) {
+    show($("status"), "");
+    show($("problem"), `The programme could not be loaded: ${problem.detail}`);
+  }
+}
+
+async function main() {
+  try {
+    festival = await api(base);
+  } catch (problem) {
+    show($("status"), "");
+    show($("problem"), problem.status === 404 ? "There is no published festival at this address." : problem.detail);
+    return;
+  }
+  document.title = `${festival.name} · Festival`;
+  $("festival-name").textContent = festival.name;
+  $("festival-meta").textContent = `${dayLabel(festival.starts_on)} to ${dayLabel(festival.ends_on)} · ${festival.mode} · times in ${festival.timezone}`;
+  $("festival-description").textContent = festival.description || "";
+  const [tracks, rooms] = await Promise.all([all(`${base}/tracks`), all(`${base}/rooms`)]).catch(() => [[], []]);
+  $("feeds").replaceChildren(feedLinks("Whole programme", ""), ...tracks.map((t) => feedLinks(t.name, `?track=${t.id}`)));
+  const days = [];
+  for (let d = new Date(`${festival.starts_on}T00:00:00Z`); d <= new Date(`${festival.ends_on}T00:00:00Z`); d.setUTCDate(d.getUTCDate() + 1)) {
+    const iso = d.toISOString().slice(0, 10);
+    days.push([iso, dayLabel(iso)]);
+  }
+  fillSelect($("filter-day"), days);
+  fillSelect($("filter-track"), tracks.map((t) => [t.id, t.name]));
+  fillSelect($("filter-room"), rooms.map((r) => [r.id, r.name]));
+  $("filters").addEventListener("change", load);
+  if (recall(`attendee:${slug}`)) document.querySelector('nav a[href$="/register"]')?.remove();
+  await load();
+}
+
+main();

@@ -1,0 +1,47 @@
+// /f/{slug}/register: the form; on success the tokens are kept and the ticket page opens.
+
+import { api, newKey } from "./api.js";
+import { recall, remember } from "./tokens.js";
+import { $, clearProblem, show, showProblem } from "./ui.js";
+
+const slug = $("page").dataset.slug;
+const form = $("register");
+let key = null; // one Idempotency-Key per attempt, reused while the input is unchanged
+let keyed = "";
+
+if (recall(`attendee:${slug}`)) $("already").hidden = false;
+
+api(`/api/v1/festivals/${encodeURIComponent(slug)}`).then(
+  (f) => { $("festival-name").textContent = f.name; document.title = `Register · ${f.name}`; },
+  () => {},
+);
+
+form.addEventListener("submit", async (event) => {
+  event.preventDefault();
+  clearProblem(form, $("form-problem"));
+  const body = {};
+  for (const [name, value] of new FormData(form)) {
+    const text = String(value).trim();
+    if (text || name === "name" || name === "email") body[name] = text;
+  }
+  const fingerprint = JSON.stringify(body);
+  if (fingerprint !== keyed) { key = newKey(); keyed = fingerprint; }
+  const button = form.querySelector("button[type=submit]");
+  button.disabled = true;
+  try {
+    const reply = await api(`/api/v1/festivals/${encodeURIComponent(slug)}/registrations`, { method: "POST", body, idempotencyKey: key });
+    remember(`attendee:${slug}`, reply.attendee_token);
+    remember("attendee:last", reply.attendee_token);
+    remember(`feed:${slug}`, reply.feed_token);
+    window.location.assign(`/f/${encodeURIComponent(slug)}/ticket`);
+  } catch (problem) {
+    if (problem.status === 409 && !problem.body.field) problem.body.field = "email";
+    showProblem(form, $("form-problem"), problem, {
+      409: "Someone already registered with this e-mail address. Use the link from your confirmation e-mail to see that ticket.",
+      404: "This festival does not exist or is not open for registration.",
+      0: problem.detail,
+    });
+  } finally {
+    button.disabled = false;
+  }
+});

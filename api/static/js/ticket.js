@@ -1,0 +1,167 @@
+// /f/{slug}/ticket: QR code, status, agenda link, seats, favourites, cancel.
+
+import { all, api } from "./api.js";
+import { forget, recall, remember, takeFromUrl } from "./tokens.js";
+import { $, clock, dayLabel, dayOf, el, show } from "./ui.js";
+
+const slug = $("page").dataset.slug;
+const base = `/api/v1/festivals/${encodeURIComponent(slug)}`;
+let token = null;
+let me = null;
+
+function statusText(m) {
+  if (m.status === "confirmed") return "Confirmed: you have a place";
+  if (m.status === "waitlisted") return m.waitlist_position ? `On the waiting list, position ${m.waitlist_position}` : "On the waiting list";
+  if (m.status === "cancelled") return "Cancelled";
+  return m.status;
+}
+
+async function drawQr() {
+  if (!me.ticket || me.status === "cancelled") { $("qr-figure").hidden = true; $("payload-box").hidden = true; return; }
+  try {
+    const response = await api("/api/v1/me/ticket.svg", { token, raw: true });
+    const blob = await response.blob();
+    $("qr").src = URL.createObjectURL(blob);
+    $("qr-figure").hidden = false;
+    $("payload").textContent = me.ticket.qr;
+    $("payload-box").hidden = false;
+  } catch (problem) {
+    show($("problem"), `Your QR code could not be loaded: ${problem.detail}`);
+  }
+}
+
+function drawAgenda() {
+  const feed = recall(`feed:${slug}`);
+  $("agenda").hidden = me.status === "cancelled";
+  $("new-feed").hidden = Boolean(feed);
+  $("agenda-url").closest(".copy-row").hidden = !feed;
+  if (!feed) { $("copy-status").textContent = "This device does not hold your agenda link. Make a new one (the old one stops working)."; return; }
+  const url = `${location.origin}/api/v1/me/agenda.ics?token=${encodeURIComponent(feed)}`;
+  $("agenda-url").value = url;
+  $("subscribe-agenda").href = url.replace(/^https?:/, "webcal:");
+}
+
+$("copy-agenda").addEventListener("click", async () => {
+  const input = $("agenda-url");
+  try {
+    await navigator.clipboard.writeText(input.value);
+    $("copy-status").textContent = "Link copied.";
+  } catch {
+    input.select();
+    $("copy-status").textContent = "Select the link and copy it (Ctrl+C or long press).";
+  }
+});
+
+$("new-feed").addEventListener("click", async () => {
+  try {
+    const reply = await api("/api/v1/me/feed-token", { method: "POST", token });
+    remember(`feed:${slug}`, reply.feed_token);
+    drawAgenda();
+    $("copy-status").textContent = "New agenda link made.";
+  } catch (problem) {
+    $("copy-status").textContent = problem.detail;
+  }
+});
+
+function seatOf(id) {
+  return me.seats.find((s) => s.session_id === id);
+}
+
+async function toggle(button, method, path, done) {
+  button.disabled = true;
+  try {
+    const reply = await api(path, { method, token });
+    done(reply);
+    $("sessions-status").textContent = "";
+  } catch (problem) {
+    $("sessions-status").textContent = problem.detail;
+  } finally {
+    button.disabled = false;
+  }
+}
+
+function sessionItem(s) {
+  const seat = seatOf(s.id);
+  const favourite = me.favourites.includes(s.id);
+  const li = el("li", { class: "session", "data-id": s.id });
+  const seatText = seat ? (seat.status === "confirmed" ? "Seat reserved" : `Waiting for a seat${seat.waitlist_position ? `, position ${seat.waitlist_position}` : ""}`) : "";
+  const fav = el("button", { type: "button", "aria-pressed": favourite ? "true" : "false", "data-do": "favourite", text: favourite ? "★ Favourite" : "☆ Favourite", "aria-label": `Favourite: ${s.title}` });
+  fav.addEventListener("click", () => toggle(fav, favourite ? "DELETE" : "PUT", `/api/v1/me/favourites/${s.id}`, () => {
+    me.favourites = favourite ? me.favourites.filter((f) => f !== s.id) : [...me.favourites, s.id];
+    redraw(li, s);
+  }));
+  const actions = [fav];
+  if (s.capacity && s.status !== "cancelled") {
+    const reserve = el("button", { type: "button", "data-do": "seat", text: seat ? "Release seat" : "Reserve seat", "aria-label": `${seat ? "Release seat" : "Reserve seat"}: ${s.title}` });
+    reserve.addEventListener("click", () => toggle(reserve, seat ? "DELETE" : "PUT", `/api/v1/me/seats/${s.id}`, (reply) => {
+      me.seats = me.seats.filter((x) => x.session_id !== s.id);
+      if (reply) me.seats.push(reply);
+      redraw(li, s);
+    }));
+    actions.push(reserve);
+  }
+  li.append(
+    el("p", { class: "time", text: `${dayLabel(dayOf(s.starts_at))}, ${clock(s.starts_at)}–${clock(s.ends_at)}` }),
+    el("div", {}, el("h3", { text: s.title }), el("p", { class: "meta", text: [s.format, s.room && s.room.name, s.capacity ? `${s.capacity} seats` : null].filter(Boolean).join(" · ") }),
+      seatText ? el("p", { class: "badge", text: seatText }) : null,
+      el("div", { class: "actions" }, actions)));
+  return li;
+}
+
+function redraw(li, s) {
+  const focus = document.activeElement && li.contains(document.activeElement) ? document.activeElement.dataset.do : null;
+  const fresh = sessionItem(s);
+  li.replaceWith(fresh);
+  if (focus) fresh.querySelector(`[data-do="${focus}"]`)?.focus();
+}
+
+async function drawSessions() {
+  if (me.status === "cancelled") { $("sessions-box").hidden = true; return; }
+  try {
+    const items = await all(`${base}/programme`);
+    $("sessions").replaceChildren(...items.filter((s) => s.format !== "break").map(sessionItem));
+    $("sessions-box").hidden = items.length === 0;
+  } catch (problem) {
+    $("sessions-status").textContent = `The programme could not be loaded: ${problem.detail}`;
+    $("sessions-box").hidden = false;
+  }
+}
+
+$("cancel").addEventListener("click", async () => {
+  if (!window.confirm("Cancel your registration? Your place goes to the next person on the waiting list.")) return;
+  try {
+    await api("/api/v1/me/registration", { method: "DELETE", token });
+    await load();
+  } catch (problem) {
+    show($("problem"), problem.detail);
+  }
+});
+
+async function load() {
+  me = await api("/api/v1/me", { token });
+  $("ticket").hidden = false;
+  $("attendee-name").textContent = me.name;
+  $("ticket-status").textContent = statusText(me);
+  $("ticket-status").dataset.status = me.status;
+  $("cancel-box").hidden = me.status === "cancelled";
+  await drawQr();
+  drawAgenda();
+  await drawSessions();
+}
+
+async function main() {
+  token = takeFromUrl(`attendee:${slug}`);
+  if (!token) { $("no-token").hidden = false; return; }
+  remember("attendee:last", token);
+  try {
+    await load();
+  } catch (problem) {
+    if (problem.status === 401 || problem.status === 403) {
+      forget(`attendee:${slug}`);
+      $("no-token").hidden = false;
+    }
+    show($("problem"), problem.status === 401 ? "This ticket link is no longer valid." : problem.detail);
+  }
+}
+
+main();
