@@ -70,5 +70,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for module in (system, auth, festivals, programme, registration, checkin, live, pages):
         app.include_router(module.router)
     app.include_router(websocket.router)
+    pages.install_static(app)
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
     return app
