@@ -141,11 +141,12 @@ async def _admit(
     ticket: Ticket,
     registration: Registration,
 ) -> ScanOutcome:
-    live = await session.scalar(queries.live_checkin(ticket.id, scan.list_key))
-    if live is not None and scan.device_id is not None and scan.scanned_at < live.scanned_at:
-        # An offline scan from before the live check-in: the earliest scan wins.
-        await session.execute(update(Checkin).where(Checkin.id == live.id).values(live=False))
-        live = None
+    live = None
+    if scan.device_id is not None:  # offline: the earliest scan wins, so look first
+        live = await session.scalar(queries.live_checkin(ticket.id, scan.list_key))
+        if live is not None and scan.scanned_at < live.scanned_at:
+            await session.execute(update(Checkin).where(Checkin.id == live.id).values(live=False))
+            live = None
     if live is None:
         checkin_id = uuid.uuid4()
         body = {
