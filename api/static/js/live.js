@@ -185,7 +185,11 @@ function onEvent(type, data) {
   }
 }
 
-// --- asking: the text stays in the box until the server has it.
+// --- asking: the text stays in the box (and survives a reload) until the server has it.
+
+const draftKey = `festival.draft.${sessionId}`;
+$("question-text").value = sessionStorage.getItem(draftKey) || "";
+$("question-text").addEventListener("input", (event) => sessionStorage.setItem(draftKey, event.target.value));
 
 $("ask").addEventListener("submit", async (event) => {
   event.preventDefault();
@@ -197,6 +201,7 @@ $("ask").addEventListener("submit", async (event) => {
   try {
     const reply = await socket.send("question.ask", { text, anonymous: $("anonymous").checked });
     box.value = "";
+    sessionStorage.removeItem(draftKey);
     const q = reply.question;
     if (q) { questions.set(q.id, { ...questions.get(q.id), ...q }); drawQuestions(); }
     $("ask-status").textContent = q && q.status === "pending"
