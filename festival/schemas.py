@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import date, datetime
 from typing import Any, Generic, Literal, TypeVar
@@ -22,9 +23,13 @@ Slug = str
 SLUG_PATTERN = r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$"
 
 
-def _nul_path(value: Any, path: str = "") -> str | None:
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def _control_path(value: Any, path: str = "") -> str | None:
+    """Where in ``value`` a string holds a control character, if anywhere."""
     if isinstance(value, str):
-        return path if "\x00" in value else None
+        return path if _CONTROL.search(value) else None
     if isinstance(value, dict):
         items: Any = value.items()
     elif isinstance(value, list | tuple):
@@ -32,24 +37,25 @@ def _nul_path(value: Any, path: str = "") -> str | None:
     else:
         return None
     for key, item in items:
-        found = _nul_path(item, f"{path}.{key}" if path else str(key))
+        found = _control_path(item, f"{path}.{key}" if path else str(key))
         if found is not None:
             return found
     return None
 
 
 class Input(BaseModel):
-    """Inputs refuse fields they do not know, and text with NUL characters
-    (PostgreSQL cannot store them, and no person types one)."""
+    """Inputs refuse fields they do not know, and text with control characters
+    other than tab and newlines: PostgreSQL cannot store NUL, XML and iCal
+    exports cannot carry the others, and no person types one."""
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     @model_validator(mode="before")
     @classmethod
-    def _no_nul(cls, data: Any) -> Any:
-        where = _nul_path(data)
+    def _no_control_characters(cls, data: Any) -> Any:
+        where = _control_path(data)
         if where is not None:
-            raise ValueError(f"{where}: NUL characters are not allowed")
+            raise ValueError(f"{where}: control characters are not allowed")
         return data
 
 
