@@ -67,13 +67,13 @@ class MemoryBroker:
     """One process: numbers and replay from an in-memory :class:`ChannelLog`."""
 
     def __init__(self, buffer: int = 10_000) -> None:
-        self._buffer = buffer
+        self.buffer = buffer
         self._channels: dict[str, _MemoryChannel] = {}
 
     def _get(self, channel: str) -> _MemoryChannel:
         found = self._channels.get(channel)
         if found is None:
-            found = self._channels[channel] = _MemoryChannel(ChannelLog(self._buffer))
+            found = self._channels[channel] = _MemoryChannel(ChannelLog(self.buffer))
         return found
 
     async def start(self) -> None:
