@@ -2,7 +2,7 @@
 
 import { api, newKey } from "./api.js";
 import { askForToken, forget, remember, takeFromUrl } from "./tokens.js";
-import { $, clearProblem, show, showProblem, when } from "./ui.js";
+import { $, clearProblem, show, showProblem } from "./ui.js";
 
 const slug = $("page").dataset.slug;
 const key = `checkin:${slug}`;
@@ -34,9 +34,18 @@ function result(kind, title, name, reason) {
   box.focus();
 }
 
+// When, on this device's clock: the door is where the festival is.
+function local(iso) {
+  const at = new Date(iso);
+  if (Number.isNaN(at.getTime())) return "";
+  const time = at.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+  if (at.toDateString() === new Date().toDateString()) return `today at ${time}`;
+  return `${at.toLocaleDateString([], { weekday: "long", day: "numeric", month: "long" })} at ${time}`;
+}
+
 function reasonOf(body) {
   if (body.result === "already_checked_in") {
-    return `First checked in ${when(body.checked_in_at)}${body.gate ? ` at gate ${body.gate}` : ""}.`;
+    return `First checked in ${local(body.checked_in_at)}${body.gate ? ` at gate ${body.gate}` : ""}.`;
   }
   return body.detail || "";
 }
