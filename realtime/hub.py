@@ -221,6 +221,7 @@ class Hub:
             return
         if code == CLOSE_TOO_SLOW:
             self.evicted += 1
+        self.drop(client, stop_writer=False)
         self._spawn(self._close(client, code, reason, drain=code != CLOSE_TOO_SLOW))
 
     async def close(self, client: Client, code: int, reason: str) -> None:
