@@ -1,12 +1,13 @@
 """The export feeds as use cases: validators first, rendering only when needed.
 
 Calendar apps poll often, so every feed is answered in two steps. A single
-aggregate query gives the programme's change stamp (counts and latest updates
+query gives the programme's change stamp (counts and latest updates
 of sessions, tracks, rooms, speakers and the change log); with the festival's
 own ``updated_at`` and ``published_at`` it makes the ETag and Last-Modified. A
 matching ``If-None-Match`` (or, without one, a fresh ``If-Modified-Since``)
-stops there with nothing rendered. Otherwise the data is loaded in a fixed
-number of queries and handed to the pure export functions.
+stops there with nothing rendered. Otherwise the body comes from a small
+per-process cache keyed by that ETag, or the data is loaded in a fixed number
+of queries and handed to the pure export functions.
 """
 
 from __future__ import annotations
@@ -14,23 +15,28 @@ from __future__ import annotations
 import hashlib
 import time
 import uuid
-from collections.abc import Sequence
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Literal
 
-from sqlalchemy import select
+from sqlalchemy import and_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from festival.auth import Principal
 from festival.errors import NotFound
 from festival.models import Festival
+from festival.schemas import Page
 from schedule.catalogue import readable_festival
 from schedule.exports.csv import programme_csv
 from schedule.exports.frab import schedule_json, schedule_xml
 from schedule.exports.ical import calendar_ics
-from schedule.models import Room, Session, Speaker, Track
-from schedule.queries import change_stamp, session_filters, sessions_with_details, visible_sessions
+from schedule.models import Room, Speaker, Track
+from schedule.programme import SessionFilters, page_of
+from schedule.queries import change_stamp, load_programme, session_filters, visible_sessions
+from schedule.schemas import ProgrammeItem, programme_item
+from schedule.timing import festival_zone
 
 FeedKind = Literal["ics", "xml", "json", "csv"]
 EXPORT_VERSION = "1"  # bump when the output of an export changes for the same data
@@ -39,12 +45,14 @@ MEDIA_TYPES = {
     "xml": "application/xml; charset=utf-8",
     "json": "application/json",
     "csv": "text/csv; charset=utf-8",
+    "programme": "application/json",
 }
 FILENAMES = {
     "ics": "calendar.ics",
     "xml": "schedule.xml",
     "json": "schedule.json",
     "csv": "programme.csv",
+    "programme": "programme.json",
 }
 
 
@@ -80,30 +88,70 @@ async def export_feed(
 ) -> Feed:
     """The ``kind`` feed of the programme the principal may read (public once published)."""
     festival, _ = await readable_festival(session, principal, slug)
-    stamp = tuple((await session.execute(change_stamp(festival.id))).one())
-    dates = [
-        d for d in (festival.updated_at, festival.published_at, *stamp) if isinstance(d, datetime)
-    ]
-    last_modified = max(dates).astimezone(UTC).replace(microsecond=0)
-    key = repr(
-        (
-            EXPORT_VERSION,
-            kind,
-            base_url,
-            filters,
-            festival.id,
-            festival.updated_at,
-            festival.published_at,
-            stamp,
-        )
+
+    async def render() -> bytes:
+        return await _render(session, principal, festival, kind, base_url, filters)
+
+    return await _answer(
+        session, festival, (kind, base_url, filters), kind, render, if_none_match, if_modified_since
     )
-    etag = '"' + hashlib.sha256(key.encode()).hexdigest()[:32] + '"'
+
+
+async def programme_page(
+    session: AsyncSession,
+    principal: Principal | None,
+    slug: str,
+    filters: SessionFilters,
+    *,
+    limit: int,
+    cursor: str | None,
+    if_none_match: str | None = None,
+) -> Feed:
+    """A page of the programme as JSON, with the feeds' validators and cache.
+
+    Readers of a busy festival ask for the same pages again and again; keyed by
+    the change stamp, a page is rendered once per change, not once per reader.
+    """
+    festival, _ = await readable_festival(session, principal, slug)
+
+    async def render() -> bytes:
+        rows, next_cursor = await page_of(
+            session, principal, festival, filters, limit=limit, cursor=cursor, details=True
+        )
+        zone = festival_zone(festival)
+        page = Page[ProgrammeItem](
+            items=[programme_item(r, zone) for r in rows], next_cursor=next_cursor
+        )
+        return page.model_dump_json().encode()
+
+    key = ("programme", filters, limit, cursor)
+    return await _answer(session, festival, key, "programme", render, if_none_match, None)
+
+
+async def _answer(
+    session: AsyncSession,
+    festival: Festival,
+    key: tuple[object, ...],
+    kind: str,
+    render: Callable[[], Awaitable[bytes]],
+    if_none_match: str | None,
+    if_modified_since: datetime | None,
+) -> Feed:
+    stamp = tuple(tuple(row) for row in await session.execute(change_stamp(festival.id)))
+    moments = (festival.updated_at, festival.published_at, *(at for _, at in stamp))
+    last_modified = max(d for d in moments if d is not None).astimezone(UTC).replace(microsecond=0)
+    parts = (EXPORT_VERSION, key, festival.id, festival.updated_at, festival.published_at, stamp)
+    etag = '"' + hashlib.sha256(repr(parts).encode()).hexdigest()[:32] + '"'
+    media_type, filename = MEDIA_TYPES[kind], FILENAMES[kind]
     if _fresh(etag, last_modified, if_none_match, if_modified_since):
-        return Feed(None, MEDIA_TYPES[kind], etag, last_modified, FILENAMES[kind])
+        return Feed(None, media_type, etag, last_modified, filename)
     started = time.perf_counter()
-    body = await _render(session, principal, festival, kind, base_url, filters, last_modified)
+    body = _rendered.get(etag)
+    if body is None:
+        body = await render()
+        _rendered.put(etag, body)
     render_ms = (time.perf_counter() - started) * 1000
-    return Feed(body, MEDIA_TYPES[kind], etag, last_modified, FILENAMES[kind], render_ms)
+    return Feed(body, media_type, etag, last_modified, filename, render_ms)
 
 
 def _fresh(
@@ -125,26 +173,22 @@ async def _render(
     kind: FeedKind,
     base_url: str,
     filters: CalendarFilter,
-    last_modified: datetime,
 ) -> bytes:
-    stmt = sessions_with_details().where(
+    condition = and_(
         visible_sessions(principal, festival),
         session_filters(
             track_id=filters.track_id, room_id=filters.room_id, speaker_id=filters.speaker_id
         ),
     )
-    sessions = (await session.scalars(stmt.order_by(Session.starts_at, Session.id))).all()
+    sessions, tracks, rooms = await load_programme(session, festival.id, condition)
     if kind == "ics":
         name = festival.name + await _filter_label(session, festival, filters)
         return calendar_ics(festival, sessions, name=name, base_url=base_url)
     if kind == "csv":
         return programme_csv(festival, sessions)
-    tracks = (await session.scalars(select(Track).where(Track.festival_id == festival.id))).all()
-    rooms = (await session.scalars(select(Room).where(Room.festival_id == festival.id))).all()
     render = schedule_json if kind == "json" else schedule_xml
-    return render(
-        festival, sessions, tracks, rooms, base_url=base_url, version=last_modified.isoformat()
-    )
+    version = max((s.updated_at for s in sessions), default=festival.updated_at).isoformat()
+    return render(festival, sessions, tracks, rooms, base_url=base_url, version=version)
 
 
 async def _filter_label(session: AsyncSession, festival: Festival, filters: CalendarFilter) -> str:
@@ -165,3 +209,33 @@ async def _filter_label(session: AsyncSession, festival: Festival, filters: Cale
             raise NotFound(f"No {noun} {item_id} in this festival", field=noun)
         parts.append(name)
     return "".join(f" - {p}" for p in parts)
+
+
+class _Rendered:
+    """Rendered feeds by ETag, least recently used out first, bounded in bytes.
+
+    Safe because the ETag is made of the change stamp: any change to the data
+    gives a new key, so an entry can be evicted but never be stale. Per process.
+    """
+
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes, self.size = max_bytes, 0
+        self.entries: OrderedDict[str, bytes] = OrderedDict()
+
+    def get(self, key: str) -> bytes | None:
+        body = self.entries.get(key)
+        if body is not None:
+            self.entries.move_to_end(key)
+        return body
+
+    def put(self, key: str, body: bytes) -> None:
+        if len(body) > self.max_bytes // 4 or key in self.entries:
+            return
+        self.entries[key] = body
+        self.size += len(body)
+        while self.size > self.max_bytes:
+            _, old = self.entries.popitem(last=False)
+            self.size -= len(old)
+
+
+_rendered = _Rendered(max_bytes=64 * 1024 * 1024)

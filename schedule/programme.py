@@ -188,6 +188,23 @@ async def list_sessions(
     ``day`` is a calendar day in the festival's zone (a DST day is 23 or 25 hours).
     """
     festival, _ = await readable_festival(session, principal, slug)
+    rows, next_cursor = await page_of(
+        session, principal, festival, filters, limit=limit, cursor=cursor, details=details
+    )
+    return rows, next_cursor, festival_zone(festival)
+
+
+async def page_of(
+    session: AsyncSession,
+    principal: Principal | None,
+    festival: Festival,
+    filters: SessionFilters,
+    *,
+    limit: int,
+    cursor: str | None,
+    details: bool = False,
+) -> tuple[Sequence[Session], str | None]:
+    """A page of the sessions of ``festival`` the principal may see, by start time."""
     zone = festival_zone(festival)
     stmt = (sessions_with_details() if details else sessions_with_speakers()).where(
         visible_sessions(principal, festival),
@@ -200,10 +217,9 @@ async def list_sessions(
             between=day_bounds(filters.day, zone) if filters.day else None,
         ),
     )
-    rows, next_cursor = await keyset_page(
+    return await keyset_page(
         session, stmt, Session.starts_at, Session.id, limit=limit, cursor=cursor
     )
-    return rows, next_cursor, zone
 
 
 async def check_session(

@@ -1,6 +1,5 @@
 """Programme routes: tracks, rooms, speakers, sessions, the programme, changes, feeds, import."""
 
-
 import uuid
 from collections.abc import Callable
 from datetime import date, datetime
@@ -33,7 +32,6 @@ from schedule.schemas import (
     TrackCreate,
     TrackRead,
     TrackUpdate,
-    programme_item,
     session_read,
 )
 
@@ -178,7 +176,12 @@ async def delete_session(
     return Response(status_code=204)
 
 
-@router.get("/programme", summary="The programme in the festival's time zone")
+@router.get(
+    "/programme",
+    summary="The programme in the festival's time zone",
+    response_model=Page[ProgrammeItem],
+    responses={304: {"description": "Not modified"}},
+)
 async def read_programme(
     slug: str,
     session: SessionDep,
@@ -188,12 +191,13 @@ async def read_programme(
     room: RoomQuery = None,
     limit: LimitQuery = 50,
     cursor: CursorQuery = None,
-) -> Page[ProgrammeItem]:
+    if_none_match: IfNoneMatch = None,
+) -> Response:
     filters = programme.SessionFilters(track_id=track, room_id=room, day=day)
-    rows, next_cursor, zone = await programme.list_sessions(
-        session, who, slug, filters, limit=limit, cursor=cursor, details=True
+    feed = await feeds.programme_page(
+        session, who, slug, filters, limit=limit, cursor=cursor, if_none_match=if_none_match
     )
-    return Page(items=[programme_item(r, zone) for r in rows], next_cursor=next_cursor)
+    return _feed_response(feed)
 
 
 @router.get("/changes", summary="Changes since publication, newest first")
@@ -236,7 +240,8 @@ def _feed_response(feed: feeds.Feed) -> Response:
     }
     if feed.body is None:
         return Response(status_code=304, headers=headers)
-    headers["Content-Disposition"] = f'inline; filename="{feed.filename}"'
+    if feed.media_type != "application/json":
+        headers["Content-Disposition"] = f'inline; filename="{feed.filename}"'
     headers["Server-Timing"] = f"render;dur={feed.render_ms:.1f}"
     return Response(feed.body, media_type=feed.media_type, headers=headers)
 
