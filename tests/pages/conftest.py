@@ -34,6 +34,7 @@ ARGS = [
     "--disable-sync",
 ]
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
+AUDIT = (Path(__file__).resolve().parent / "audit.js").read_text()
 PHONE = {"width": 390, "height": 844}
 
 
@@ -82,7 +83,10 @@ class Browsing:
         await route.abort()
 
     async def shot(self, page: Page, name: str, *, full_page: bool = True) -> Path:
-        """Save a screenshot under tests/artifacts/ (look at them)."""
+        """Audit the page (labels, contrast, live regions) and save a screenshot under
+        tests/artifacts/ (look at them)."""
+        problems = await page.evaluate(AUDIT)
+        assert problems == [], f"{name}: accessibility problems"
         ARTIFACTS.mkdir(exist_ok=True)
         path = ARTIFACTS / f"{name}-{self.backend}.png"
         await page.screenshot(path=path, full_page=full_page)

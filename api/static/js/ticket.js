@@ -100,6 +100,9 @@ function sessionItem(s) {
     }));
     actions.push(reserve);
   }
+  if (s.live_qa && s.status !== "cancelled") {
+    actions.push(el("a", { class: "button", href: `/live/${s.id}?festival=${encodeURIComponent(slug)}`, text: "Live Q&A", "aria-label": `Live Q&A: ${s.title}` }));
+  }
   li.append(
     el("p", { class: "time", text: `${dayLabel(dayOf(s.starts_at))}, ${clock(s.starts_at)}–${clock(s.ends_at)}` }),
     el("div", {}, el("h3", { text: s.title }), el("p", { class: "meta", text: [s.format, s.room && s.room.name, s.capacity ? `${s.capacity} seats` : null].filter(Boolean).join(" · ") }),
