@@ -159,3 +159,42 @@ async def test_reloaded_or_reconnected_live_page_resumes_without_duplicates(
     assert re.search(r"[?&]since=\d+", sockets[0]), sockets
     await expect(page.locator("#questions li")).to_have_count(3)
     await expect(page.get_by_label("Your question")).to_have_value("Half-typed thought")
+
+
+async def test_lost_connection_is_shown_and_nothing_typed_or_picked_is_lost(
+    browsing: Browsing, world: World
+) -> None:
+    sid = world.keynote_id
+    ada = await world.register("Ada Lovelace")
+    moderator_token = world.moderator_token
+    poll = await world.post(
+        f"/api/v1/sessions/{sid}/polls",
+        {"question": "Rate the keynote", "kind": "rating", "scale": 5},
+        token=moderator_token,
+    )
+    await world.post(f"/api/v1/sessions/{sid}/polls/{poll['id']}/open", token=moderator_token)
+    page = await browsing.page(f"/live/{sid}?token={ada['attendee_token']}")
+    await connected(page)
+    await page.get_by_label("4").check()
+    await page.get_by_label("Your question").fill("Will the slides be shared?")
+
+    await page.context.set_offline(True)
+    await page.evaluate("window.festivalSocket.ws.close()")
+    await expect(page.locator("#connection")).to_have_attribute(
+        "data-state", re.compile("reconnecting|offline")
+    )
+    await expect(page.locator("#connection-text")).to_contain_text("Reconnecting in")
+    await page.get_by_role("button", name="Send question").click()
+    await expect(page.locator("#question-text-error")).to_contain_text("Not connected")
+    await expect(page.get_by_label("Your question")).to_have_value("Will the slides be shared?")
+    await browsing.shot(page, "live-reconnecting", full_page=False)
+
+    await page.context.set_offline(False)
+    await connected(page)
+    await expect(page.get_by_label("4")).to_be_checked()
+    await page.get_by_role("button", name="Send question").click()
+    await expect(page.locator("#ask-status")).to_contain_text("Thanks!")
+    await expect(page.get_by_label("Your question")).to_have_value("")
+    await page.get_by_role("button", name="Send answer").click()
+    await expect(page.locator("article.poll")).to_contain_text("Your answer was counted")
+    await expect(page.locator("article.poll .average")).to_have_text("Average 4")
