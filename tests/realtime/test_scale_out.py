@@ -1,0 +1,141 @@
+"""Scale-out: two `festival serve` processes share the database and Redis.
+
+A question asked on one reaches the clients of the other; when one process is
+killed, its clients resume on the other with nothing lost or doubled.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import httpx
+import pytest
+from redis.asyncio import Redis
+
+from tests.conftest import Backend, free_port
+from tests.factories.festival import auth
+from tests.factories.realtime import live_session
+from tests.realtime.clients import LiveClient
+
+pytestmark = [pytest.mark.redis, pytest.mark.slow]
+FESTIVAL = Path(sys.executable).with_name("festival")
+
+
+class Node:
+    def __init__(self, process: asyncio.subprocess.Process, port: int) -> None:
+        self.process, self.port = process, port
+        self.url, self.ws_url = f"http://127.0.0.1:{port}", f"ws://127.0.0.1:{port}"
+
+
+@asynccontextmanager
+async def _serve(env: dict[str, str]) -> AsyncIterator[Node]:
+    port = free_port()
+    process = await asyncio.create_subprocess_exec(
+        str(FESTIVAL),
+        *("serve", "--host", "127.0.0.1", "--port", str(port)),
+        env=env,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
+    node = Node(process, port)
+    try:
+        async with httpx.AsyncClient(base_url=node.url) as http:
+            for _ in range(300):
+                try:
+                    if (await http.get("/readyz")).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                assert process.returncode is None, "festival serve died on start"
+                await asyncio.sleep(0.05)
+        yield node
+    finally:
+        if process.returncode is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                await asyncio.wait_for(process.wait(), 15)
+            except TimeoutError:
+                process.kill()
+                await process.wait()
+
+
+@pytest.fixture
+def node_env(backend: Backend, redis_url: str) -> dict[str, str]:
+    prefix = f"test-{uuid.uuid4().hex}"
+    env = dict(os.environ)
+    env |= {
+        "FESTIVAL_DATABASE_URL": backend.url,
+        "FESTIVAL_REDIS_URL": redis_url,
+        "FESTIVAL_REDIS_PREFIX": prefix,
+        "FESTIVAL_ENVIRONMENT": "test",
+        "FESTIVAL_SECRET_KEY": "scale-out-test-secret",
+        "FESTIVAL_LOG_LEVEL": "WARNING",
+    }
+    return env
+
+
+async def _forget(redis_url: str, prefix: str) -> None:
+    redis = Redis.from_url(redis_url)
+    for key in await redis.keys(f"{prefix}:*"):
+        await redis.delete(key)
+    await redis.aclose()
+
+
+async def test_two_processes_serve_one_session_and_clients_resume_across_a_crash(
+    node_env: dict[str, str], backend: Backend, redis_url: str
+) -> None:
+    live = await live_session(backend.engine)
+    try:
+        async with _serve(node_env) as a, _serve(node_env) as b:
+            async with httpx.AsyncClient(base_url=a.url) as http:
+                switched = await http.patch(
+                    f"/api/v1/sessions/{live.session_id}/live",
+                    json={"pre_moderation": False},
+                    headers=auth(live.organiser_token),
+                )
+                assert switched.status_code == 200
+            on_a = await LiveClient.open(a.ws_url, live.session_id, await live.attendee("Ada"))
+            on_b = await LiveClient.open(b.ws_url, live.session_id, await live.attendee("Bo"))
+            await on_a.event("snapshot")
+            await on_b.event("snapshot")
+
+            asked = await on_a.ok("question.ask", {"text": "Across nodes?"})
+            qid = asked["question"]["id"]
+            arrived = await on_b.event("question.added", lambda d: d["id"] == qid)
+            assert arrived["data"]["text"] == "Across nodes?"
+            await on_b.ok("question.vote", {"question_id": qid})
+            await on_a.event("question.votes", lambda d: d["counts"].get(qid) == 1)
+
+            since = on_a.last_seq
+            a.process.kill()
+            await a.process.wait()
+            await on_a.drain()
+            for i in range(3):
+                await on_b.ok("question.ask", {"text": f"While A is down {i}?"})
+            await on_b.event("question.added", lambda d: d["text"] == "While A is down 2?")
+            upto = on_b.last_seq
+
+            back = await LiveClient.open(
+                b.ws_url, live.session_id, await live.attendee(), since=since
+            )
+            while back.last_seq < upto:
+                await back.read()
+            replayed = [e for e in back.events if e["seq"] <= upto]
+            missed = [e for e in on_b.events if since < e["seq"] <= upto]
+            assert "snapshot" not in [e["type"] for e in back.events]
+            assert [e["seq"] for e in replayed] == list(range(since + 1, upto + 1))
+            assert replayed == missed
+            assert [e["data"]["text"] for e in replayed if e["type"] == "question.added"] == [
+                f"While A is down {i}?" for i in range(3)
+            ]
+            await back.close()
+            await on_b.close()
+    finally:
+        await _forget(redis_url, node_env["FESTIVAL_REDIS_PREFIX"])
