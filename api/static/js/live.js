@@ -1,6 +1,7 @@
 // /live/{session_id}: ask, upvote, sort, see the highlighted question, answer polls.
 
 import { LiveSocket, showConnection } from "./socket.js";
+import { api } from "./api.js";
 import { askForToken, forget, recall, remember, takeFromUrl } from "./tokens.js";
 import { $, el, show } from "./ui.js";
 import { drawResults } from "./results.js";
@@ -216,12 +217,29 @@ for (const radio of document.querySelectorAll('input[name="sort"]')) {
   radio.addEventListener("change", () => { sort = radio.value; drawQuestions(); });
 }
 
+// The festival this session belongs to, when the link said so (from the programme or ticket page).
+function festivalSlug() {
+  const given = new URLSearchParams(location.search).get("festival");
+  if (given) remember(`festival-of:${sessionId}`, given);
+  return given || recall(`festival-of:${sessionId}`);
+}
+
 function tokenForPage() {
   const key = `live:${sessionId}`;
   const given = takeFromUrl(key);
   if (given) return given;
-  const slug = new URLSearchParams(location.search).get("festival");
+  const slug = festivalSlug();
   return (slug && recall(`attendee:${slug}`)) || recall("attendee:last");
+}
+
+async function title() {
+  const slug = festivalSlug();
+  if (!slug) return;
+  try {
+    const s = await api(`/api/v1/festivals/${encodeURIComponent(slug)}/sessions/${sessionId}`);
+    document.querySelector("h1").textContent = `Live Q&A: ${s.title}`;
+    document.title = `${s.title} · Live Q&A`;
+  } catch { /* the generic heading stays */ }
 }
 
 async function start() {
@@ -245,4 +263,5 @@ async function start() {
   socket.start();
 }
 
+title();
 start();
