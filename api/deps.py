@@ -36,6 +36,26 @@ async def _session(request: Request) -> AsyncIterator[AsyncSession]:
 SessionDep = Annotated[AsyncSession, Depends(_session, scope="function")]
 
 
+async def _read_session(request: Request) -> AsyncIterator[AsyncSession]:
+    """A unit of work for routes that only read: rolled back, never committed.
+
+    On SQLite it begins DEFERRED (see ``festival.db.READ_ONLY``), so busy public
+    reads (programme, feeds) run side by side instead of queueing for the write
+    lock. Anything written through it is discarded.
+    """
+    from festival.db import READ_ONLY
+
+    engine = request.app.state.engine.execution_options(**{READ_ONLY: True})
+    async with AsyncSession(engine, expire_on_commit=False, autoflush=False) as session:
+        try:
+            yield session
+        finally:
+            await session.rollback()
+
+
+ReadSessionDep = Annotated[AsyncSession, Depends(_read_session, scope="function")]
+
+
 def _settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings

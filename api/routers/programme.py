@@ -9,7 +9,14 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Header, Query, Request, Response
 from fastapi.responses import JSONResponse
 
-from api.deps import CursorQuery, LimitQuery, MaybePrincipalDep, OrganiserDep, SessionDep
+from api.deps import (
+    CursorQuery,
+    LimitQuery,
+    MaybePrincipalDep,
+    OrganiserDep,
+    ReadSessionDep,
+    SessionDep,
+)
 from api.idempotency import IdempotencyDep
 from api.problems import ERROR_RESPONSES
 from festival.schemas import Page
@@ -74,7 +81,7 @@ def _catalogue(
     @router.get(f"/{path}", response_model=Page[read], summary=f"List {path} by name")
     async def list_(
         slug: str,
-        session: SessionDep,
+        session: ReadSessionDep,
         who: MaybePrincipalDep,
         limit: LimitQuery = 50,
         cursor: CursorQuery = None,
@@ -86,7 +93,7 @@ def _catalogue(
 
     @router.get(f"/{path}/{{item_id}}", response_model=read, summary=f"One {noun}")
     async def read_(
-        slug: str, item_id: uuid.UUID, session: SessionDep, who: MaybePrincipalDep
+        slug: str, item_id: uuid.UUID, session: ReadSessionDep, who: MaybePrincipalDep
     ) -> Any:
         item, private = await catalogue.get_item(session, who, slug, model, item_id)
         return shape(item, private)
@@ -135,7 +142,7 @@ async def create_session(
 @router.get("/sessions", summary="List sessions by start time")
 async def list_sessions(
     slug: str,
-    session: SessionDep,
+    session: ReadSessionDep,
     who: MaybePrincipalDep,
     track: TrackQuery = None,
     room: RoomQuery = None,
@@ -156,7 +163,7 @@ async def list_sessions(
 
 @router.get("/sessions/{session_id}", summary="One session")
 async def read_session(
-    slug: str, session_id: uuid.UUID, session: SessionDep, who: MaybePrincipalDep
+    slug: str, session_id: uuid.UUID, session: ReadSessionDep, who: MaybePrincipalDep
 ) -> SessionRead:
     return session_read(*await programme.get_session(session, who, slug, session_id))
 
@@ -184,7 +191,7 @@ async def delete_session(
 )
 async def read_programme(
     slug: str,
-    session: SessionDep,
+    session: ReadSessionDep,
     who: MaybePrincipalDep,
     day: DayQuery = None,
     track: TrackQuery = None,
@@ -203,7 +210,7 @@ async def read_programme(
 @router.get("/changes", summary="Changes since publication, newest first")
 async def list_changes(
     slug: str,
-    session: SessionDep,
+    session: ReadSessionDep,
     who: MaybePrincipalDep,
     limit: LimitQuery = 50,
     cursor: CursorQuery = None,
@@ -248,7 +255,7 @@ def _feed_response(feed: feeds.Feed) -> Response:
 
 async def _feed(
     request: Request,
-    session: SessionDep,
+    session: ReadSessionDep,
     who: MaybePrincipalDep,
     slug: str,
     kind: feeds.FeedKind,
@@ -276,7 +283,7 @@ _FEED_RESPONSES: dict[int | str, dict[str, Any]] = {304: {"description": "Not mo
 async def calendar(
     slug: str,
     request: Request,
-    session: SessionDep,
+    session: ReadSessionDep,
     who: MaybePrincipalDep,
     track: TrackQuery = None,
     room: RoomQuery = None,
@@ -294,7 +301,7 @@ async def calendar(
 async def schedule_xml(
     slug: str,
     request: Request,
-    session: SessionDep,
+    session: ReadSessionDep,
     who: MaybePrincipalDep,
     if_none_match: IfNoneMatch = None,
     if_modified_since: IfModifiedSince = None,
@@ -306,7 +313,7 @@ async def schedule_xml(
 async def schedule_json(
     slug: str,
     request: Request,
-    session: SessionDep,
+    session: ReadSessionDep,
     who: MaybePrincipalDep,
     if_none_match: IfNoneMatch = None,
     if_modified_since: IfModifiedSince = None,
@@ -318,7 +325,7 @@ async def schedule_json(
 async def programme_csv(
     slug: str,
     request: Request,
-    session: SessionDep,
+    session: ReadSessionDep,
     who: MaybePrincipalDep,
     if_none_match: IfNoneMatch = None,
     if_modified_since: IfModifiedSince = None,
