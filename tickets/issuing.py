@@ -67,21 +67,15 @@ async def public_key_of(session: AsyncSession, festival_id: uuid.UUID) -> bytes 
 
 
 async def issue_ticket(session: AsyncSession, registration: Registration) -> Ticket:
-    """The ticket of a newly confirmed registration (or its existing one, reinstated)."""
-    ticket = await session.scalar(queries.ticket_of(registration.id))
-    if ticket is None:
-        ticket = Ticket(
-            id=uuid.uuid4(),
-            registration_id=registration.id,
-            festival_id=registration.festival_id,
-            version=1,
-        )
-        session.add(ticket)
-        await session.flush()
-    elif ticket.revoked_at is not None:
-        ticket.revoked_at = None
-        ticket.version += 1
-        await session.flush()
+    """The ticket of a newly confirmed registration (one per registration: a unique key)."""
+    ticket = Ticket(
+        id=uuid.uuid4(),
+        registration_id=registration.id,
+        festival_id=registration.festival_id,
+        version=1,
+    )
+    session.add(ticket)
+    await session.flush()
     return ticket
 
 

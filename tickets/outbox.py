@@ -14,7 +14,8 @@ import asyncio
 import logging
 import smtplib
 import uuid
-from datetime import datetime, timedelta
+from dataclasses import dataclass
+from datetime import timedelta
 from email.message import EmailMessage
 from urllib.parse import unquote, urlsplit
 
@@ -26,7 +27,7 @@ from festival.db import utcnow
 from tickets.models import OutboxMessage
 
 log = logging.getLogger("festival.outbox")
-LEASE = timedelta(seconds=60)
+LEASE = timedelta(minutes=5)
 MAX_BACKOFF = timedelta(minutes=30)
 _senders: set[Sender] = set()
 
@@ -66,6 +67,17 @@ async def _poke() -> None:
 def backoff(attempts: int) -> timedelta:
     """2, 4, 8 ... seconds after each failure, at most ``MAX_BACKOFF``."""
     return min(timedelta(seconds=2 ** min(attempts, 20)), MAX_BACKOFF)
+
+
+@dataclass(frozen=True)
+class Leased:
+    """A message leased for sending."""
+
+    id: uuid.UUID
+    to: str
+    subject: str
+    body: str
+    attempts: int
 
 
 class Sender:
@@ -116,72 +128,83 @@ class Sender:
         self._stopping.set()
 
     async def send_due(self, batch: int = 20) -> int:
-        """Send what is due now; return how many were attempted."""
-        now = utcnow()
-        async with self.sessionmaker() as session:
-            due = (
-                await session.execute(
-                    select(OutboxMessage.id, OutboxMessage.next_attempt_at)
-                    .where(OutboxMessage.sent_at.is_(None), OutboxMessage.next_attempt_at <= now)
-                    .order_by(OutboxMessage.next_attempt_at)
-                    .limit(batch)
-                )
-            ).all()
-        attempted = 0
-        for message_id, due_at in due:
-            message = await self._lease(message_id, due_at)
-            if message is not None:
-                attempted += 1
+        """Lease what is due now (one statement), send it, mark the outcome; return
+        how many were attempted."""
+        leased = await self._lease(batch)
+        sent: list[uuid.UUID] = []
+        for message in leased:
+            try:
                 await self._deliver(message)
-        return attempted
+            except Exception as exc:
+                log.warning("sending %s failed (attempt %d): %s", message.id, message.attempts, exc)
+                await self._mark(
+                    [message.id],
+                    next_attempt_at=utcnow() + backoff(message.attempts),
+                    last_error=str(exc)[:2000],
+                )
+            else:
+                sent.append(message.id)
+        if sent:
+            await self._mark(sent, sent_at=utcnow(), last_error=None)
+        return len(leased)
 
-    async def _lease(self, message_id: uuid.UUID, due_at: datetime) -> OutboxMessage | None:
+    async def _lease(self, batch: int) -> list[Leased]:
+        """Move due rows' ``next_attempt_at`` past the lease in one conditional update.
+
+        A row another worker leased first no longer matches ``next_attempt_at <= now``
+        (PostgreSQL re-checks it after the row lock; SQLite has one writer), so it is
+        skipped, never sent twice at once.
+        """
+        now = utcnow()
         async with self.sessionmaker() as session, session.begin():
-            result = await session.execute(
+            due = (
+                select(OutboxMessage.id)
+                .where(OutboxMessage.sent_at.is_(None), OutboxMessage.next_attempt_at <= now)
+                .order_by(OutboxMessage.next_attempt_at)
+                .limit(batch)
+            )
+            if session.get_bind().dialect.name == "postgresql":
+                due = due.with_for_update(skip_locked=True)
+            rows = await session.execute(
                 update(OutboxMessage)
                 .where(
-                    OutboxMessage.id == message_id,
+                    OutboxMessage.id.in_(due),
                     OutboxMessage.sent_at.is_(None),
-                    OutboxMessage.next_attempt_at == due_at,
+                    OutboxMessage.next_attempt_at <= now,
                 )
-                .values(next_attempt_at=utcnow() + LEASE, attempts=OutboxMessage.attempts + 1)
+                .values(next_attempt_at=now + LEASE, attempts=OutboxMessage.attempts + 1)
+                .returning(
+                    OutboxMessage.id,
+                    OutboxMessage.to_address,
+                    OutboxMessage.subject,
+                    OutboxMessage.body,
+                    OutboxMessage.attempts,
+                )
                 .execution_options(synchronize_session=False)
             )
-            if not result.rowcount:  # type: ignore[attr-defined]
-                return None  # another worker leased it
-            return await session.get(OutboxMessage, message_id)
+            return [Leased(*row) for row in rows.all()]
 
-    async def _deliver(self, message: OutboxMessage) -> None:
-        try:
-            if self.smtp_url:
-                await asyncio.to_thread(self._smtp_send, message)
-            else:
-                log.info("mail to %s: %s\n%s", message.to_address, message.subject, message.body)
-        except Exception as exc:
-            log.warning("sending %s failed (attempt %d): %s", message.id, message.attempts, exc)
-            await self._mark(
-                message.id,
-                next_attempt_at=utcnow() + backoff(message.attempts),
-                last_error=str(exc)[:2000],
-            )
-            return
-        await self._mark(message.id, sent_at=utcnow(), last_error=None)
+    async def _deliver(self, message: Leased) -> None:
+        if self.smtp_url:
+            await asyncio.to_thread(self._smtp_send, message)
+        else:
+            log.info("mail to %s: %s\n%s", message.to, message.subject, message.body)
 
-    async def _mark(self, message_id: uuid.UUID, **values: object) -> None:
+    async def _mark(self, message_ids: list[uuid.UUID], **values: object) -> None:
         async with self.sessionmaker() as session, session.begin():
             await session.execute(
                 update(OutboxMessage)
-                .where(OutboxMessage.id == message_id)
+                .where(OutboxMessage.id.in_(message_ids))
                 .values(**values)
                 .execution_options(synchronize_session=False)
             )
 
-    def _smtp_send(self, message: OutboxMessage) -> None:
+    def _smtp_send(self, message: Leased) -> None:
         assert self.smtp_url
         url = urlsplit(self.smtp_url)
         mail = EmailMessage()
         mail["From"] = self.mail_from
-        mail["To"] = message.to_address
+        mail["To"] = message.to
         mail["Subject"] = message.subject
         mail["Message-ID"] = f"<{message.id}@festival>"
         mail.set_content(message.body)

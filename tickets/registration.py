@@ -56,10 +56,11 @@ async def register(
         registration.status, registration.confirmed_at = "confirmed", utcnow()
     else:
         registration.waitlist_seq = await queries.next_waitlist_seq(session, festival.id)
+    session.add(registration)
     try:
-        async with session.begin_nested():
-            session.add(registration)
+        await session.flush()
     except IntegrityError as exc:  # the same e-mail, registered a moment ago
+        # The unit of work rolls back, the claimed place with it.
         raise AlreadyRegistered(f"{email} is already registered", field="email") from exc
     return await _issue(session, festival, registration)
 

@@ -1,0 +1,419 @@
+"""Check-in under load: 32 concurrent scanners against `festival serve --workers 2`.
+
+Makes a scratch PostgreSQL database (dropped at the end), migrates it, seeds a
+published festival with one confirmed registration and ticket per scan to come,
+then serves the real app with `festival serve --workers 2` on 127.0.0.1 and
+drives it with wrk (2 threads, 32 connections, a Lua script posting a
+different signed payload on every request). Baseline in the same run: a bare
+ASGI endpoint (`bench.checkin:bare_app`, no framework, no database) served by
+uvicorn with the same 2 workers, hit by the same wrk with a POST of the same
+size. Targets: >= 1,000 scans/s, p99 <= 25 ms.
+
+    .venv/bin/python -m bench.checkin [--pg-url URL] [--duration 10] [--connections 32]
+
+The helpers here are shared with ``bench.registration``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+PG_ADMIN = "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
+ROOT = Path(__file__).resolve().parent.parent
+Receive = Callable[[], Awaitable[dict[str, Any]]]
+Send = Callable[[dict[str, Any]], Awaitable[None]]
+
+
+async def bare_app(scope: dict[str, Any], receive: Receive, send: Send) -> None:
+    """The baseline: reads the request body and answers a small JSON, nothing else."""
+    if scope["type"] != "http":
+        return
+    more = True
+    while more:
+        message = await receive()
+        more = message.get("more_body", False)
+    body = b'{"result":"ok"}'
+    headers = [(b"content-type", b"application/json"), (b"content-length", b"15")]
+    await send({"type": "http.response.start", "status": 201, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+async def _admin(admin_url: str, sql: str) -> None:
+    from sqlalchemy import text
+
+    from festival.db import make_engine
+
+    engine = make_engine(admin_url, isolation_level="AUTOCOMMIT", pool_size=1, max_overflow=0)
+    async with engine.connect() as connection:
+        await connection.execute(text(sql))
+    await engine.dispose()
+
+
+@contextmanager
+def scratch_database(admin_url: str) -> Iterator[str]:
+    """A fresh, migrated PostgreSQL database for this run, dropped afterwards."""
+    from sqlalchemy.engine import make_url
+
+    from festival.db import make_engine
+    from festival.migrate import upgrade
+
+    name = f"festival_bench_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+    asyncio.run(_admin(admin_url, f'CREATE DATABASE "{name}"'))
+    url = make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+
+    async def _migrate() -> None:
+        engine = make_engine(url)
+        await upgrade(engine)
+        await engine.dispose()
+
+    try:
+        asyncio.run(_migrate())
+        yield url
+    finally:
+        asyncio.run(_admin(admin_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+async def seed_festival(url: str, capacity: int) -> tuple[Any, str]:
+    """A published, open festival and a check-in staff token for it."""
+    from festival.auth import create_organiser, issue_token
+    from festival.db import make_engine, make_sessionmaker, unit_of_work, utcnow
+    from festival.models import Festival
+
+    engine = make_engine(url)
+    slug = f"bench-{uuid.uuid4().hex[:8]}"
+    async with unit_of_work(make_sessionmaker(engine)) as db:
+        account, _ = await create_organiser(db, f"{slug}@bench.example.org", "bench-password")
+        festival = Festival(
+            id=uuid.uuid4(),
+            slug=slug,
+            name="Bench Festival",
+            timezone="Europe/Amsterdam",
+            starts_on=date(2030, 10, 8),
+            ends_on=date(2030, 10, 9),
+            mode="hybrid",
+            capacity=capacity,
+            owner_id=account.id,
+            published_at=utcnow(),
+            settings={},
+        )
+        db.add(festival)
+        await db.flush()
+        _, staff = await issue_token(
+            db, "staff", account_id=account.id, festival_id=festival.id, role="checkin"
+        )
+    await engine.dispose()
+    return festival, staff
+
+
+async def seed_tickets(url: str, festival: Any, count: int) -> list[str]:
+    """``count`` confirmed registrations with tickets, in bulk; their payloads."""
+    from sqlalchemy import insert, update
+
+    from festival.db import make_engine, make_sessionmaker, unit_of_work, utcnow
+    from tickets import issuing, signing
+    from tickets.models import Registration, Ticket, Ticketing
+
+    engine = make_engine(url)
+    async with unit_of_work(make_sessionmaker(engine)) as db:
+        private, _ = await issuing.festival_keys(db, festival.id)
+        now = utcnow()
+        registrations, tickets, payloads = [], [], []
+        for n in range(count):
+            registration_id, ticket_id = uuid.uuid4(), uuid.uuid4()
+            registrations.append(
+                {
+                    "id": registration_id,
+                    "festival_id": festival.id,
+                    "name": f"Guest {n}",
+                    "email": f"guest{n}@bench.example.org",
+                    "status": "confirmed",
+                    "confirmed_at": now,
+                    "created_at": now,
+                }
+            )
+            tickets.append(
+                {
+                    "id": ticket_id,
+                    "registration_id": registration_id,
+                    "festival_id": festival.id,
+                    "version": 1,
+                    "created_at": now,
+                }
+            )
+            payloads.append(signing.sign(private, ticket_id, festival.id, 1))
+        await db.execute(insert(Registration), registrations)
+        await db.execute(insert(Ticket), tickets)
+        await db.execute(
+            update(Ticketing).where(Ticketing.festival_id == festival.id).values(taken=count)
+        )
+    await engine.dispose()
+    return payloads
+
+
+@contextmanager
+def serving(command: list[str], env: dict[str, str], port: int) -> Iterator[str]:
+    """A server subprocess on 127.0.0.1:port, up until the block ends (at most 60 s to start)."""
+    import httpx
+
+    server = subprocess.Popen(command, env=env, cwd=ROOT)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"{base}/healthz", timeout=1).status_code < 500:
+                    break
+            except httpx.HTTPError:
+                pass
+            if server.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("the server did not start")
+            time.sleep(0.2)
+        yield base
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            server.kill()
+
+
+def festival_server(url: str, port: int, workers: int) -> tuple[list[str], dict[str, str]]:
+    festival = Path(sys.executable).parent / "festival"
+    command = [
+        str(festival),
+        "serve",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--workers",
+        str(workers),
+    ]
+    env = {
+        **os.environ,
+        "FESTIVAL_DATABASE_URL": url,
+        "FESTIVAL_LOG_LEVEL": "WARNING",
+        "FESTIVAL_SECRET_KEY": "bench-secret-key-not-for-production",
+    }
+    return command, env
+
+
+def bare_server(port: int, workers: int) -> tuple[list[str], dict[str, str]]:
+    command = [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "bench.checkin:bare_app",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--workers",
+        str(workers),
+        "--log-level",
+        "warning",
+        "--proxy-headers",
+    ]
+    return command, dict(os.environ)
+
+
+@dataclass
+class WrkResult:
+    rps: float
+    requests: int
+    p50_ms: float
+    p90_ms: float
+    p99_ms: float
+    non_2xx: int
+    errors: str
+
+    def line(self) -> str:
+        return (
+            f"{self.rps:,.0f} req/s ({self.requests:,} requests), latency p50 "
+            f"{self.p50_ms:.1f} ms, p90 {self.p90_ms:.1f} ms, p99 {self.p99_ms:.1f} ms, "
+            f"non-2xx {self.non_2xx}{', ' + self.errors if self.errors else ''}"
+        )
+
+
+def _ms(text: str) -> float:
+    value, unit = re.fullmatch(r"([\d.]+)(us|ms|s|m)", text).groups()  # type: ignore[union-attr]
+    return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0}[unit]
+
+
+def run_wrk(
+    url: str, lua: str, env: dict[str, str], *, duration: int, connections: int, threads: int = 2
+) -> WrkResult:
+    """wrk with ``lua`` (bounded by ``duration`` + a margin), its figures parsed."""
+    wrk = shutil.which("wrk")
+    if wrk is None:
+        raise SystemExit("wrk is not installed: apt-get install -y wrk")
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
+        script.write(lua)
+    try:
+        out = subprocess.run(
+            [
+                wrk,
+                f"-t{threads}",
+                f"-c{connections}",
+                f"-d{duration}s",
+                "--latency",
+                "--timeout",
+                "5s",
+                "-s",
+                script.name,
+                url,
+            ],
+            env={**os.environ, **env},
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=duration + 60,
+        ).stdout
+    finally:
+        os.unlink(script.name)
+    dist = dict(re.findall(r"^\s+(50|75|90|99)%\s+(\S+)\s*$", out, re.M))
+    if "99" not in dist:
+        raise RuntimeError(f"unexpected wrk output:\n{out}")
+    errors = re.search(r"Socket errors: (.*)$", out, re.M)
+    return WrkResult(
+        rps=float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),  # type: ignore[union-attr]
+        requests=int(re.search(r"(\d+) requests in", out).group(1)),  # type: ignore[union-attr]
+        p50_ms=_ms(dist["50"]),
+        p90_ms=_ms(dist["90"]),
+        p99_ms=_ms(dist["99"]),
+        non_2xx=int(m.group(1)) if (m := re.search(r"Non-2xx or 3xx responses: (\d+)", out)) else 0,
+        errors=errors.group(1) if errors else "",
+    )
+
+
+SCAN_LUA = """
+local payloads, counter, step = {}, 0, 1
+local token = os.getenv("BENCH_TOKEN")
+local threads = {}
+function setup(thread)
+  thread:set("id", #threads)
+  table.insert(threads, thread)
+end
+function init(args)
+  for line in io.lines(os.getenv("BENCH_PAYLOADS")) do payloads[#payloads + 1] = line end
+  counter = id
+  step = tonumber(os.getenv("BENCH_THREADS"))
+end
+function request()
+  counter = counter + step
+  local qr = payloads[(counter % #payloads) + 1]
+  return wrk.format("POST", nil, {["Content-Type"] = "application/json",
+    ["Authorization"] = "Bearer " .. token}, '{"qr":"' .. qr .. '","gate":"bench"}')
+end
+"""
+
+BARE_LUA = """
+local body = '{"qr":"' .. string.rep("A", 135) .. '","gate":"bench"}'
+local token = "Bearer fs_" .. string.rep("x", 43)
+function request()
+  return wrk.format("POST", nil, {["Content-Type"] = "application/json",
+    ["Authorization"] = token}, body)
+end
+"""
+
+
+def baseline(args: argparse.Namespace) -> WrkResult:
+    port = free_port()
+    command, env = bare_server(port, args.workers)
+    with serving(command, env, port) as base:
+        run_wrk(base + "/", BARE_LUA, {}, duration=2, connections=args.connections)  # warm-up
+        return run_wrk(
+            base + "/", BARE_LUA, {}, duration=args.duration, connections=args.connections
+        )
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--pg-url",
+        default=os.environ.get("FESTIVAL_BENCH_PG_URL", PG_ADMIN),
+        help="an admin URL of the PostgreSQL to make the scratch database in",
+    )
+    parser.add_argument("--duration", type=int, default=10)
+    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--tickets", type=int, default=20_000)
+    args = parser.parse_args()
+    with scratch_database(args.pg_url) as url, tempfile.TemporaryDirectory() as tmp:
+        festival, staff = asyncio.run(seed_festival(url, capacity=args.tickets))
+        payloads = asyncio.run(seed_tickets(url, festival, args.tickets))
+        warm, scans = payloads[:500], payloads[500:]
+        files = {}
+        for name, rows in (("warm", warm), ("scans", scans)):
+            files[name] = Path(tmp) / f"{name}.txt"
+            files[name].write_text("\n".join(rows) + "\n")
+        port = free_port()
+        command, env = festival_server(url, port, args.workers)
+        with serving(command, env, port) as base:
+            target = f"{base}/api/v1/festivals/{festival.slug}/checkins"
+            lua_env = {"BENCH_TOKEN": staff, "BENCH_THREADS": "2"}
+            run_wrk(
+                target,
+                SCAN_LUA,
+                {**lua_env, "BENCH_PAYLOADS": str(files["warm"])},
+                duration=2,
+                connections=args.connections,
+            )
+            result = run_wrk(
+                target,
+                SCAN_LUA,
+                {**lua_env, "BENCH_PAYLOADS": str(files["scans"])},
+                duration=args.duration,
+                connections=args.connections,
+            )
+        bare = baseline(args)
+    unique = min(result.requests, len(scans))
+    report = {
+        "checkin": result.line(),
+        "checkin_note": f"{unique:,} distinct tickets scanned; repeats answer 409",
+        "bare_asgi": bare.line(),
+        "ratio_rps": f"{result.rps / bare.rps:.2f} of the bare endpoint's throughput",
+        "ratio_p99": f"{result.p99_ms / bare.p99_ms:.1f}x the bare endpoint's p99",
+        "setup": f"festival serve --workers {args.workers}, PostgreSQL, wrk -t2 "
+        f"-c{args.connections} -d{args.duration}s, all on one 2-core machine",
+    }
+    for key, value in report.items():
+        print(f"{key}: {value}")
+    print(
+        json.dumps(
+            {
+                "checkin_rps": result.rps,
+                "checkin_p99_ms": result.p99_ms,
+                "bare_rps": bare.rps,
+                "bare_p99_ms": bare.p99_ms,
+            }
+        )
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

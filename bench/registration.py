@@ -1,0 +1,95 @@
+"""Registration under load: 32 concurrent clients against `festival serve --workers 2`.
+
+A scratch PostgreSQL database (dropped at the end), a published festival with
+room for everyone (so every request takes the full path: a place claimed by
+the conditional update, a ticket signed, two tokens, an outbox message), the
+real app served by `festival serve --workers 2` on 127.0.0.1, and wrk (2
+threads, 32 connections) posting a new e-mail address on every request.
+Baseline in the same run: the bare ASGI endpoint of ``bench.checkin``, served
+the same way. Target: >= 500 registrations/s.
+
+    .venv/bin/python -m bench.registration [--pg-url URL] [--duration 10] [--connections 32]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+
+from bench.checkin import (
+    PG_ADMIN,
+    baseline,
+    festival_server,
+    free_port,
+    run_wrk,
+    scratch_database,
+    seed_festival,
+    serving,
+)
+
+REGISTER_LUA = """
+local counter = 0
+local run = os.getenv("BENCH_RUN")
+local threads = {}
+function setup(thread)
+  thread:set("id", #threads)
+  table.insert(threads, thread)
+end
+function request()
+  counter = counter + 1
+  local body = '{"name":"Guest ' .. id .. '-' .. counter .. '","email":"g' .. run .. '-' ..
+    id .. '-' .. counter .. '@bench.example.org","country":"Kenya"}'
+  return wrk.format("POST", nil, {["Content-Type"] = "application/json"}, body)
+end
+"""
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--pg-url", default=os.environ.get("FESTIVAL_BENCH_PG_URL", PG_ADMIN))
+    parser.add_argument("--duration", type=int, default=10)
+    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--workers", type=int, default=2)
+    args = parser.parse_args()
+    with scratch_database(args.pg_url) as url:
+        festival, _ = asyncio.run(seed_festival(url, capacity=1_000_000))
+        port = free_port()
+        command, env = festival_server(url, port, args.workers)
+        with serving(command, env, port) as base:
+            target = f"{base}/api/v1/festivals/{festival.slug}/registrations"
+            run_wrk(
+                target,
+                REGISTER_LUA,
+                {"BENCH_RUN": "warm"},
+                duration=2,
+                connections=args.connections,
+            )
+            result = run_wrk(
+                target,
+                REGISTER_LUA,
+                {"BENCH_RUN": "main"},
+                duration=args.duration,
+                connections=args.connections,
+            )
+        bare = baseline(args)
+    print(f"registration: {result.line()}")
+    print(f"bare_asgi: {bare.line()}")
+    print(f"ratio_rps: {result.rps / bare.rps:.3f} of the bare endpoint's throughput")
+    print(f"ratio_p99: {result.p99_ms / bare.p99_ms:.1f}x the bare endpoint's p99")
+    print(
+        json.dumps(
+            {
+                "registration_rps": result.rps,
+                "registration_p99_ms": result.p99_ms,
+                "bare_rps": bare.rps,
+                "bare_p99_ms": bare.p99_ms,
+            }
+        )
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
