@@ -66,8 +66,9 @@ async def public_key_of(session: AsyncSession, festival_id: uuid.UUID) -> bytes 
     return None if raw is None else bytes(raw)
 
 
-async def issue_ticket(session: AsyncSession, registration: Registration) -> Ticket:
-    """The ticket of a newly confirmed registration (one per registration: a unique key)."""
+def new_ticket(session: AsyncSession, registration: Registration) -> Ticket:
+    """The ticket of a newly confirmed registration, written at the next flush
+    (one per registration: a unique key)."""
     ticket = Ticket(
         id=uuid.uuid4(),
         registration_id=registration.id,
@@ -75,6 +76,11 @@ async def issue_ticket(session: AsyncSession, registration: Registration) -> Tic
         version=1,
     )
     session.add(ticket)
+    return ticket
+
+
+async def issue_ticket(session: AsyncSession, registration: Registration) -> Ticket:
+    ticket = new_ticket(session, registration)
     await session.flush()
     return ticket
 

@@ -36,6 +36,10 @@ async def register(
     Confirmed while a place remains (claimed by a conditional update of the
     festival's counter row), else waitlisted in arrival order. The same e-mail
     twice is ``AlreadyRegistered`` and no secret is handed out again.
+
+    The counter row is locked from the claim to the commit, and every
+    registration of the festival queues on it; so everything that does not need
+    the claim's outcome (the tokens) is written before it, and little after.
     """
     festival = await get_festival(session, None, slug)
     ensure_open(festival)
@@ -52,53 +56,49 @@ async def register(
         country=data.country,
         status="waitlisted",
     )
+    attendee_token, feed_token = await _tokens(session, registration)
     if await queries.claim_place(session, festival.id):
         registration.status, registration.confirmed_at = "confirmed", utcnow()
     else:
         registration.waitlist_seq = await queries.next_waitlist_seq(session, festival.id)
     session.add(registration)
+    ticket_read: TicketRead | None = None
+    if registration.status == "confirmed":
+        ticket = issuing.new_ticket(session, registration)
+        ticket_read = await issuing.ticket_read(session, ticket)
     try:
         await session.flush()
     except IntegrityError as exc:  # the same e-mail, registered a moment ago
         # The unit of work rolls back, the claimed place with it.
         raise AlreadyRegistered(f"{email} is already registered", field="email") from exc
-    return await _issue(session, festival, registration)
-
-
-async def _issue(
-    session: AsyncSession, festival: Festival, registration: Registration
-) -> RegistrationIssued:
-    _, attendee_token = await issue_token(
-        session,
-        "attendee",
-        festival_id=festival.id,
-        subject_id=registration.id,
-        label=registration.name,
-    )
-    _, feed_token = await issue_token(
-        session,
-        "feed",
-        festival_id=festival.id,
-        subject_id=registration.id,
-        label=registration.name,
-    )
-    ticket_read: TicketRead | None = None
-    position: int | None = None
-    if registration.status == "confirmed":
-        ticket = await issuing.issue_ticket(session, registration)
-        ticket_read = await issuing.ticket_read(session, ticket)
-        await _tell(session, festival, registration, "confirmed", ticket_read.qr)
-    else:
+    position = None
+    if ticket_read is None:
         position = await session.scalar(queries.waitlist_position(registration))
-        await _tell(session, festival, registration, "waitlisted", None)
+    qr = ticket_read.qr if ticket_read else None
+    await _tell(session, festival, registration, registration.status, qr)
     return RegistrationIssued(
         id=registration.id,
-        status="confirmed" if registration.status == "confirmed" else "waitlisted",
+        status="confirmed" if ticket_read else "waitlisted",
         waitlist_position=position,
         attendee_token=attendee_token,
         feed_token=feed_token,
         ticket=ticket_read,
     )
+
+
+async def _tokens(session: AsyncSession, registration: Registration) -> tuple[str, str]:
+    """The attendee token (labelled with the attendee's name) and the feed token."""
+    secrets = []
+    for kind in ("attendee", "feed"):
+        _, raw = await issue_token(
+            session,
+            kind,
+            festival_id=registration.festival_id,
+            subject_id=registration.id,
+            label=registration.name,
+        )
+        secrets.append(raw)
+    return secrets[0], secrets[1]
 
 
 _MESSAGES = {
