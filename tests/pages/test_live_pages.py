@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
+from pathlib import Path
 
 import pytest
 from playwright.async_api import Page, expect
@@ -67,6 +69,22 @@ async def test_question_approved_and_highlighted_reaches_other_attendee_and_proj
     await browsing.shot(moderator, "moderate")
     await browsing.shot(projector, "present-question", full_page=False)
 
+    card = moderator.locator("#queue li", has_text=text)
+    await card.get_by_role("button", name="Edit").click()
+    edited = "How do we share the data fairly, and who decides?"
+    await card.get_by_label("Edit the question").fill(edited)
+    await shown.get_by_role("button", name=re.compile("^Take back your vote")).click()
+    await expect(card).to_contain_text("0 votes")
+    await expect(card.get_by_label("Edit the question")).to_have_value(edited)  # not redrawn
+    await card.get_by_role("button", name="Save").click()
+    await expect(projector.locator("#highlight-text")).to_have_text(edited, timeout=SECOND)
+    await expect(other.locator("#questions li .question-text")).to_have_text(edited)
+
+    async with moderator.expect_download() as download:
+        await moderator.get_by_role("button", name="Download questions (CSV)").click()
+    csv = (await download.value).path()
+    assert edited in (await asyncio.to_thread(Path(await csv).read_text))
+
 
 async def test_poll_answered_in_two_contexts_shows_exact_counts_on_the_projector(
     browsing: Browsing, world: World
@@ -119,6 +137,21 @@ async def test_poll_answered_in_two_contexts_shows_exact_counts_on_the_projector
     await expect(first.locator("article.poll")).to_have_attribute("data-status", "closed")
     await expect(first.get_by_label("Soil sensor")).to_be_disabled()
     await expect(first.get_by_label("Soil sensor")).to_be_checked()
+
+    await moderator.get_by_label("Question", exact=True).fill("One word for this festival?")
+    await moderator.get_by_label("Kind").select_option("text")
+    await moderator.get_by_role("button", name="Create poll").click()
+    words = moderator.locator("article.poll", has_text="One word for this festival?")
+    await words.get_by_role("button", name="Open poll").click()
+    for page, answer in ((first, "Inspiring soil"), (second, "soil")):
+        ballot = page.locator("article.poll", has_text="One word for this festival?")
+        await ballot.get_by_label("Your answer").fill(answer)
+        await ballot.get_by_role("button", name="Send answer").click()
+        await expect(ballot).to_contain_text("Your answer was counted")
+    cloud = projector.locator("#poll-results .word")
+    await expect(cloud.filter(has_text="soil")).to_have_attribute("data-count", "2")
+    await expect(cloud.filter(has_text="inspiring")).to_have_attribute("data-count", "1")
+    await browsing.shot(projector, "present-words", full_page=False)
 
 
 async def test_reloaded_or_reconnected_live_page_resumes_without_duplicates(
