@@ -12,7 +12,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
 _ids = itertools.count(1)
-TIMEOUT = 10.0
+TIMEOUT = 20.0
 
 
 class LiveClient:
