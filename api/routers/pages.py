@@ -9,13 +9,15 @@ keeps it in ``localStorage``.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import uuid
 from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi import Path as PathParam
-from fastapi.responses import HTMLResponse, Response
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
@@ -31,8 +33,8 @@ def install_static(app: FastAPI) -> None:
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
 
 
-def _page(request: Request, template: str, **context: Any) -> Response:
-    return templates.TemplateResponse(request, template, context)
+def _page(request: Request, template: str, status_code: int = 200, **context: Any) -> Response:
+    return templates.TemplateResponse(request, template, context, status_code=status_code)
 
 
 @router.get("/")
@@ -67,7 +69,7 @@ async def moderate(request: Request, session_id: uuid.UUID) -> Response:
 
 @router.get("/present/{session_id}")
 async def present(request: Request, session_id: uuid.UUID) -> Response:
-    join = f"{str(request.base_url).rstrip('/')}/live/{session_id}"
+    join = f"{str(request.base_url).rstrip('/')}/j/{short_code(session_id)}"
     return _page(
         request,
         "present.html",
@@ -76,6 +78,20 @@ async def present(request: Request, session_id: uuid.UUID) -> Response:
         join_url=join,
         join_qr=_qr_svg(join),
     )
+
+
+@router.get("/j/{code}")
+async def join(request: Request, code: Annotated[str, PathParam(max_length=30)]) -> Response:
+    """The projector's short join link: the session id in 22 characters, no lookup."""
+    try:
+        session_id = uuid.UUID(bytes=base64.urlsafe_b64decode(code + "=="))
+    except (ValueError, binascii.Error):
+        return _page(request, "missing.html", title="Not found", status_code=404)
+    return RedirectResponse(f"/live/{session_id}", status_code=307)
+
+
+def short_code(session_id: uuid.UUID) -> str:
+    return base64.urlsafe_b64encode(session_id.bytes).decode().rstrip("=")
 
 
 @router.get("/checkin/{slug}")

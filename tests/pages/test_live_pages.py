@@ -80,6 +80,11 @@ async def test_question_approved_and_highlighted_reaches_other_attendee_and_proj
     await expect(projector.locator("#highlight-text")).to_have_text(edited, timeout=SECOND)
     await expect(other.locator("#questions li .question-text")).to_have_text(edited)
 
+    short = await projector.locator(".short-url").text_content()
+    await other.goto(f"http://{short}")  # the join link on the screen, as typed from the back
+    await expect(other).to_have_url(f"{browsing.server.url}/live/{sid}")
+    await expect(other.locator("#highlight-text")).to_have_text(edited)
+
     async with moderator.expect_download() as download:
         await moderator.get_by_role("button", name="Download questions (CSV)").click()
     csv = (await download.value).path()
