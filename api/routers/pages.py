@@ -58,23 +58,29 @@ async def ticket(request: Request, slug: Slug) -> Response:
 
 
 @router.get("/live/{session_id}")
-async def live(request: Request, session_id: uuid.UUID) -> Response:
-    return _page(request, "live.html", title="Live Q&A", session_id=session_id)
+async def live(request: Request, session_id: str) -> Response:
+    if (sid := _uuid(session_id)) is None:
+        return _missing(request)
+    return _page(request, "live.html", title="Live Q&A", session_id=sid)
 
 
 @router.get("/moderate/{session_id}")
-async def moderate(request: Request, session_id: uuid.UUID) -> Response:
-    return _page(request, "moderate.html", title="Moderate", session_id=session_id)
+async def moderate(request: Request, session_id: str) -> Response:
+    if (sid := _uuid(session_id)) is None:
+        return _missing(request)
+    return _page(request, "moderate.html", title="Moderate", session_id=sid)
 
 
 @router.get("/present/{session_id}")
-async def present(request: Request, session_id: uuid.UUID) -> Response:
-    join = f"{str(request.base_url).rstrip('/')}/j/{short_code(session_id)}"
+async def present(request: Request, session_id: str) -> Response:
+    if (sid := _uuid(session_id)) is None:
+        return _missing(request)
+    join = f"{str(request.base_url).rstrip('/')}/j/{short_code(sid)}"
     return _page(
         request,
         "present.html",
         title="Projector",
-        session_id=session_id,
+        session_id=sid,
         join_url=join,
         join_qr=_qr_svg(join),
     )
@@ -86,8 +92,20 @@ async def join(request: Request, code: Annotated[str, PathParam(max_length=30)])
     try:
         session_id = uuid.UUID(bytes=base64.urlsafe_b64decode(code + "=="))
     except (ValueError, binascii.Error):
-        return _page(request, "missing.html", title="Not found", status_code=404)
+        return _missing(request)
     return RedirectResponse(f"/live/{session_id}", status_code=307)
+
+
+def _uuid(text: str) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(text)
+    except ValueError:
+        return None
+
+
+def _missing(request: Request) -> Response:
+    """A page for people, not problem JSON, when a link leads nowhere."""
+    return _page(request, "missing.html", title="Not found", status_code=404)
 
 
 def short_code(session_id: uuid.UUID) -> str:

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from playwright.async_api import expect
 
+from tests.factories.festival import festival
 from tests.pages.conftest import Browsing, World
 
 pytestmark = pytest.mark.browser
@@ -117,3 +120,25 @@ async def test_attendee_registers_and_sees_a_qr_code_then_reserves_favourites_an
     await page.get_by_role("button", name="Cancel my registration").click()
     await expect(page.locator("#ticket-status")).to_have_text("Cancelled")
     await expect(page.locator("#qr-figure")).to_be_hidden()
+
+
+async def test_waitlisted_attendee_sees_the_position_from_a_magic_link(
+    browsing: Browsing, world: World
+) -> None:
+    small = await festival(world.http, world.organiser_token, capacity=1, name="Small Festival")
+    slug = small["slug"]
+    for name in ("First Comer", "Second Comer"):
+        body = {"name": name, "email": f"{name.split()[0].lower()}@example.org"}
+        reply = await world.post(f"/api/v1/festivals/{slug}/registrations", body)
+    assert reply["status"] == "waitlisted"
+    page = await browsing.page(f"/f/{slug}/ticket?token={reply['attendee_token']}")
+    await expect(page.locator("#ticket-status")).to_have_text("On the waiting list, position 1")
+    assert page.url == f"{browsing.server.url}/f/{slug}/ticket", "the token left the address bar"
+    await expect(page.locator("#qr-figure")).to_be_hidden()
+    await page.reload()
+    await expect(page.locator("#attendee-name")).to_have_text("Second Comer")
+    await browsing.shot(page, "ticket-waitlisted")
+    await page.get_by_role("button", name="Make a new agenda link").click()  # none on this device
+    agenda = page.get_by_label("Agenda feed link")
+    await expect(agenda).to_have_value(re.compile(r"/api/v1/me/agenda\.ics\?token=\S+"))
+    assert (await page.request.get(await agenda.input_value())).status == 200

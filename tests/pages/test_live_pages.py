@@ -197,6 +197,10 @@ async def test_reloaded_or_reconnected_live_page_resumes_without_duplicates(
     assert re.search(r"[?&]since=\d+", sockets[0]), sockets
     await expect(page.locator("#questions li")).to_have_count(3)
     await expect(page.get_by_label("Your question")).to_have_value("Half-typed thought")
+    await page.get_by_label("Newest").check()
+    await expect(page.locator("#questions li .question-text").first).to_have_text(
+        "Asked while you were away"
+    )
 
 
 async def test_lost_connection_is_shown_and_nothing_typed_or_picked_is_lost(
@@ -236,3 +240,21 @@ async def test_lost_connection_is_shown_and_nothing_typed_or_picked_is_lost(
     await page.get_by_role("button", name="Send answer").click()
     await expect(page.locator("article.poll")).to_contain_text("Your answer was counted")
     await expect(page.locator("article.poll .average")).to_have_text("Average 4")
+
+
+async def test_a_token_that_may_not_join_is_explained_and_another_can_be_pasted(
+    browsing: Browsing, world: World
+) -> None:
+    sid = world.keynote_id
+    ada = await world.register("Ada Lovelace")
+    page = await browsing.page(f"/live/{sid}?token={world.checkin_token}")
+    await expect(page.locator("#connection")).to_have_attribute("data-state", "denied")
+    await expect(page.locator("#problem")).to_contain_text("You cannot join this session")
+    await page.get_by_label("Access link or token").fill(
+        f"{browsing.server.url}/live/{sid}?token={ada['attendee_token']}"
+    )
+    await page.get_by_role("button", name="Use it").click()
+    await connected(page)
+    await expect(page.locator("#problem")).to_be_hidden()
+    await page.reload()
+    await connected(page)

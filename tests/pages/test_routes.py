@@ -50,9 +50,13 @@ async def test_a_garbled_join_link_is_a_404_page(client: httpx.AsyncClient) -> N
     assert "does not lead anywhere" in response.text
 
 
-async def test_a_bad_session_id_in_a_page_path_is_4xx(client: httpx.AsyncClient) -> None:
-    response = await client.get("/live/not-a-uuid")
-    assert response.status_code == 422
+@pytest.mark.parametrize("page", ["live", "moderate", "present"])
+async def test_a_bad_session_id_in_a_page_path_is_a_404_page(
+    client: httpx.AsyncClient, page: str
+) -> None:
+    response = await client.get(f"/{page}/not-a-uuid")
+    assert response.status_code == 404
+    assert "does not lead anywhere" in response.text
 
 
 async def test_static_modules_are_served_as_javascript(client: httpx.AsyncClient) -> None:
