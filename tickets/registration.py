@@ -13,7 +13,7 @@ from festival.models import Festival
 from festival.service import get_festival
 from tickets import attendees, issuing, outbox, queries, seats
 from tickets.errors import AlreadyRegistered, RegistrationClosed, RegistrationNotFound
-from tickets.models import Registration
+from tickets.models import OutboxMessage, Registration, Ticket
 from tickets.schemas import RegistrationCreate, RegistrationIssued, TicketRead
 
 
@@ -37,9 +37,11 @@ async def register(
     festival's counter row), else waitlisted in arrival order. The same e-mail
     twice is ``AlreadyRegistered`` and no secret is handed out again.
 
-    The counter row is locked from the claim to the commit, and every
-    registration of the festival queues on it; so everything that does not need
-    the claim's outcome (the tokens) is written before it, and little after.
+    The counter row stays locked from the claim to the commit, and every
+    registration of the festival queues on it. So the registration is written
+    first as if confirmed (tokens, ticket, letter: invisible until the commit),
+    and the claim is the last statement before the commit; only when the
+    festival is full is the draft turned into a waiting-list place.
     """
     festival = await get_festival(session, None, slug)
     ensure_open(festival)
@@ -54,36 +56,46 @@ async def register(
         email=email,
         organisation=data.organisation,
         country=data.country,
-        status="waitlisted",
+        status="confirmed",
+        confirmed_at=utcnow(),
     )
     attendee_token, feed_token = await _tokens(session, registration)
-    if await queries.claim_place(session, festival.id):
-        registration.status, registration.confirmed_at = "confirmed", utcnow()
-    else:
-        registration.waitlist_seq = await queries.next_waitlist_seq(session, festival.id)
     session.add(registration)
-    ticket_read: TicketRead | None = None
-    if registration.status == "confirmed":
-        ticket = issuing.new_ticket(session, registration)
-        ticket_read = await issuing.ticket_read(session, ticket)
     try:
         await session.flush()
     except IntegrityError as exc:  # the same e-mail, registered a moment ago
-        # The unit of work rolls back, the claimed place with it.
         raise AlreadyRegistered(f"{email} is already registered", field="email") from exc
+    ticket = issuing.new_ticket(session, registration)
+    ticket_read = await issuing.ticket_read(session, ticket)
+    letter = await _tell(session, festival, registration, "confirmed", ticket_read.qr)
+    await session.flush()
     position = None
-    if ticket_read is None:
-        position = await session.scalar(queries.waitlist_position(registration))
-    qr = ticket_read.qr if ticket_read else None
-    await _tell(session, festival, registration, registration.status, qr)
+    if not await queries.claim_place(session, festival.id):
+        position = await _waitlist(session, festival, registration, ticket, letter)
     return RegistrationIssued(
         id=registration.id,
-        status="confirmed" if ticket_read else "waitlisted",
+        status="confirmed" if position is None else "waitlisted",
         waitlist_position=position,
         attendee_token=attendee_token,
         feed_token=feed_token,
-        ticket=ticket_read,
+        ticket=ticket_read if position is None else None,
     )
+
+
+async def _waitlist(
+    session: AsyncSession,
+    festival: Festival,
+    registration: Registration,
+    ticket: Ticket,
+    letter: OutboxMessage,
+) -> int:
+    """Turn a drafted confirmation into the next waiting-list place; its position."""
+    registration.waitlist_seq = await queries.next_waitlist_seq(session, festival.id)
+    registration.status, registration.confirmed_at = "waitlisted", None
+    await session.delete(ticket)
+    letter.kind, letter.subject, letter.body = _letter(festival, registration, "waitlisted", None)
+    await session.flush()
+    return int(await session.scalar(queries.waitlist_position(registration)) or 0)
 
 
 async def _tokens(session: AsyncSession, registration: Registration) -> tuple[str, str]:
@@ -115,20 +127,28 @@ _MESSAGES = {
 }
 
 
-async def _tell(
-    session: AsyncSession, festival: Festival, registration: Registration, kind: str, qr: str | None
-) -> None:
+def _letter(
+    festival: Festival, registration: Registration, kind: str, qr: str | None
+) -> tuple[str, str, str]:
+    """(kind, subject, body) of a message about a registration."""
     subject, text = _MESSAGES[kind]
     body = f"Hello {registration.name},\n\n{text}\n"
     if qr is not None:
         body += f"\nYour ticket (show it as a QR code at the door):\n{qr}\n"
-    await outbox.enqueue(
+    return f"registration.{kind}", subject.format(festival=festival.name), body
+
+
+async def _tell(
+    session: AsyncSession, festival: Festival, registration: Registration, kind: str, qr: str | None
+) -> OutboxMessage:
+    kind, subject, body = _letter(festival, registration, kind, qr)
+    return await outbox.enqueue(
         session,
         festival_id=festival.id,
         registration_id=registration.id,
-        kind=f"registration.{kind}",
+        kind=kind,
         to=registration.email,
-        subject=subject.format(festival=festival.name),
+        subject=subject,
         body=body,
     )
 
