@@ -181,3 +181,22 @@ async def demo(engine: AsyncEngine, settings: Any) -> str:
         await demo_programme.load(db, owner, festivals, settings)
         _, raw = await issue_token(db, "organiser", account_id=owner.id)
     return raw
+
+
+async def organiser(engine: AsyncEngine) -> tuple[uuid.UUID, str]:
+    """A committed organiser and a bearer token, without hashing a password.
+
+    Like :func:`tests.factories.festival.organiser`, minus argon2 (tens of
+    milliseconds a call), since programme tests never sign in with a password.
+    """
+    from festival.auth import issue_token
+    from festival.models import Account
+
+    async with unit_of_work(make_sessionmaker(engine)) as db:
+        account = Account(
+            id=uuid.uuid4(), email=f"org-{uuid.uuid4().hex[:8]}@example.org", password_hash="!"
+        )
+        db.add(account)
+        await db.flush()
+        _, raw = await issue_token(db, "organiser", account_id=account.id)
+    return account.id, raw

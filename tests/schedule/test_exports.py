@@ -69,7 +69,7 @@ async def test_demo_frab_xml_and_json_validate_against_the_schemas(
 async def test_a_hyphenated_slug_still_exports_valid_frab(
     client: httpx.AsyncClient, backend: Backend
 ) -> None:
-    _, token = await ff.organiser(backend.engine)
+    _, token = await sf.organiser(backend.engine)
     made = await ff.festival(client, token, slug="a-b", publish=True)
     room = await sf.room(client, token, "a-b", name="Hall")
     await sf.session(
@@ -162,7 +162,7 @@ async def test_cancelled_session_stays_in_the_calendar_marked_cancelled(
 async def test_session_across_the_autumn_dst_change_keeps_its_length_in_the_calendar(
     client: httpx.AsyncClient, backend: Backend
 ) -> None:
-    _, token = await ff.organiser(backend.engine)
+    _, token = await sf.organiser(backend.engine)
     made = await ff.festival(client, token, starts_on="2030-10-26", ends_on="2030-10-27")
     slug = made["slug"]
     # 01:30 summer time to 02:30 winter time: the hour 02:00-03:00 happens twice, so 2 hours.
@@ -188,7 +188,7 @@ async def test_session_across_the_autumn_dst_change_keeps_its_length_in_the_cale
 async def test_unpublished_programme_feeds_are_not_found_for_the_public(
     client: httpx.AsyncClient, backend: Backend
 ) -> None:
-    _, token = await ff.organiser(backend.engine)
+    _, token = await sf.organiser(backend.engine)
     made = await ff.festival(client, token, publish=False)
     await sf.session(
         client,
@@ -210,7 +210,7 @@ async def test_unpublished_programme_feeds_are_not_found_for_the_public(
 async def test_list_and_export_routes_use_a_fixed_number_of_queries(
     client: httpx.AsyncClient, backend: Backend, feed: str
 ) -> None:
-    _, token = await ff.organiser(backend.engine)
+    _, token = await sf.organiser(backend.engine)
     counts = []
     for size in (5, 60):
         made = await ff.festival(client, token)

@@ -29,7 +29,7 @@ CSV_ROWS = (
 async def _empty_festival(
     client: httpx.AsyncClient, backend: Backend, **fest: Any
 ) -> tuple[str, str]:
-    _, token = await ff.organiser(backend.engine)
+    _, token = await sf.organiser(backend.engine)
     made = await ff.festival(client, token, **fest)
     return token, made["slug"]
 
@@ -230,7 +230,7 @@ async def test_import_needs_the_festivals_organiser(
     client: httpx.AsyncClient, backend: Backend
 ) -> None:
     _, slug = await _empty_festival(client, backend)
-    _, stranger = await ff.organiser(backend.engine)
+    _, stranger = await sf.organiser(backend.engine)
     response = await _import(client, stranger, slug, CSV_ROWS.encode(), "text/csv")
     assert response.status_code == 404
     anonymous = await client.post(f"{sf.base(slug)}/programme/import", content=CSV_ROWS.encode())

@@ -35,7 +35,7 @@ def heard() -> Iterator[list[SessionChanged]]:
 async def _published(
     client: httpx.AsyncClient, backend: Backend
 ) -> tuple[str, str, dict[str, Any]]:
-    _, token = await ff.organiser(backend.engine)
+    _, token = await sf.organiser(backend.engine)
     slug = (await ff.festival(client, token, publish=False))["slug"]
     room = await sf.room(client, token, slug, name="Hall")
     made = await sf.session(

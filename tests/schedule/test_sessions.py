@@ -14,7 +14,7 @@ from tests.factories.festival import auth
 
 
 async def _setup(client: httpx.AsyncClient, backend: Backend, **fest: Any) -> tuple[str, str]:
-    _, token = await ff.organiser(backend.engine)
+    _, token = await sf.organiser(backend.engine)
     made = await ff.festival(client, token, publish=False, **fest)
     return token, made["slug"]
 
@@ -259,7 +259,7 @@ async def test_draft_programme_is_seen_only_by_its_organisers(
     token, slug = await _setup(client, backend)
     await sf.speaker(client, token, slug, name="Ada", email="ada@example.org")
     await sf.session(client, token, slug, "2030-10-08T08:00:00Z", "2030-10-08T09:00:00Z")
-    _, stranger = await ff.organiser(backend.engine)
+    _, stranger = await sf.organiser(backend.engine)
     for path in ("sessions", "speakers", "rooms", "tracks", "programme", "changes"):
         assert (await client.get(f"{sf.base(slug)}/{path}")).status_code == 404, path
         assert (
