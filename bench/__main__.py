@@ -9,7 +9,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
-SCRIPTS: list[str] = []
+SCRIPTS: list[str] = ["programme"]
 
 
 def main() -> int:
