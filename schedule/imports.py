@@ -9,6 +9,17 @@ matched by the CSV ``id`` column or the frab ``guid`` (our own id, or the
 rooms by guid, else name; tracks by name. A row equal to what is stored
 writes nothing, so importing the same file twice changes nothing.
 
+CSV: a header row, then one session a row. Required columns ``title``,
+``starts_at``, ``ends_at`` (ISO 8601; without an offset, wall-clock time in the
+festival's zone). Optional: ``id`` (match key for re-imports), ``abstract``,
+``format`` (keynote, talk, workshop, panel, hackathon, break, other),
+``track``, ``room`` (names; made when missing), ``speakers`` (names separated
+by ``;``), ``capacity``, ``live_qa`` (yes/no), ``language``, ``stream_url``,
+``status`` (scheduled/cancelled). Columns a file leaves out are left alone on
+existing sessions. ``programme.csv`` is a valid import file.
+
+frab JSON: a ``schedule.json`` as frab, pretalx or this server export it.
+
 Not handled: CSV rows without an ``id`` cannot be matched and are added again
 on a re-import (and then clash); sessions swapping slots within one file clash
 if the earlier row is applied first.

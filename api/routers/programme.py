@@ -336,6 +336,7 @@ async def programme_csv(
 @router.post(
     "/programme/import",
     summary="Import a programme (CSV or frab JSON): all or nothing",
+    description=imports.__doc__ or "",
     openapi_extra={
         "requestBody": {
             "required": True,

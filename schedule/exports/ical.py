@@ -20,7 +20,8 @@ from schedule.exports import session_url, stream_url_of
 from schedule.models import Session
 
 PRODID = "-//Festival//Programme//EN"
-_ESCAPES = str.maketrans({"\\": "\\\\", ";": "\\;", ",": "\\,", "\n": "\\n", "\r": ""})
+_CONTROLS: dict[str, str | None] = {chr(c): None for c in (*range(9), *range(11, 32), 127)}
+_ESCAPES = str.maketrans({"\\": "\\\\", ";": "\\;", ",": "\\,", "\n": "\\n", **_CONTROLS})
 
 
 def calendar_ics(

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+import uuid
+from datetime import UTC, date, datetime, timedelta
 
 import httpx
 import pytest
 
+from festival.models import Festival
 from festival.settings import Settings
+from schedule.exports.frab import schedule_json, schedule_xml
+from schedule.exports.ical import calendar_ics
+from schedule.models import Room, Session, Speaker, Track
 from tests.conftest import Backend, count_queries
 from tests.factories import festival as ff
 from tests.factories import schedule as sf
@@ -220,3 +225,81 @@ async def test_list_and_export_routes_use_a_fixed_number_of_queries(
         assert response.status_code == 200
         counts.append(counter.count)
     assert counts[0] == counts[1]
+
+
+def _transient_programme() -> tuple[Festival, list[Session]]:
+    """Unsaved festival and sessions: the exports are pure functions of loaded data."""
+    now = datetime(2030, 9, 1, tzinfo=UTC)
+    festival = Festival(
+        id=uuid.uuid4(),
+        slug="pure-fest",
+        name="Pure",
+        timezone="Europe/Amsterdam",
+        starts_on=date(2030, 10, 8),
+        ends_on=date(2030, 10, 9),
+        mode="online",
+        capacity=1,
+        updated_at=now,
+        published_at=now,
+    )
+    stage = Room(
+        id=uuid.uuid4(),
+        name="Stage",
+        kind="virtual",
+        position=0,
+        stream_url="https://stream.example.org/stage?a=1,b=2",
+    )
+    track = Track(id=uuid.uuid4(), name="Food, Farming & <Data>", colour="#00aa00")
+    ada = Speaker(id=uuid.uuid4(), name='Adà "Ada" Łovelace', external_id=None)
+    title = 'Tags <b>&amp; "quotes"\x07, a very long title ' + "é" * 80
+    session = Session(
+        id=uuid.uuid4(),
+        title=title,
+        abstract="Line one\nline two; three",
+        format="talk",
+        starts_at=datetime(2030, 10, 8, 8, tzinfo=UTC),
+        ends_at=datetime(2030, 10, 8, 9, tzinfo=UTC),
+        status="scheduled",
+        sequence=2,
+        live_qa=False,
+        language="en",
+        created_at=now,
+        updated_at=now,
+        room_id=stage.id,
+        track_id=track.id,
+        external_id=None,
+    )
+    session.room, session.track, session.speakers = stage, track, [ada]
+    return festival, [session]
+
+
+def test_join_links_add_the_virtual_rooms_stream_as_conference_and_in_the_description() -> None:
+    festival, sessions = _transient_programme()
+    plain = calendar_ics(festival, sessions, name="Pure", base_url="https://fest.example.org")
+    joined = calendar_ics(
+        festival, sessions, name="My agenda", base_url="https://fest.example.org", join_links=True
+    )
+    calendar, vevents = parse_ics_twice(joined)
+    event = calendar.walk("VEVENT")[0]
+    assert str(event["CONFERENCE"]) == "https://stream.example.org/stage?a=1,b=2"
+    assert "Join: https://stream.example.org/stage?a=1,b=2" in str(event["DESCRIPTION"])
+    assert str(event["LOCATION"]) == "https://stream.example.org/stage?a=1,b=2"
+    assert str(event["SUMMARY"]) == sessions[0].title.replace("\x07", "")
+    assert event["SEQUENCE"] == 2
+    assert vevents[0].summary.value == str(event["SUMMARY"])
+    assert b"CONFERENCE" not in plain
+    assert all(len(line) <= 75 for line in joined.split(b"\r\n"))
+
+
+def test_frab_exports_escape_markup_and_drop_characters_xml_forbids() -> None:
+    festival, sessions = _transient_programme()
+    args = (festival, sessions, [sessions[0].track], [sessions[0].room])
+    document = assert_valid_xml(
+        schedule_xml(*args, base_url="https://fest.example.org", version="1")
+    )
+    assert document.findtext("day/room/event/title") == sessions[0].title.replace("\x07", "")
+    assert document.findtext("day/room/event/persons/person") == 'Adà "Ada" Łovelace'
+    data = assert_valid_json(schedule_json(*args, base_url="https://fest.example.org", version="1"))
+    event = data["schedule"]["conference"]["days"][0]["rooms"]["Stage"][0]
+    assert event["track"] == "Food, Farming & <Data>"
+    assert event["slug"].startswith("pure_fest-")
