@@ -9,7 +9,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
-SCRIPTS: list[str] = ["programme"]
+SCRIPTS: list[str] = ["programme", "checkin", "registration"]
 
 
 def main() -> int:

@@ -395,7 +395,8 @@ def main() -> int:
         "checkin": result.line(),
         "checkin_note": f"{unique:,} distinct tickets scanned; repeats answer 409",
         "bare_asgi": bare.line(),
-        "ratio_rps": f"{result.rps / bare.rps:.2f} of the bare endpoint's throughput",
+        "ratio_rps": f"{result.rps / bare.rps:.4f} of the bare endpoint's throughput "
+        f"(1/{bare.rps / result.rps:.0f})",
         "ratio_p99": f"{result.p99_ms / bare.p99_ms:.1f}x the bare endpoint's p99",
         "setup": f"festival serve --workers {args.workers}, PostgreSQL, wrk -t2 "
         f"-c{args.connections} -d{args.duration}s, all on one 2-core machine",

@@ -76,7 +76,10 @@ def main() -> int:
         bare = baseline(args)
     print(f"registration: {result.line()}")
     print(f"bare_asgi: {bare.line()}")
-    print(f"ratio_rps: {result.rps / bare.rps:.3f} of the bare endpoint's throughput")
+    print(
+        f"ratio_rps: {result.rps / bare.rps:.4f} of the bare endpoint's throughput "
+        f"(1/{bare.rps / result.rps:.0f})"
+    )
     print(f"ratio_p99: {result.p99_ms / bare.p99_ms:.1f}x the bare endpoint's p99")
     print(
         json.dumps(
