@@ -151,6 +151,7 @@ def parse_csv(data: bytes, zone: ZoneInfo) -> Parsed:
     if problems.errors:
         return fail(problems)
     rows: list[SessionRow] = []
+    seen: dict[str, str] = {}
     for number, raw in enumerate(reader, start=2):
         if number > MAX_ROWS + 1:
             problems.add(f"row {number}", "file", f"more than {MAX_ROWS} rows")
@@ -160,8 +161,12 @@ def parse_csv(data: bytes, zone: ZoneInfo) -> Parsed:
             continue
         cells = {k: _unformula((v or "").strip()) for k, v in raw.items()}
         row = _csv_row(f"row {number}", cells, zone, problems)
-        if row is not None:
+        if row is not None and row.key is not None and row.key in seen:
+            problems.add(row.where, "id", f"{row.key!r} is also used by {seen[row.key]}")
+        elif row is not None:
             rows.append(row)
+            if row.key is not None:
+                seen[row.key] = row.where
     if problems.errors:
         return fail(problems)
     return Parsed("csv", rows)

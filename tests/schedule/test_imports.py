@@ -173,6 +173,12 @@ async def test_our_own_csv_export_reimports_without_changes_and_keeps_formula_te
             HEADER + "k1,A,talk,,,2030-12-08T09:00:00+01:00,2030-12-08T10:00:00+01:00,,,\r\n",
             "row 2: starts_at",
         ),
+        (
+            HEADER
+            + "k1,A,talk,,,2030-10-08T09:00:00+02:00,2030-10-08T10:00:00+02:00,,,\r\n"
+            + "k1,B,talk,,,2030-10-08T11:00:00+02:00,2030-10-08T12:00:00+02:00,,,\r\n",
+            "row 3: id",
+        ),
     ],
 )
 async def test_bad_csv_is_refused_naming_row_and_field_and_writes_nothing(
