@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from festival.errors import Conflict, FestivalError, Invalid, NotFound
+from festival.errors import Conflict, FestivalError, Invalid
 
 
 class ScheduleClash(Conflict):
@@ -48,10 +48,6 @@ class OutsideFestival(Conflict):
 class PublishedSessionDelete(Conflict):
     code = "published_session"
     title = "Published sessions are cancelled, not deleted"
-
-
-class ProgrammeNotFound(NotFound):
-    pass
 
 
 class ImportFailed(Invalid):

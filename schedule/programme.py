@@ -31,7 +31,7 @@ from schedule.catalogue import managed_festival, readable_festival
 from schedule.errors import OutsideFestival, PublishedSessionDelete, ScheduleClash
 from schedule.models import Room, Session, Speaker, Track, session_speakers
 from schedule.queries import (
-    count_in_festival,
+    ids_in_festival,
     room_clash,
     session_filters,
     sessions_with_details,
@@ -242,14 +242,14 @@ async def check_references(
     for model, ref, field in ((Track, track_id, "track_id"), (Room, room_id, "room_id")):
         if (
             ref is not None
-            and not (await session.scalars(count_in_festival(model, festival_id, [ref]))).first()
+            and not (await session.scalars(ids_in_festival(model, festival_id, [ref]))).first()
         ):
             raise Invalid(f"No {field.removesuffix('_id')} {ref} in this festival", field=field)
     if len(set(speaker_ids)) != len(speaker_ids):
         raise Invalid("A speaker is listed twice", field="speaker_ids")
     if speaker_ids:
         found = set(
-            (await session.scalars(count_in_festival(Speaker, festival_id, speaker_ids))).all()
+            (await session.scalars(ids_in_festival(Speaker, festival_id, speaker_ids))).all()
         )
         missing = [str(i) for i in speaker_ids if i not in found]
         if missing:

@@ -145,7 +145,7 @@ def lock_festival(festival_id: uuid.UUID) -> Select[uuid.UUID]:
     return select(Festival.id).where(Festival.id == festival_id).with_for_update()
 
 
-def count_in_festival(
+def ids_in_festival(
     model: type[Track | Room | Speaker], festival_id: uuid.UUID, ids: list[uuid.UUID]
 ) -> Select[uuid.UUID]:
     return select(model.id).where(model.festival_id == festival_id, model.id.in_(ids))
