@@ -130,11 +130,11 @@ async def seed_festival(url: str, capacity: int) -> tuple[Any, str]:
 
 async def seed_tickets(url: str, festival: Any, count: int) -> list[str]:
     """``count`` confirmed registrations with tickets, in bulk; their payloads."""
-    from sqlalchemy import insert, update
+    from sqlalchemy import insert
 
     from festival.db import make_engine, make_sessionmaker, unit_of_work, utcnow
     from tickets import issuing, signing
-    from tickets.models import Registration, Ticket, Ticketing
+    from tickets.models import Place, Registration, Ticket
 
     engine = make_engine(url)
     async with unit_of_work(make_sessionmaker(engine)) as db:
@@ -166,9 +166,11 @@ async def seed_tickets(url: str, festival: Any, count: int) -> list[str]:
             payloads.append(signing.sign(private, ticket_id, festival.id, 1))
         await db.execute(insert(Registration), registrations)
         await db.execute(insert(Ticket), tickets)
-        await db.execute(
-            update(Ticketing).where(Ticketing.festival_id == festival.id).values(taken=count)
-        )
+        places = [
+            {"festival_id": festival.id, "number": n + 1, "registration_id": r["id"]}
+            for n, r in enumerate(registrations)
+        ]
+        await db.execute(insert(Place), places)
     await engine.dispose()
     return payloads
 

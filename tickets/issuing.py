@@ -29,7 +29,6 @@ async def ensure_ticketing(session: AsyncSession, festival_id: uuid.UUID) -> Non
         session,
         Ticketing,
         festival_id=festival_id,
-        taken=0,
         waitlist_seq=0,
         bundle_version=1,
         private_key=private,

@@ -1,9 +1,11 @@
 """Tables of tickets: registrations, tickets, seats, favourites, check-ins, outbox.
 
 Invariants that concurrency could break live here, in the database:
-- a festival's confirmed places are counted in ``ticketing.taken`` and only ever
-  taken by a conditional ``UPDATE ... WHERE taken < capacity``;
-- a session's seats likewise in ``session_seats.taken``;
+- a festival's places are rows of ``places`` numbered 1..capacity; a confirmed
+  registration holds one (a unique key), taken by a conditional
+  ``UPDATE ... WHERE registration_id IS NULL AND number <= capacity``;
+- a session's seats are counted in ``session_seats.taken`` and only taken by a
+  conditional ``UPDATE ... WHERE taken < capacity``;
 - one live check-in per ticket and list: a partial unique index over live rows,
   so denied scans and reverted check-ins never collide with a new one;
 - one active registration per e-mail and festival, one active reservation per
@@ -46,25 +48,50 @@ FESTIVAL_LIST = "festival"
 
 
 class Ticketing(Base):
-    """Per festival: the place counter, the waiting-list sequence and the signing key.
+    """Per festival: the waiting-list sequence and the signing key.
 
-    ``taken`` is the number of confirmed registrations; it only changes through
-    conditional updates (see ``tickets.queries``). ``bundle_version`` rises with
-    every revocation, so offline scanners can tell a stale bundle.
+    ``bundle_version`` rises with every revocation, so offline scanners can tell
+    a stale bundle.
     """
 
     __tablename__ = "ticketing"
-    __table_args__ = (CheckConstraint("taken >= 0", name="taken"),)
 
     festival_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("festivals.id", ondelete="CASCADE"), primary_key=True
     )
-    taken: Mapped[int] = mapped_column(default=0)
     waitlist_seq: Mapped[int] = mapped_column(default=0)
     bundle_version: Mapped[int] = mapped_column(default=1)
     private_key: Mapped[bytes] = mapped_column(LargeBinary(64))
     public_key: Mapped[bytes] = mapped_column(LargeBinary(64))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Place(Base):
+    """One place of a festival, numbered from 1; held by at most one registration.
+
+    Places are rows rather than one counter so that concurrent registrations
+    claim different rows (``FOR UPDATE SKIP LOCKED`` on PostgreSQL) instead of
+    queueing on a single hot row. Rows are made lazily, never beyond capacity.
+    """
+
+    __tablename__ = "places"
+    __table_args__ = (
+        Index(
+            "ix_places_free",
+            "festival_id",
+            "number",
+            sqlite_where=text("registration_id IS NULL"),
+            postgresql_where=text("registration_id IS NULL"),
+        ),
+    )
+
+    festival_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("festivals.id", ondelete="CASCADE"), primary_key=True
+    )
+    number: Mapped[int] = mapped_column(primary_key=True)
+    registration_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("registrations.id", ondelete="SET NULL"), unique=True
+    )
 
 
 class Registration(IdMixin, TimestampMixin, Base):

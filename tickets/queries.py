@@ -1,10 +1,10 @@
 """Statements of tickets, and what a principal may see of registrations.
 
-The counters (``ticketing.taken``, ``session_seats.taken``) change only through
-the conditional updates here. Under PostgreSQL's READ COMMITTED a concurrent
-updater waits for the row lock and then re-checks ``taken < capacity`` against
-the committed row; SQLite runs one writer at a time (``BEGIN IMMEDIATE``). So
-two hundred racing claims for ten places give exactly ten successes on both.
+Places and seats change hands only through the conditional updates here.
+Under PostgreSQL's READ COMMITTED a concurrent updater waits for the row lock
+(or skips it, for places) and then re-checks its condition against the
+committed row; SQLite runs one writer at a time (``BEGIN IMMEDIATE``). So two
+hundred racing claims for ten places give exactly ten successes on both.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from festival.models import Festival
 from schedule.models import Session
 from tickets.models import (
     Checkin,
+    Place,
     Registration,
     SeatReservation,
     SessionSeats,
@@ -55,22 +56,82 @@ async def insert_ignoring_conflict(session: AsyncSession, model: Any, **values: 
         await session.execute(sqlite_insert(model).values(**values).on_conflict_do_nothing())
 
 
-async def claim_place(session: AsyncSession, festival_id: uuid.UUID) -> bool:
+async def claim_place(
+    session: AsyncSession, festival_id: uuid.UUID, registration_id: uuid.UUID
+) -> bool:
+    """Give the registration the lowest free place within capacity, if there is one.
+
+    On PostgreSQL a place another transaction is claiming is skipped, not waited
+    for, so concurrent registrations do not queue; the price is that a place
+    whose claimant then rolls back goes to the next registration rather than to
+    one that was waitlisted meanwhile. Places are made in chunks when needed.
+    """
     capacity = select(Festival.capacity).where(Festival.id == festival_id).scalar_subquery()
-    result = await session.execute(
-        update(Ticketing)
-        .where(Ticketing.festival_id == festival_id, Ticketing.taken < capacity)
-        .values(taken=Ticketing.taken + 1)
-        .execution_options(synchronize_session=False)
-    )
-    return bool(result.rowcount)  # type: ignore[attr-defined]
+    while True:
+        free = (
+            select(Place.number)
+            .where(
+                Place.festival_id == festival_id,
+                Place.registration_id.is_(None),
+                Place.number <= capacity,
+            )
+            .order_by(Place.number)
+            .limit(1)
+        )
+        if session.get_bind().dialect.name == "postgresql":
+            free = free.with_for_update(skip_locked=True)
+        claimed = await session.scalar(
+            update(Place)
+            .where(
+                Place.festival_id == festival_id,
+                Place.number == free.scalar_subquery(),
+                Place.registration_id.is_(None),
+            )
+            .values(registration_id=registration_id)
+            .returning(Place.number)
+            .execution_options(synchronize_session=False)
+        )
+        if claimed is not None:
+            return True
+        if not await _more_places(session, festival_id):
+            return False
 
 
-async def release_place(session: AsyncSession, festival_id: uuid.UUID) -> None:
+PLACE_CHUNK = 256
+
+
+async def _more_places(session: AsyncSession, festival_id: uuid.UUID) -> bool:
+    """Make the next chunk of place rows unless all ``capacity`` exist; False if they do."""
+    made, capacity = (
+        await session.execute(
+            select(
+                select(func.coalesce(func.max(Place.number), 0))
+                .where(Place.festival_id == festival_id)
+                .scalar_subquery(),
+                select(Festival.capacity).where(Festival.id == festival_id).scalar_subquery(),
+            )
+        )
+    ).one()
+    if made >= capacity:
+        return False
+    numbers = range(made + 1, min(made + PLACE_CHUNK, capacity) + 1)
+    rows = [{"festival_id": festival_id, "number": n} for n in numbers]
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        await session.execute(pg_insert(Place).values(rows).on_conflict_do_nothing())
+    else:
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+        await session.execute(sqlite_insert(Place).values(rows).on_conflict_do_nothing())
+    return True
+
+
+async def release_place(session: AsyncSession, registration_id: uuid.UUID) -> None:
     await session.execute(
-        update(Ticketing)
-        .where(Ticketing.festival_id == festival_id, Ticketing.taken > 0)
-        .values(taken=Ticketing.taken - 1)
+        update(Place)
+        .where(Place.registration_id == registration_id)
+        .values(registration_id=None)
         .execution_options(synchronize_session=False)
     )
 

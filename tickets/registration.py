@@ -70,7 +70,7 @@ async def register(
     letter = await _tell(session, festival, registration, "confirmed", ticket_read.qr)
     await session.flush()
     position = None
-    if not await queries.claim_place(session, festival.id):
+    if not await queries.claim_place(session, festival.id, registration.id):
         position = await _waitlist(session, festival, registration, ticket, letter)
     return RegistrationIssued(
         id=registration.id,
@@ -165,7 +165,7 @@ async def cancel(session: AsyncSession, principal: Principal) -> None:
     ):
         await issuing.revoke_ticket(session, registration.id)
         await seats.release_all(session, registration.id)
-        await queries.release_place(session, registration.festival_id)
+        await queries.release_place(session, registration.id)
         await promote(session, me.festival)
     elif not await queries.change_status(
         session, Registration, registration.id, "waitlisted", "cancelled", cancelled_at=now
@@ -176,24 +176,31 @@ async def cancel(session: AsyncSession, principal: Principal) -> None:
 
 
 async def promote(session: AsyncSession, festival: Festival) -> Registration | None:
-    """Give free places to the waiting list, first come first served.
+    """Give a free place to the first on the waiting list.
 
-    A candidate another transaction promoted first is skipped and its claimed
-    place handed back, so racing cancellations neither lose nor double a place.
+    The candidate is taken by a conditional update first, so two racing
+    cancellations never promote one person twice: the loser moves on to the
+    next. With no place to give (capacity lowered meanwhile) the candidate
+    waits on. Places are neither lost nor doubled.
     """
     while True:
         candidate = await session.scalar(queries.first_waitlisted(festival.id))
-        if candidate is None or not await queries.claim_place(session, festival.id):
+        if candidate is None:
             return None
-        if await queries.change_status(
+        if not await queries.change_status(
             session, Registration, candidate.id, "waitlisted", "confirmed", confirmed_at=utcnow()
         ):
-            await session.refresh(candidate)
-            ticket = await issuing.issue_ticket(session, candidate)
-            qr = await issuing.payload(session, ticket)
-            await _tell(session, festival, candidate, "promoted", qr)
-            return candidate
-        await queries.release_place(session, festival.id)
+            continue  # promoted by someone else a moment ago
+        if not await queries.claim_place(session, festival.id, candidate.id):
+            await queries.change_status(
+                session, Registration, candidate.id, "confirmed", "waitlisted", confirmed_at=None
+            )
+            return None
+        await session.refresh(candidate)
+        ticket = await issuing.issue_ticket(session, candidate)
+        qr = await issuing.payload(session, ticket)
+        await _tell(session, festival, candidate, "promoted", qr)
+        return candidate
 
 
 async def reissue(session: AsyncSession, principal: Principal) -> TicketRead:

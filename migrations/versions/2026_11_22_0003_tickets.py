@@ -65,13 +65,11 @@ def upgrade() -> None:
     op.create_table(
         "ticketing",
         sa.Column("festival_id", sa.Uuid(), nullable=False),
-        sa.Column("taken", sa.Integer(), nullable=False),
         sa.Column("waitlist_seq", sa.Integer(), nullable=False),
         sa.Column("bundle_version", sa.Integer(), nullable=False),
         sa.Column("private_key", sa.LargeBinary(length=64), nullable=False),
         sa.Column("public_key", sa.LargeBinary(length=64), nullable=False),
         sa.Column("created_at", festival.db.UTCDateTime(timezone=True), nullable=False),
-        sa.CheckConstraint("taken >= 0", name=op.f("ck_ticketing_taken")),
         sa.ForeignKeyConstraint(
             ["festival_id"],
             ["festivals.id"],
@@ -110,6 +108,35 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("outbox", schema=None) as batch_op:
         batch_op.create_index("ix_outbox_due", ["sent_at", "next_attempt_at"], unique=False)
+
+    op.create_table(
+        "places",
+        sa.Column("festival_id", sa.Uuid(), nullable=False),
+        sa.Column("number", sa.Integer(), nullable=False),
+        sa.Column("registration_id", sa.Uuid(), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["festival_id"],
+            ["festivals.id"],
+            name=op.f("fk_places_festival_id_festivals"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["registration_id"],
+            ["registrations.id"],
+            name=op.f("fk_places_registration_id_registrations"),
+            ondelete="SET NULL",
+        ),
+        sa.PrimaryKeyConstraint("festival_id", "number", name=op.f("pk_places")),
+        sa.UniqueConstraint("registration_id", name=op.f("uq_places_registration_id")),
+    )
+    with op.batch_alter_table("places", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_places_free",
+            ["festival_id", "number"],
+            unique=False,
+            sqlite_where=sa.text("registration_id IS NULL"),
+            postgresql_where=sa.text("registration_id IS NULL"),
+        )
 
     op.create_table(
         "tickets",
@@ -293,6 +320,14 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_tickets_festival_id"))
 
     op.drop_table("tickets")
+    with op.batch_alter_table("places", schema=None) as batch_op:
+        batch_op.drop_index(
+            "ix_places_free",
+            sqlite_where=sa.text("registration_id IS NULL"),
+            postgresql_where=sa.text("registration_id IS NULL"),
+        )
+
+    op.drop_table("places")
     with op.batch_alter_table("outbox", schema=None) as batch_op:
         batch_op.drop_index("ix_outbox_due")
 
