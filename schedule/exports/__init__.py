@@ -36,5 +36,10 @@ def guid_of(item: Session | Speaker | Room) -> str:
     return str(item.id)
 
 
+def session_url_prefix(base_url: str, festival_slug: str) -> str:
+    """A session's public URL is this prefix followed by its id."""
+    return f"{base_url.rstrip('/')}/f/{festival_slug}#session-"
+
+
 def session_url(base_url: str, festival_slug: str, session: Session) -> str:
-    return f"{base_url.rstrip('/')}/f/{festival_slug}#session-{session.id}"
+    return f"{session_url_prefix(base_url, festival_slug)}{session.id}"

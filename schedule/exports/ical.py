@@ -16,7 +16,7 @@ from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from festival.models import Festival
-from schedule.exports import session_url, stream_url_of
+from schedule.exports import session_url_prefix, stream_url_of
 from schedule.models import Session
 
 PRODID = "-//Festival//Programme//EN"
@@ -41,67 +41,57 @@ def calendar_ics(
     it a virtual room still appears as the ``LOCATION``.
     """
     zone = ZoneInfo(festival.timezone)
-    lines = [
+    head = [
         "BEGIN:VCALENDAR",
         "VERSION:2.0",
         f"PRODID:{PRODID}",
         "CALSCALE:GREGORIAN",
         "METHOD:PUBLISH",
-        f"NAME:{_text(name)}",
-        f"X-WR-CALNAME:{_text(name)}",
+        _fold(f"NAME:{_text(name)}"),
+        _fold(f"X-WR-CALNAME:{_text(name)}"),
         f"X-WR-TIMEZONE:{festival.timezone}",
         "REFRESH-INTERVAL;VALUE=DURATION:PT1H",
         "X-PUBLISHED-TTL:PT1H",
+        *vtimezone(festival.timezone, festival.starts_on.year, festival.ends_on.year),
     ]
-    lines += vtimezone(festival.timezone, festival.starts_on.year, festival.ends_on.year)
-    for session in sessions:
-        _event(lines, festival, session, zone, base_url, join_links)
-    lines.append("END:VCALENDAR")
-    return ("\r\n".join(_fold(line) for line in lines) + "\r\n").encode()
+    url_base = session_url_prefix(base_url, festival.slug)
+    chunks = ["\r\n".join(head)]
+    chunks += (_event(s, zone, url_base, join_links) for s in sessions)
+    chunks.append("END:VCALENDAR\r\n")
+    return "\r\n".join(chunks).encode()
 
 
-def _event(
-    lines: list[str],
-    festival: Festival,
-    session: Session,
-    zone: ZoneInfo,
-    base_url: str,
-    join_links: bool,
-) -> None:
+def _event(session: Session, zone: ZoneInfo, url_base: str, join_links: bool) -> str:
+    """One VEVENT, folded; lines that cannot pass 75 octets are not checked."""
     stamp = _utc(session.updated_at)
     stream = stream_url_of(session)
-    room = session.room
+    room, speakers, track = session.room, session.speakers, session.track
     location = stream if (room is None or room.kind == "virtual") and stream else None
     if location is None and room is not None:
         location = room.name
     description = [session.abstract or ""]
-    if session.speakers:
-        description.append("Speakers: " + ", ".join(s.name for s in session.speakers))
+    if speakers:
+        description.append("Speakers: " + ", ".join(s.name for s in speakers))
     if join_links and stream:
         description.append(f"Join: {stream}")
-    url = session_url(base_url, festival.slug, session)
-    lines += [
-        "BEGIN:VEVENT",
-        f"UID:{session.id}@festival",
-        f"DTSTAMP:{stamp}",
-        f"CREATED:{_utc(session.created_at)}",
-        f"LAST-MODIFIED:{stamp}",
-        f"SEQUENCE:{session.sequence}",
-        _when("DTSTART", session.starts_at, zone),
-        _when("DTEND", session.ends_at, zone),
-        f"SUMMARY:{_text(session.title)}",
-        f"DESCRIPTION:{_text(chr(10).join(d for d in description if d))}",
-        f"URL:{url}",
-        "STATUS:" + ("CANCELLED" if session.status == "cancelled" else "CONFIRMED"),
-        "TRANSP:OPAQUE",
+    status = "CANCELLED" if session.status == "cancelled" else "CONFIRMED"
+    lines = [
+        f"BEGIN:VEVENT\r\nUID:{session.id}@festival\r\nDTSTAMP:{stamp}\r\n"
+        f"CREATED:{_utc(session.created_at)}\r\nLAST-MODIFIED:{stamp}\r\n"
+        f"SEQUENCE:{session.sequence}\r\n{_when('DTSTART', session.starts_at, zone)}\r\n"
+        f"{_when('DTEND', session.ends_at, zone)}\r\nSTATUS:{status}\r\nTRANSP:OPAQUE",
+        _fold(f"SUMMARY:{_text(session.title)}"),
+        _fold(f"DESCRIPTION:{_text(chr(10).join(d for d in description if d))}"),
+        _fold(f"URL:{url_base}{session.id}"),
     ]
     if location:
-        lines.append(f"LOCATION:{_text(location)}")
-    if session.track is not None:
-        lines.append(f"CATEGORIES:{_text(session.track.name)}")
+        lines.append(_fold(f"LOCATION:{_text(location)}"))
+    if track is not None:
+        lines.append(_fold(f"CATEGORIES:{_text(track.name)}"))
     if join_links and stream:
-        lines.append(f"CONFERENCE;VALUE=URI;FEATURE=VIDEO;LABEL=Join:{stream}")
+        lines.append(_fold(f"CONFERENCE;VALUE=URI;FEATURE=VIDEO;LABEL=Join:{stream}"))
     lines.append("END:VEVENT")
+    return "\r\n".join(lines)
 
 
 def _when(prop: str, moment: datetime, zone: ZoneInfo) -> str:
