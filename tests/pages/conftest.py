@@ -36,6 +36,10 @@ ARGS = [
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
 AUDIT = (Path(__file__).resolve().parent / "audit.js").read_text()
 PHONE = {"width": 390, "height": 844}
+# Both backends make the browser suite too slow for the shared machine: the
+# single-person pages run on SQLite only (their data paths are the API's, tested
+# on both backends by the API's tests); the multi-person live scenarios run on both.
+SQLITE_ONLY = pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
 
 
 def _require_chromium() -> None:

@@ -8,9 +8,11 @@ import pytest
 from playwright.async_api import expect
 
 from tests.factories.festival import festival
-from tests.pages.conftest import Browsing, World
+from tests.pages.conftest import SQLITE_ONLY, Browsing, World
 
-pytestmark = pytest.mark.browser
+# SQLite only (see tests/pages/conftest.py): these pages' data paths are the API's,
+# tested on both backends by the API's own tests; the live scenarios run on both.
+pytestmark = [pytest.mark.browser, SQLITE_ONLY]
 
 
 async def test_programme_shows_days_in_the_festival_zone_with_calendar_links(

@@ -5,9 +5,11 @@ from __future__ import annotations
 import pytest
 from playwright.async_api import expect
 
-from tests.pages.conftest import Browsing, World
+from tests.pages.conftest import SQLITE_ONLY, Browsing, World
 
-pytestmark = pytest.mark.browser
+# SQLite only (see tests/pages/conftest.py): these pages' data paths are the API's,
+# tested on both backends by the API's own tests; the live scenarios run on both.
+pytestmark = [pytest.mark.browser, SQLITE_ONLY]
 
 
 async def test_door_checks_a_ticket_in_then_says_already_checked_in(

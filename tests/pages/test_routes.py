@@ -8,6 +8,9 @@ import httpx
 import pytest
 
 from api.routers.pages import short_code
+from tests.pages.conftest import SQLITE_ONLY
+
+pytestmark = SQLITE_ONLY
 
 SESSION = uuid.UUID("5b3e35c4-69cd-4ef3-96ff-177772950acf")
 
