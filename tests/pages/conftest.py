@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -142,9 +142,6 @@ class World:
         )
         url: str = reply["url"]
         return url[url.index("/present/") :]
-
-
-WorldFactory = Callable[[], Awaitable[World]]
 
 
 @pytest.fixture
