@@ -172,7 +172,8 @@ async def _measure(base: str, slug: str, token: str, rounds: int) -> list[str]:
         list_times = await _concurrent(client, paths, rounds * 5)
         l50, l99, lmax = _ms(list_times)
         lines.append(
-            f"baseline GET /healthz, {CLIENTS} concurrent clients: p50 {b50:.1f} ms, p99 {b99:.1f} ms"
+            f"baseline GET /healthz, {CLIENTS} concurrent clients: "
+            f"p50 {b50:.1f} ms, p99 {b99:.1f} ms"
         )
         lines.append(
             f"GET /programme (50 per page), {CLIENTS} concurrent clients, {len(list_times)} "

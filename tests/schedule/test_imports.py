@@ -266,3 +266,61 @@ def test_cli_import_reports_a_summary_and_changes_nothing_the_second_time(
 async def cli_festival(client: httpx.AsyncClient, backend: Backend) -> str:
     _, slug = await _empty_festival(client, backend)
     return slug
+
+
+PRETALX_LIKE = {
+    "$schema": "https://c3voc.de/schedule/schema.json",
+    "schedule": {
+        "version": "0.3",
+        "conference": {
+            "acronym": "democon",
+            "title": "DemoCon",
+            "rooms": [{"name": "Hall 1", "guid": "7c1ec0d8-7a1b-5c7e-9a38-0e4f44b6c1aa"}],
+            "days": [
+                {
+                    "index": 1,
+                    "date": "2030-10-08",
+                    "rooms": {
+                        "Hall 1": [
+                            {
+                                "guid": "0b4e5b1a-3c55-5b3a-a1f4-9f4b5c0e7d11",
+                                "id": 12,
+                                "date": "2030-10-08T10:00:00+02:00",
+                                "start": "10:00",
+                                "duration": "00:45",
+                                "room": "Hall 1",
+                                "title": "Hands-on mapping",
+                                "type": "Hands-on",
+                                "track": None,
+                                "language": "en",
+                                "abstract": "Bring a laptop.",
+                                "persons": [
+                                    {"code": "ABC123", "name": "Rosa P.", "biography": None}
+                                ],
+                            }
+                        ]
+                    },
+                }
+            ],
+        },
+    },
+}
+
+
+async def test_another_tools_frab_json_is_imported_by_guid_and_persons_by_code(
+    client: httpx.AsyncClient, backend: Backend
+) -> None:
+    import json
+
+    token, slug = await _empty_festival(client, backend)
+    body = json.dumps(PRETALX_LIKE).encode()
+    first = await _import(client, token, slug, body, "application/json")
+    assert first.status_code == 200, first.text
+    items = (await client.get(f"{sf.base(slug)}/programme")).json()["items"]
+    assert [(i["title"], i["format"], i["starts_at"], i["ends_at"]) for i in items] == [
+        ("Hands-on mapping", "workshop", "2030-10-08T10:00:00+02:00", "2030-10-08T10:45:00+02:00")
+    ]
+    assert items[0]["speakers"][0]["name"] == "Rosa P."
+    assert items[0]["track"] is None
+    second = await _import(client, token, slug, body, "application/json")
+    assert second.json()["unchanged"] == {"sessions": 1, "speakers": 1, "rooms": 1, "tracks": 0}
