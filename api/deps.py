@@ -45,9 +45,10 @@ async def _read_session(request: Request) -> AsyncIterator[AsyncSession]:
     """
     from festival.db import READ_ONLY
 
-    engine = request.app.state.engine.execution_options(**{READ_ONLY: True})
-    async with AsyncSession(engine, expire_on_commit=False, autoflush=False) as session:
+    async with request.app.state.sessionmaker() as session:
         try:
+            # Options on the connection (not a per-request engine copy, which is slow).
+            await session.connection(execution_options={READ_ONLY: True})
             yield session
         finally:
             await session.rollback()

@@ -428,3 +428,21 @@ async def test_concurrent_bookings_of_one_room_give_one_session_and_one_clash(
 
     codes = await asyncio.gather(*(book(b) for b in bodies))
     assert sorted(codes) == [201] + [409] * (len(bodies) - 1)
+
+
+async def test_public_programme_reads_do_not_wait_for_a_writer(
+    client: httpx.AsyncClient, backend: Backend
+) -> None:
+    import asyncio
+
+    token, slug = await _setup(client, backend)
+    await sf.session(client, token, slug, "2030-10-08T08:00:00Z", "2030-10-08T09:00:00Z")
+    await client.post(f"/api/v1/festivals/{slug}/publish", headers=auth(token))
+    async with backend.engine.connect() as writer:
+        await writer.begin()  # on SQLite: BEGIN IMMEDIATE, the write lock is held from here
+        await writer.exec_driver_sql("UPDATE tracks SET name = name WHERE 1 = 0")
+        for path in ("programme", "calendar.ics", "sessions"):
+            # Without a DEFERRED begin this would queue for the lock (30 s busy timeout).
+            response = await asyncio.wait_for(client.get(f"{sf.base(slug)}/{path}"), 10)
+            assert response.status_code == 200
+        await writer.rollback()
