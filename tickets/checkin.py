@@ -25,7 +25,7 @@ from festival.service import get_festival
 from schedule.models import Session
 from tickets import issuing, queries, signing
 from tickets.errors import CheckinNotLive
-from tickets.models import FESTIVAL_LIST, Checkin, Registration, SeatReservation, Ticket
+from tickets.models import FESTIVAL_LIST, Checkin, SeatReservation
 
 STATUS = {
     "ok": 201,
@@ -50,6 +50,18 @@ class ScanOutcome:
 
     status: int
     body: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class ScannedTicket:
+    """A ticket and its registration, as the door sees them."""
+
+    id: uuid.UUID
+    version: int
+    revoked_at: datetime | None
+    registration_id: uuid.UUID
+    name: str
+    status: str
 
 
 @dataclass
@@ -98,15 +110,15 @@ async def scan_ticket(session: AsyncSession, festival: Festival, scan: Scan) -> 
     row = (await session.execute(queries.ticket_for_scan(payload.ticket_id))).first()
     if row is None:
         return await _deny(session, festival, scan, "invalid", None, "Unknown ticket")
-    ticket, registration = row
-    if ticket.revoked_at is not None or registration.status != "confirmed":
+    ticket = ScannedTicket(*row)
+    if ticket.revoked_at is not None or ticket.status != "confirmed":
         return await _deny(session, festival, scan, "revoked", ticket, "The ticket was cancelled")
     if payload.version != ticket.version:
         return await _deny(session, festival, scan, "revoked", ticket, "A newer ticket was issued")
-    if list_title is not None and not await _holds_seat(session, registration, scan.list_key):
+    if list_title is not None and not await _holds_seat(session, ticket, scan.list_key):
         detail = f"No seat in {list_title!r}"
         return await _deny(session, festival, scan, "wrong_list", ticket, detail)
-    return await _admit(session, festival, scan, ticket, registration)
+    return await _admit(session, festival, scan, ticket)
 
 
 async def _list_title(session: AsyncSession, festival: Festival, list_key: str) -> str | None:
@@ -123,10 +135,10 @@ async def _list_title(session: AsyncSession, festival: Festival, list_key: str) 
     return found.title if found.capacity is not None else None
 
 
-async def _holds_seat(session: AsyncSession, registration: Registration, list_key: str) -> bool:
+async def _holds_seat(session: AsyncSession, ticket: ScannedTicket, list_key: str) -> bool:
     seat = await session.scalar(
         select(SeatReservation.id).where(
-            SeatReservation.registration_id == registration.id,
+            SeatReservation.registration_id == ticket.registration_id,
             SeatReservation.session_id == uuid.UUID(list_key),
             SeatReservation.status == "confirmed",
         )
@@ -138,8 +150,7 @@ async def _admit(
     session: AsyncSession,
     festival: Festival,
     scan: Scan,
-    ticket: Ticket,
-    registration: Registration,
+    ticket: ScannedTicket,
 ) -> ScanOutcome:
     live = None
     if scan.device_id is not None:  # offline: the earliest scan wins, so look first
@@ -152,7 +163,7 @@ async def _admit(
         body = {
             "id": str(checkin_id),
             "result": "ok",
-            "attendee": {"name": registration.name},
+            "attendee": {"name": ticket.name},
             "list": scan.list_key,
             "gate": scan.gate,
             "checked_in_at": scan.scanned_at.isoformat(),
@@ -167,7 +178,7 @@ async def _admit(
     extra = {
         "checked_in_at": live.scanned_at.isoformat(),
         "gate": live.gate,
-        "attendee": {"name": registration.name},
+        "attendee": {"name": ticket.name},
         "first_checkin_id": str(live.id),
     }
     return await _deny(session, festival, scan, "already_checked_in", ticket, detail, extra)
@@ -177,7 +188,7 @@ async def _insert_live(
     session: AsyncSession,
     festival: Festival,
     scan: Scan,
-    ticket: Ticket,
+    ticket: ScannedTicket,
     checkin_id: uuid.UUID,
     body: dict[str, Any],
 ) -> bool:
@@ -228,7 +239,7 @@ async def _deny(
     festival: Festival,
     scan: Scan,
     result: str,
-    ticket: Ticket | None,
+    ticket: ScannedTicket | None,
     detail: str,
     extra: dict[str, Any] | None = None,
 ) -> ScanOutcome:

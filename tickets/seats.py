@@ -12,9 +12,9 @@ from festival.auth import Principal
 from festival.db import utcnow
 from festival.errors import Conflict, NotFound
 from schedule.models import Session
-from tickets import attendees, queries
+from tickets import attendees, outbox, queries
 from tickets.errors import NoSeats, SeatClash
-from tickets.models import Favourite, SeatReservation, SessionSeats
+from tickets.models import Favourite, Registration, SeatReservation, SessionSeats
 from tickets.schemas import SeatRead
 
 
@@ -128,8 +128,29 @@ async def promote_seat(session: AsyncSession, session_id: uuid.UUID) -> SeatRese
         if await queries.change_status(
             session, SeatReservation, candidate.id, "waitlisted", "confirmed"
         ):
+            await _tell_promoted(session, candidate)
             return candidate
         await queries.release_seat(session, session_id)
+
+
+async def _tell_promoted(session: AsyncSession, reservation: SeatReservation) -> None:
+    row = (
+        await session.execute(
+            select(Registration.name, Registration.email, Session.title, Session.festival_id)
+            .join(Session, Session.id == reservation.session_id)
+            .where(Registration.id == reservation.registration_id)
+        )
+    ).one()
+    name, email, title, festival_id = row
+    await outbox.enqueue(
+        session,
+        festival_id=festival_id,
+        registration_id=reservation.registration_id,
+        kind="seat.promoted",
+        to=email,
+        subject=f"A seat for you: {title}",
+        body=f"Hello {name},\n\nA seat came free in {title!r}: it is yours.\n",
+    )
 
 
 async def add_favourite(session: AsyncSession, principal: Principal, session_id: uuid.UUID) -> None:

@@ -73,13 +73,31 @@ async def test_agenda_lists_seats_and_favourites_and_follows_a_move(
     assert int(after["sequence"]) > int(events[f"{workshop}@festival"]["sequence"])
     assert after["start"] != events[f"{workshop}@festival"]["start"]
 
+    cancelled = await client.patch(
+        f"/api/v1/festivals/{made['slug']}/sessions/{keynote}",
+        json={"status": "cancelled"},
+        headers=auth(organiser),
+    )
+    assert cancelled.status_code == 200, cancelled.text
+    final = _parse((await client.get(feed_url)).content)
+    assert final[f"{keynote}@festival"]["status"] == "CANCELLED"
+    assert int(final[f"{keynote}@festival"]["sequence"]) > int(
+        events[f"{keynote}@festival"]["sequence"]
+    )
+
     async with backend.engine.connect() as connection:
         told = (
-            await connection.execute(select(OutboxMessage.to_address, OutboxMessage.kind))
+            await connection.execute(
+                select(OutboxMessage.to_address, OutboxMessage.kind).where(
+                    OutboxMessage.kind.like("session.%")
+                )
+            )
         ).all()
-    moved = [to for to, kind in told if kind == "session.moved"]
-    assert moved == ["agenda@example.org"]
-    assert bystander["id"]  # registered, holds nothing: not told
+    assert sorted(told) == [
+        ("agenda@example.org", "session.cancelled"),
+        ("agenda@example.org", "session.moved"),
+    ]  # the bystander, who holds neither session, is not told
+    assert bystander["id"]
 
 
 async def test_feed_tokens_open_only_the_feed_and_stop_when_revoked(

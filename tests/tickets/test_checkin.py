@@ -130,6 +130,11 @@ async def test_reissued_ticket_revokes_the_old_payload(
     replay = await _scan(client, door, old)
     assert (replay.status_code, replay.json()["result"]) == (422, "revoked")
     assert (await _scan(client, door, new.json()["qr"])).status_code == 201
+    bundle = await client.get(
+        f"/api/v1/festivals/{door['slug']}/checkin-bundle", headers=auth(door["staff"])
+    )
+    assert bundle.json()["revoked"] == [{"ticket_id": attendee["ticket"]["id"], "version": 1}]
+    assert bundle.json()["revoked_ticket_ids"] == []
 
 
 async def test_cancelled_registration_ticket_is_revoked(

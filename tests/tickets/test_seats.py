@@ -16,7 +16,9 @@ async def test_seats_confirm_then_waitlist_and_release_promotes(
 ) -> None:
     made, _ = await open_festival(client, backend.engine)
     workshop = await programme_session(backend.engine, made["id"], capacity=1)
-    first, second = [await registered(client, made["slug"]) for _ in range(2)]
+    second_email = "second@example.org"
+    first = await registered(client, made["slug"])
+    second = await registered(client, made["slug"], email=second_email)
     url = f"/api/v1/me/seats/{workshop}"
     one = await client.put(url, headers=auth(first["attendee_token"]))
     two = await client.put(url, headers=auth(second["attendee_token"]))
