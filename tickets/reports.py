@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import csv
 import io
+import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Integer, cast, func, select
+from sqlalchemy import Integer, Select, cast, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -75,37 +76,32 @@ async def attendees_csv(session: AsyncSession, principal: Principal, slug: str) 
     )
     out = io.StringIO()
     writer = csv.writer(out)
-    writer.writerow(
-        [
-            "id",
-            "name",
-            "email",
-            "organisation",
-            "country",
-            "status",
-            "registered_at",
-            "checked_in_at",
-        ]
-    )
-    for registration, at in rows:
-        writer.writerow(
-            [
-                registration.id,
-                *(
-                    _cell(v)
-                    for v in (
-                        registration.name,
-                        registration.email,
-                        registration.organisation,
-                        registration.country,
-                    )
-                ),
-                registration.status,
-                registration.created_at.isoformat(),
-                at.isoformat() if isinstance(at, datetime) else _cell(at),
-            ]
-        )
+    writer.writerow(CSV_COLUMNS)
+    writer.writerows(_csv_row(registration, at) for registration, at in rows)
     return out.getvalue()
+
+
+CSV_COLUMNS = (
+    "id",
+    "name",
+    "email",
+    "organisation",
+    "country",
+    "status",
+    "registered_at",
+    "checked_in_at",
+)
+
+
+def _csv_row(registration: Registration, checked_in_at: datetime | None) -> list[str]:
+    typed = (registration.name, registration.email, registration.organisation, registration.country)
+    return [
+        str(registration.id),
+        *(_cell(value) for value in typed),
+        registration.status,
+        registration.created_at.isoformat(),
+        checked_in_at.isoformat() if checked_in_at is not None else "",
+    ]
 
 
 async def stats_festival(session: AsyncSession, principal: Principal, slug: str) -> Festival:
@@ -123,76 +119,65 @@ def _bucket(session: AsyncSession) -> ColumnElement[Any]:
     return cast(func.strftime("%s", Checkin.scanned_at), Integer) / BUCKET_SECONDS
 
 
+async def _counts(session: AsyncSession, stmt: Select[Any, int]) -> dict[Any, int]:
+    return {key: int(count) for key, count in (await session.execute(stmt)).all()}
+
+
 async def stats(session: AsyncSession, principal: Principal, slug: str) -> CheckinStats:
     """Counts per status and list, denied scans, and festival arrivals per 15 minutes."""
     festival = await stats_festival(session, principal, slug)
-    by_status = dict(
-        (
-            await session.execute(
-                select(Registration.status, func.count())
-                .where(Registration.festival_id == festival.id)
-                .group_by(Registration.status)
-            )
-        ).all()
+    by_status = await _counts(
+        session,
+        select(Registration.status, func.count())
+        .where(Registration.festival_id == festival.id)
+        .group_by(Registration.status),
     )
-    live = dict(
-        (
-            await session.execute(
-                select(Checkin.list_key, func.count())
-                .where(Checkin.festival_id == festival.id, Checkin.live.is_(True))
-                .group_by(Checkin.list_key)
-            )
-        ).all()
+    live = await _counts(
+        session,
+        select(Checkin.list_key, func.count())
+        .where(Checkin.festival_id == festival.id, Checkin.live.is_(True))
+        .group_by(Checkin.list_key),
     )
-    lists = [
-        ListStats(
-            list=FESTIVAL_LIST,
-            title=festival.name,
-            checked_in=live.pop(FESTIVAL_LIST, 0),
-            expected=by_status.get("confirmed", 0),
-        )
-    ]
-    seated = dict(
-        (
-            await session.execute(
-                select(SeatReservation.session_id, func.count())
-                .join(Session, Session.id == SeatReservation.session_id)
-                .where(Session.festival_id == festival.id, SeatReservation.status == "confirmed")
-                .group_by(SeatReservation.session_id)
-            )
-        ).all()
+    entrance = ListStats(
+        list=FESTIVAL_LIST,
+        title=festival.name,
+        checked_in=live.pop(FESTIVAL_LIST, 0),
+        expected=by_status.get("confirmed", 0),
     )
-    titles = dict(
-        (
-            await session.execute(
-                select(Session.id, Session.title).where(
-                    Session.festival_id == festival.id,
-                    Session.id.in_(list(seated) + [_uuid(k) for k in live]),
-                )
-            )
-        ).all()
-    )
-    for session_id, title in sorted(titles.items(), key=lambda kv: kv[1]):
-        lists.append(
-            ListStats(
-                list=str(session_id),
-                title=title,
-                checked_in=live.get(str(session_id), 0),
-                expected=seated.get(session_id, 0),
-            )
-        )
     return CheckinStats(
         registrations={s: by_status.get(s, 0) for s in ("confirmed", "waitlisted", "cancelled")},
-        lists=lists,
+        lists=[entrance, *await _session_lists(session, festival, live)],
         arrivals=await arrivals(session, festival),
         denied=await _denied(session, festival),
     )
 
 
-def _uuid(value: str) -> Any:
-    import uuid
-
-    return uuid.UUID(value)
+async def _session_lists(
+    session: AsyncSession, festival: Festival, live: dict[str, int]
+) -> list[ListStats]:
+    """Session doors with seats taken or check-ins, by title."""
+    seated = await _counts(
+        session,
+        select(SeatReservation.session_id, func.count())
+        .join(Session, Session.id == SeatReservation.session_id)
+        .where(Session.festival_id == festival.id, SeatReservation.status == "confirmed")
+        .group_by(SeatReservation.session_id),
+    )
+    wanted = {*seated, *(uuid.UUID(key) for key in live)}
+    rows = await session.execute(
+        select(Session.id, Session.title)
+        .where(Session.festival_id == festival.id, Session.id.in_(wanted))
+        .order_by(Session.title, Session.id)
+    )
+    return [
+        ListStats(
+            list=str(session_id),
+            title=title,
+            checked_in=live.get(str(session_id), 0),
+            expected=seated.get(session_id, 0),
+        )
+        for session_id, title in rows.all()
+    ]
 
 
 async def _denied(session: AsyncSession, festival: Festival) -> dict[str, int]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import csv
 import io
 import xml.etree.ElementTree as ET
 from typing import Any
@@ -248,6 +249,12 @@ async def test_stats_count_lists_arrivals_and_denials_and_draw_a_chart(
     assert ET.fromstring(svg.content).tag.endswith("svg")
     attendee = await client.get(f"{url}/stats", headers=auth(people[0]["attendee_token"]))
     assert attendee.status_code == 403
+    exported = await client.get(
+        f"/api/v1/festivals/{door['slug']}/attendees.csv", headers=auth(door["organiser"])
+    )
+    rows = list(csv.DictReader(exported.text.splitlines()))
+    arrived = [r["id"] for r in rows if r["checked_in_at"]]
+    assert sorted(arrived) == sorted(p["id"] for p in people[:2])
 
 
 async def test_checkin_with_idempotency_key_is_not_recorded_twice(
