@@ -7,12 +7,13 @@ import uuid
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from festival import effects
 from festival.db import utcnow
 from tickets import queries, signing
 from tickets.models import Registration, Ticket, Ticketing
 from tickets.schemas import TicketRead
 
-# A festival's key pair never changes once made, so every process may keep it.
+# A festival's key pair never changes once committed, so every process may keep it.
 _keys: dict[uuid.UUID, tuple[bytes, bytes]] = {}
 
 
@@ -50,8 +51,15 @@ async def festival_keys(session: AsyncSession, festival_id: uuid.UUID) -> tuple[
             )
         )
     ).one()
-    _keys[festival_id] = (bytes(row[0]), bytes(row[1]))
-    return _keys[festival_id]
+    keys = (bytes(row[0]), bytes(row[1]))
+
+    async def _remember() -> None:
+        _keys[festival_id] = keys
+
+    # Cached only once committed: a key pair made by a transaction that then
+    # rolls back must not sign tickets nobody can verify.
+    effects.defer(session, _remember)
+    return keys
 
 
 async def public_key_of(session: AsyncSession, festival_id: uuid.UUID) -> bytes | None:

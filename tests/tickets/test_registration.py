@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
 
+from festival.auth import resolve_principal
+from festival.db import make_sessionmaker, unit_of_work
 from tests.conftest import Backend, count_queries
 from tests.factories.festival import auth
 from tests.factories.tickets import open_festival, register, registered
+from tickets import issuing, signing
 
 
 async def test_registration_is_confirmed_while_places_remain_then_waitlisted(
@@ -227,3 +231,40 @@ async def test_window_open_now_accepts_registration(
         registration_closes_at=(now + timedelta(days=1)).isoformat(),
     )
     assert (await registered(client, made["slug"]))["status"] == "confirmed"
+
+
+async def test_signing_keys_made_in_a_rolled_back_transaction_are_not_used(
+    client: httpx.AsyncClient, backend: Backend
+) -> None:
+    made, _ = await open_festival(client, backend.engine)
+    festival_id = uuid.UUID(made["id"])
+    sessionmaker = make_sessionmaker(backend.engine)
+    made_keys: list[tuple[bytes, bytes]] = []
+
+    async def doomed_unit_of_work() -> None:
+        async with unit_of_work(sessionmaker) as session:
+            made_keys.append(await issuing.festival_keys(session, festival_id))
+            raise RuntimeError("the unit of work fails after the keys were made")
+
+    with pytest.raises(RuntimeError):
+        await doomed_unit_of_work()
+    doomed = made_keys[0]
+    async with unit_of_work(sessionmaker) as session:
+        kept = await issuing.festival_keys(session, festival_id)
+    async with unit_of_work(sessionmaker) as session:
+        assert await issuing.festival_keys(session, festival_id) == kept
+    assert kept != doomed
+    reply = await registered(client, made["slug"])
+    public = kept[1]
+    assert signing.verify(public, signing.parse(reply["ticket"]["qr"]))
+
+
+async def test_attendee_token_is_labelled_with_the_attendee_name(
+    client: httpx.AsyncClient, backend: Backend
+) -> None:
+    made, _ = await open_festival(client, backend.engine)
+    reply = await registered(client, made["slug"], name="Zawadi Njeri")
+    async with make_sessionmaker(backend.engine)() as session:
+        principal = await resolve_principal(session, reply["attendee_token"])
+    assert (principal.kind, principal.label) == ("attendee", "Zawadi Njeri")
+    assert str(principal.subject_id) == reply["id"]
