@@ -15,7 +15,16 @@ from festival.auth import Principal
 from festival.errors import Forbidden
 from tickets import checkin, offline, reports
 from tickets.checkin import ScanOutcome
-from tickets.schemas import CheckinBundle, CheckinCreate, CheckinStats, SyncReply, SyncRequest
+from tickets.schemas import (
+    CheckinBundle,
+    CheckinCreate,
+    CheckinOk,
+    CheckinRefused,
+    CheckinReverted,
+    CheckinStats,
+    SyncReply,
+    SyncRequest,
+)
 
 router = APIRouter(prefix="/api/v1/festivals", tags=["check-in"], responses=ERROR_RESPONSES)
 
@@ -40,6 +49,11 @@ async def _reply(idempotency: IdempotencyDep, outcome: ScanOutcome) -> JSONRespo
     "/{slug}/checkins",
     status_code=201,
     summary="Check a scanned ticket in (201 ok, 409 already checked in, 422 refused)",
+    response_model=CheckinOk,
+    responses={
+        409: {"model": CheckinRefused, "content": {PROBLEM: {}}},
+        422: {"model": CheckinRefused, "content": {PROBLEM: {}}},
+    },
 )
 async def check_in(
     slug: str,
@@ -54,7 +68,11 @@ async def check_in(
     return await _reply(idempotency, outcome)
 
 
-@router.delete("/{slug}/checkins/{checkin_id}", summary="Revert a check-in (kept in history)")
+@router.delete(
+    "/{slug}/checkins/{checkin_id}",
+    response_model=CheckinReverted,
+    summary="Revert a check-in (a new history entry; the ticket may be scanned again)",
+)
 async def revert(
     slug: str, checkin_id: uuid.UUID, session: SessionDep, who: CheckinStaffDep
 ) -> dict[str, object]:
