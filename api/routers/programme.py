@@ -276,10 +276,23 @@ async def _feed(
     return _feed_response(feed)
 
 
-_FEED_RESPONSES: dict[int | str, dict[str, Any]] = {304: {"description": "Not modified"}}
+def _feed_doc(media: str, what: str) -> dict[str, Any]:
+    """OpenAPI for a feed route: its media type, and the 304 it gives to a fresh copy."""
+    kind = "object" if media == "application/json" else "string"
+    return {
+        "response_class": Response,
+        "responses": {
+            200: {"description": what, "content": {media: {"schema": {"type": kind}}}},
+            304: {"description": "Not modified (If-None-Match or If-Modified-Since)"},
+        },
+    }
 
 
-@router.get("/calendar.ics", summary="iCalendar of the programme", responses=_FEED_RESPONSES)
+@router.get(
+    "/calendar.ics",
+    summary="iCalendar of the programme",
+    **_feed_doc("text/calendar", "RFC 5545 calendar"),
+)
 async def calendar(
     slug: str,
     request: Request,
@@ -297,7 +310,9 @@ async def calendar(
     )
 
 
-@router.get("/schedule.xml", summary="frab/C3VOC schedule.xml", responses=_FEED_RESPONSES)
+@router.get(
+    "/schedule.xml", summary="frab/C3VOC schedule.xml", **_feed_doc("application/xml", "frab XML")
+)
 async def schedule_xml(
     slug: str,
     request: Request,
@@ -309,7 +324,11 @@ async def schedule_xml(
     return await _feed(request, session, who, slug, "xml", if_none_match, if_modified_since)
 
 
-@router.get("/schedule.json", summary="frab/C3VOC schedule.json", responses=_FEED_RESPONSES)
+@router.get(
+    "/schedule.json",
+    summary="frab/C3VOC schedule.json",
+    **_feed_doc("application/json", "frab JSON"),
+)
 async def schedule_json(
     slug: str,
     request: Request,
@@ -321,7 +340,9 @@ async def schedule_json(
     return await _feed(request, session, who, slug, "json", if_none_match, if_modified_since)
 
 
-@router.get("/programme.csv", summary="The programme as CSV", responses=_FEED_RESPONSES)
+@router.get(
+    "/programme.csv", summary="The programme as CSV", **_feed_doc("text/csv", "CSV, a header row")
+)
 async def programme_csv(
     slug: str,
     request: Request,
