@@ -13,7 +13,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, false, func, select, update
+from sqlalchemy import ColumnElement, Select, and_, false, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from festival.auth import Principal
@@ -99,6 +99,26 @@ async def claim_place(
 
 
 PLACE_CHUNK = 256
+
+
+async def has_free_place(session: AsyncSession, festival_id: uuid.UUID) -> bool:
+    """Whether a place within capacity is free or still to be made (reads, locks nothing)."""
+    capacity = select(Festival.capacity).where(Festival.id == festival_id).scalar_subquery()
+    free = (
+        select(Place.number)
+        .where(
+            Place.festival_id == festival_id,
+            Place.registration_id.is_(None),
+            Place.number <= capacity,
+        )
+        .exists()
+    )
+    made = (
+        select(func.coalesce(func.max(Place.number), 0))
+        .where(Place.festival_id == festival_id)
+        .scalar_subquery()
+    )
+    return bool(await session.scalar(select(or_(free, made < capacity))))
 
 
 async def _more_places(session: AsyncSession, festival_id: uuid.UUID) -> bool:

@@ -49,6 +49,10 @@ async def register(
     if await session.scalar(queries.active_registration_by_email(festival.id, email)):
         raise AlreadyRegistered(f"{email} is already registered", field="email")
     await issuing.ensure_ticketing(session, festival.id)
+    if await session.scalar(queries.first_waitlisted(festival.id)) is not None:
+        # Places freed while people wait (capacity raised, say) go to them first.
+        while await promote(session, festival) is not None:
+            pass
     registration = Registration(
         id=uuid.uuid4(),
         festival_id=festival.id,
@@ -185,7 +189,7 @@ async def promote(session: AsyncSession, festival: Festival) -> Registration | N
     """
     while True:
         candidate = await session.scalar(queries.first_waitlisted(festival.id))
-        if candidate is None:
+        if candidate is None or not await queries.has_free_place(session, festival.id):
             return None
         if not await queries.change_status(
             session, Registration, candidate.id, "waitlisted", "confirmed", confirmed_at=utcnow()

@@ -268,3 +268,28 @@ async def test_attendee_token_is_labelled_with_the_attendee_name(
         principal = await resolve_principal(session, reply["attendee_token"])
     assert (principal.kind, principal.label) == ("attendee", "Zawadi Njeri")
     assert str(principal.subject_id) == reply["id"]
+
+
+async def test_places_are_made_in_chunks_and_new_ones_go_to_the_waiting_list_first(
+    client: httpx.AsyncClient, backend: Backend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sqlalchemy import func, select
+
+    from tickets import queries
+    from tickets.models import Place
+
+    monkeypatch.setattr(queries, "PLACE_CHUNK", 3)
+    made, token = await open_festival(client, backend.engine, capacity=7)
+    replies = [await registered(client, made["slug"]) for _ in range(9)]
+    assert [r["status"] for r in replies] == ["confirmed"] * 7 + ["waitlisted"] * 2
+    async with backend.engine.connect() as connection:
+        places = await connection.scalar(select(func.count()).select_from(Place))
+    assert places == 7
+    raised = await client.patch(
+        f"/api/v1/festivals/{made['slug']}", json={"capacity": 8}, headers=auth(token)
+    )
+    assert raised.status_code == 200
+    newcomer = await registered(client, made["slug"])
+    assert (newcomer["status"], newcomer["waitlist_position"]) == ("waitlisted", 2)
+    first_waiting = await client.get("/api/v1/me", headers=auth(replies[7]["attendee_token"]))
+    assert first_waiting.json()["status"] == "confirmed"  # the freed place went to the queue
