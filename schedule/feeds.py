@@ -73,6 +73,8 @@ class Feed:
     last_modified: datetime
     filename: str
     render_ms: float = 0.0
+    # A draft programme is for its organisers only: no shared cache may keep it.
+    public: bool = True
 
 
 async def export_feed(
@@ -143,15 +145,16 @@ async def _answer(
     parts = (EXPORT_VERSION, key, festival.id, festival.updated_at, festival.published_at, stamp)
     etag = '"' + hashlib.sha256(repr(parts).encode()).hexdigest()[:32] + '"'
     media_type, filename = MEDIA_TYPES[kind], FILENAMES[kind]
+    public = festival.published_at is not None
     if _fresh(etag, last_modified, if_none_match, if_modified_since):
-        return Feed(None, media_type, etag, last_modified, filename)
+        return Feed(None, media_type, etag, last_modified, filename, 0.0, public)
     started = time.perf_counter()
     body = _rendered.get(etag)
     if body is None:
         body = await render()
         _rendered.put(etag, body)
     render_ms = (time.perf_counter() - started) * 1000
-    return Feed(body, media_type, etag, last_modified, filename, render_ms)
+    return Feed(body, media_type, etag, last_modified, filename, render_ms, public)
 
 
 def _fresh(

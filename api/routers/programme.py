@@ -243,7 +243,7 @@ def _feed_response(feed: feeds.Feed) -> Response:
     headers = {
         "ETag": feed.etag,
         "Last-Modified": format_datetime(feed.last_modified, usegmt=True),
-        "Cache-Control": "public, no-cache",
+        "Cache-Control": "public, no-cache" if feed.public else "private, no-cache",
     }
     if feed.body is None:
         return Response(status_code=304, headers=headers)

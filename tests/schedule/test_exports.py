@@ -102,6 +102,7 @@ async def test_every_feed_revalidates_with_etag_and_last_modified(
     etag, modified = first.headers["etag"], first.headers["last-modified"]
     again = await client.get(f"{DEMO}/{feed}", headers={"If-None-Match": etag})
     assert again.status_code == 304
+    assert again.headers["cache-control"] == "public, no-cache"
     assert again.content == b""
     assert again.headers["etag"] == etag
     since = await client.get(f"{DEMO}/{feed}", headers={"If-Modified-Since": modified})
@@ -208,6 +209,7 @@ async def test_unpublished_programme_feeds_are_not_found_for_the_public(
         assert anonymous.status_code == 404
         own = await client.get(f"{sf.base(made['slug'])}/{feed}", headers=auth(token))
         assert own.status_code == 200
+        assert own.headers["cache-control"] == "private, no-cache"
         assert b"Secret draft" in own.content
 
 
