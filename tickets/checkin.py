@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from festival.auth import Principal
 from festival.db import utcnow
-from festival.errors import Forbidden, NotFound
+from festival.errors import Conflict, Forbidden, NotFound
 from festival.models import Festival
 from festival.service import get_festival
 from schedule.models import Session
@@ -147,40 +147,62 @@ async def _holds_seat(session: AsyncSession, ticket: ScannedTicket, list_key: st
 
 
 async def _admit(
-    session: AsyncSession,
-    festival: Festival,
-    scan: Scan,
-    ticket: ScannedTicket,
+    session: AsyncSession, festival: Festival, scan: Scan, ticket: ScannedTicket
 ) -> ScanOutcome:
-    live = None
-    if scan.device_id is not None:  # offline: the earliest scan wins, so look first
-        live = await session.scalar(queries.live_checkin(ticket.id, scan.list_key))
-        if live is not None and scan.scanned_at < live.scanned_at:
-            await session.execute(update(Checkin).where(Checkin.id == live.id).values(live=False))
-            live = None
-    if live is None:
-        checkin_id = uuid.uuid4()
-        body = {
-            "id": str(checkin_id),
-            "result": "ok",
-            "attendee": {"name": ticket.name},
-            "list": scan.list_key,
-            "gate": scan.gate,
-            "checked_in_at": scan.scanned_at.isoformat(),
-        }
-        if await _insert_live(session, festival, scan, ticket, checkin_id, body):
-            return ScanOutcome(201, body)
-        live = await session.scalar(queries.live_checkin(ticket.id, scan.list_key))
-        assert live is not None
-    detail = f"Checked in at {live.scanned_at.isoformat()}" + (
-        f" at gate {live.gate}" if live.gate else ""
+    """Record the check-in, unless a live one exists: then ``already_checked_in``.
+
+    An offline scan made before the live check-in replaces it (the earliest scan
+    wins), also when the two race: a lost insert looks again.
+    """
+    offline = scan.device_id is not None
+    for _ in range(5):
+        live = None
+        if offline:
+            live = await session.scalar(queries.live_checkin(ticket.id, scan.list_key))
+            if live is not None and scan.scanned_at < live.scanned_at:
+                if not await _supersede(session, live.id):
+                    continue  # changed under us: look again
+                live = None
+        if live is None:
+            checkin_id = uuid.uuid4()
+            body = {
+                "id": str(checkin_id),
+                "result": "ok",
+                "attendee": {"name": ticket.name},
+                "list": scan.list_key,
+                "gate": scan.gate,
+                "checked_in_at": scan.scanned_at.isoformat(),
+            }
+            if await _insert_live(session, festival, scan, ticket, checkin_id, body):
+                return ScanOutcome(201, body)
+            live = await session.scalar(queries.live_checkin(ticket.id, scan.list_key))
+            if live is None or (offline and scan.scanned_at < live.scanned_at):
+                continue  # reverted, or won by a later scan, meanwhile
+        return await _already(session, festival, scan, ticket, live)
+    raise Conflict("This ticket is being checked in at another door right now: scan again")
+
+
+async def _supersede(session: AsyncSession, checkin_id: uuid.UUID) -> bool:
+    result = await session.execute(
+        update(Checkin)
+        .where(Checkin.id == checkin_id, Checkin.live.is_(True))
+        .values(live=False)
+        .execution_options(synchronize_session=False)
     )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def _already(
+    session: AsyncSession, festival: Festival, scan: Scan, ticket: ScannedTicket, live: Checkin
+) -> ScanOutcome:
+    where = f" at gate {live.gate}" if live.gate else ""
     extra = {
         "checked_in_at": live.scanned_at.isoformat(),
         "gate": live.gate,
         "attendee": {"name": ticket.name},
         "first_checkin_id": str(live.id),
     }
+    detail = f"Checked in at {live.scanned_at.isoformat()}{where}"
     return await _deny(session, festival, scan, "already_checked_in", ticket, detail, extra)
 
 

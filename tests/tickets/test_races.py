@@ -132,3 +132,47 @@ async def test_concurrent_seat_reservations_fill_exactly_the_seats(
             me = (await client.get("/api/v1/me", headers=auth(person["attendee_token"]))).json()
             seats += [s["status"] for s in me["seats"]]
         assert Counter(seats) == {"confirmed": 5, "waitlisted": 17}
+
+
+async def test_concurrent_offline_syncs_keep_the_earliest_scan(
+    live_server: LiveServer, backend: Backend
+) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    async with _client(live_server) as client:
+        made, token = await open_festival(client, backend.engine)
+        staff = await staff_token(client, token, made["slug"])
+        qr = (await registered(client, made["slug"]))["ticket"]["qr"]
+        url = f"/api/v1/festivals/{made['slug']}/checkins/sync"
+        start = datetime(2030, 10, 8, 9, 0, tzinfo=UTC)
+        minutes = [7, 3, 9, 1, 5, 8, 2, 6, 4, 10]  # device d3 scanned first, at minute 1
+        replies = await asyncio.gather(
+            *(
+                client.post(
+                    url,
+                    json={
+                        "scans": [
+                            {
+                                "qr": qr,
+                                "scanned_at": (start + timedelta(minutes=m)).isoformat(),
+                                "device_id": f"d{n}",
+                                "gate": f"G{n}",
+                            }
+                        ]
+                    },
+                    headers=auth(staff),
+                )
+                for n, m in enumerate(minutes)
+            )
+        )
+        assert {r.status_code for r in replies} == {200}
+        again = await client.post(
+            f"/api/v1/festivals/{made['slug']}/checkins", json={"qr": qr}, headers=auth(staff)
+        )
+        assert again.status_code == 409
+        assert (again.json()["gate"], again.json()["checked_in_at"]) == (
+            "G3",
+            (start + timedelta(minutes=1)).isoformat(),
+        )
+        stats = await _stats(client, made["slug"], token)
+        assert stats["lists"][0]["checked_in"] == 1
