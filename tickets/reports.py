@@ -116,7 +116,7 @@ async def stats_festival(session: AsyncSession, principal: Principal, slug: str)
 def _bucket(session: AsyncSession) -> ColumnElement[Any]:
     if session.get_bind().dialect.name == "postgresql":
         return func.floor(func.extract("epoch", Checkin.scanned_at) / BUCKET_SECONDS)
-    return cast(func.strftime("%s", Checkin.scanned_at), Integer) / BUCKET_SECONDS
+    return cast(func.strftime("%s", Checkin.scanned_at), Integer) // BUCKET_SECONDS
 
 
 async def _counts(session: AsyncSession, stmt: Select[Any, int]) -> dict[Any, int]:

@@ -117,3 +117,26 @@ async def test_bad_sync_bodies_are_422(client: httpx.AsyncClient, backend: Backe
         reply = await client.post(url, json=body, headers=auth(ctx["staff"]))
         assert reply.status_code == 422
     assert await _rows(backend) == 0
+
+
+async def test_arrivals_are_counted_per_quarter_hour_of_the_scan(
+    client: httpx.AsyncClient, backend: Backend
+) -> None:
+    made, token = await open_festival(client, backend.engine)
+    staff = await staff_token(client, token, made["slug"])
+    people = [await registered(client, made["slug"]) for _ in range(4)]
+    ctx = {"slug": made["slug"], "staff": staff}
+    minutes = [1, 14, 20, 47]  # 09:00-09:15 twice, 09:15-09:30 once, 09:45-10:00 once
+    scans = [
+        {"qr": p["ticket"]["qr"], "scanned_at": _at(m), "device_id": "door"}
+        for p, m in zip(people, minutes, strict=True)
+    ]
+    assert [r["result"] for r in await _sync(client, ctx, scans)] == ["ok"] * 4
+    stats = await client.get(
+        f"/api/v1/festivals/{made['slug']}/checkins/stats", headers=auth(token)
+    )
+    assert stats.json()["arrivals"] == [
+        {"starts_at": _at(0).replace("+00:00", "Z"), "count": 2},
+        {"starts_at": _at(15).replace("+00:00", "Z"), "count": 1},
+        {"starts_at": _at(45).replace("+00:00", "Z"), "count": 1},
+    ]
