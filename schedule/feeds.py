@@ -19,7 +19,7 @@ from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Literal
+from typing import Any, Literal
 
 from sqlalchemy import and_, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -28,13 +28,13 @@ from festival.auth import Principal
 from festival.errors import NotFound
 from festival.models import Festival
 from festival.schemas import Page
-from schedule.catalogue import readable_festival
+from schedule.catalogue import readable_festival_stamped
 from schedule.exports.csv import programme_csv
 from schedule.exports.frab import schedule_json, schedule_xml
 from schedule.exports.ical import calendar_ics
 from schedule.models import Room, Speaker, Track
 from schedule.programme import SessionFilters, page_of
-from schedule.queries import change_stamp, load_programme, session_filters, visible_sessions
+from schedule.queries import load_programme, session_filters, visible_sessions
 from schedule.schemas import ProgrammeItem, programme_item
 from schedule.timing import festival_zone
 
@@ -89,14 +89,13 @@ async def export_feed(
     if_modified_since: datetime | None = None,
 ) -> Feed:
     """The ``kind`` feed of the programme the principal may read (public once published)."""
-    festival, _ = await readable_festival(session, principal, slug)
+    festival, stamp = await readable_festival_stamped(session, principal, slug)
 
     async def render() -> bytes:
         return await _render(session, principal, festival, kind, base_url, filters)
 
-    return await _answer(
-        session, festival, (kind, base_url, filters), kind, render, if_none_match, if_modified_since
-    )
+    key = (kind, base_url, filters)
+    return await _answer(festival, stamp, key, kind, render, if_none_match, if_modified_since)
 
 
 async def programme_page(
@@ -114,7 +113,7 @@ async def programme_page(
     Readers of a busy festival ask for the same pages again and again; keyed by
     the change stamp, a page is rendered once per change, not once per reader.
     """
-    festival, _ = await readable_festival(session, principal, slug)
+    festival, stamp = await readable_festival_stamped(session, principal, slug)
 
     async def render() -> bytes:
         rows, next_cursor = await page_of(
@@ -127,20 +126,19 @@ async def programme_page(
         return page.model_dump_json().encode()
 
     key = ("programme", filters, limit, cursor)
-    return await _answer(session, festival, key, "programme", render, if_none_match, None)
+    return await _answer(festival, stamp, key, "programme", render, if_none_match, None)
 
 
 async def _answer(
-    session: AsyncSession,
     festival: Festival,
+    stamp: tuple[Any, ...],
     key: tuple[object, ...],
     kind: str,
     render: Callable[[], Awaitable[bytes]],
     if_none_match: str | None,
     if_modified_since: datetime | None,
 ) -> Feed:
-    stamp = tuple(tuple(row) for row in await session.execute(change_stamp(festival.id)))
-    moments = (festival.updated_at, festival.published_at, *(at for _, at in stamp))
+    moments = (festival.updated_at, festival.published_at, *stamp[1::2], stamp[-1])
     last_modified = max(d for d in moments if d is not None).astimezone(UTC).replace(microsecond=0)
     parts = (EXPORT_VERSION, key, festival.id, festival.updated_at, festival.published_at, stamp)
     etag = '"' + hashlib.sha256(repr(parts).encode()).hexdigest()[:32] + '"'

@@ -96,6 +96,8 @@ class Session(IdMixin, TimestampMixin, Base):
         CheckConstraint("capacity IS NULL OR capacity >= 0", name="capacity"),
         Index("ix_sessions_festival_starts", "festival_id", "starts_at"),
         Index("ix_sessions_room_starts", "room_id", "starts_at"),
+        # Feeds read max(updated_at) per festival on every poll (the ETag's change stamp).
+        Index("ix_sessions_festival_updated", "festival_id", "updated_at"),
         UniqueConstraint("festival_id", "external_id"),
     )
 

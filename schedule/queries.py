@@ -9,14 +9,13 @@ from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
-    CompoundSelect,
+    ScalarSelect,
     Select,
     and_,
     false,
     func,
     select,
     true,
-    union_all,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
@@ -155,18 +154,23 @@ def changes_of(festival_id: uuid.UUID) -> Select[ProgrammeChange]:
     return select(ProgrammeChange).where(ProgrammeChange.festival_id == festival_id)
 
 
-def change_stamp(festival_id: uuid.UUID) -> CompoundSelect[Any]:
-    """Count and latest update of everything an export is made of: one row per table."""
-    parts = [
-        select(func.count(), func.max(model.updated_at)).where(model.festival_id == festival_id)
-        for model in (Session, Track, Room, Speaker)
-    ]
-    parts.append(
-        select(func.count(), func.max(ProgrammeChange.at)).where(
-            ProgrammeChange.festival_id == festival_id
+def stamp_columns() -> list[ScalarSelect[Any]]:
+    """Count and latest update of each table an export is made of, correlated to
+    ``Festival`` so they ride along the festival's own query (one round trip)."""
+    columns: list[ScalarSelect[Any]] = []
+    for model in (Session, Track, Room, Speaker):
+        where = model.festival_id == Festival.id
+        columns.append(select(func.count()).where(where).correlate(Festival).scalar_subquery())
+        columns.append(
+            select(func.max(model.updated_at)).where(where).correlate(Festival).scalar_subquery()
         )
+    columns.append(
+        select(func.max(ProgrammeChange.at))
+        .where(ProgrammeChange.festival_id == Festival.id)
+        .correlate(Festival)
+        .scalar_subquery()
     )
-    return union_all(*parts)
+    return columns
 
 
 async def load_programme(

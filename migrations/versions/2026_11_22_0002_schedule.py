@@ -134,6 +134,9 @@ def upgrade() -> None:
             "ix_sessions_festival_starts", ["festival_id", "starts_at"], unique=False
         )
         batch_op.create_index("ix_sessions_room_starts", ["room_id", "starts_at"], unique=False)
+        batch_op.create_index(
+            "ix_sessions_festival_updated", ["festival_id", "updated_at"], unique=False
+        )
         batch_op.create_index(batch_op.f("ix_sessions_track_id"), ["track_id"], unique=False)
 
     op.create_table(
@@ -206,6 +209,7 @@ def downgrade() -> None:
     op.drop_table("programme_changes")
     with op.batch_alter_table("sessions", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_sessions_track_id"))
+        batch_op.drop_index("ix_sessions_festival_updated")
         batch_op.drop_index("ix_sessions_room_starts")
         batch_op.drop_index("ix_sessions_festival_starts")
 
