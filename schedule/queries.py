@@ -204,7 +204,10 @@ async def load_programme(
     )
     by_session: dict[uuid.UUID, list[Speaker]] = {}
     for session_id, speaker_id in links:
-        by_session.setdefault(session_id, []).append(speakers[speaker_id])
+        # Under READ COMMITTED each statement has its own snapshot: a speaker added
+        # between the two reads is simply not shown yet (the next ETag will differ).
+        if speaker_id in speakers:
+            by_session.setdefault(session_id, []).append(speakers[speaker_id])
     track_by_id = {t.id: t for t in tracks}
     room_by_id = {r.id: r for r in rooms}
     for item in sessions:
