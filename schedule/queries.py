@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
+from functools import cache
 from typing import Any
 
 from sqlalchemy import (
@@ -154,9 +155,13 @@ def changes_of(festival_id: uuid.UUID) -> Select[ProgrammeChange]:
     return select(ProgrammeChange).where(ProgrammeChange.festival_id == festival_id)
 
 
-def stamp_columns() -> list[ScalarSelect[Any]]:
+@cache
+def stamp_columns() -> tuple[ScalarSelect[Any], ...]:
     """Count and latest update of each table an export is made of, correlated to
-    ``Festival`` so they ride along the festival's own query (one round trip)."""
+    ``Festival`` so they ride along the festival's own query (one round trip).
+
+    Built once: the constructs are immutable, and building them took longer
+    than running them."""
     columns: list[ScalarSelect[Any]] = []
     for model in (Session, Track, Room, Speaker):
         where = model.festival_id == Festival.id
@@ -170,7 +175,7 @@ def stamp_columns() -> list[ScalarSelect[Any]]:
         .correlate(Festival)
         .scalar_subquery()
     )
-    return columns
+    return tuple(columns)
 
 
 async def load_programme(
