@@ -239,6 +239,7 @@ async def check_references(
     room_id: uuid.UUID | None,
     speaker_ids: list[uuid.UUID],
 ) -> None:
+    """Track, room and speakers must exist in this festival (422 naming the field)."""
     for model, ref, field in ((Track, track_id, "track_id"), (Room, room_id, "room_id")):
         if (
             ref is not None
@@ -257,6 +258,7 @@ async def check_references(
 
 
 def check_times(festival: Festival, starts_at: datetime, ends_at: datetime) -> None:
+    """End after start (422); within the festival's days in its own zone (409)."""
     if ends_at <= starts_at:
         raise Invalid("The session must end after it starts", field="ends_at")
     first, last = festival_bounds(festival)
@@ -273,6 +275,10 @@ def check_times(festival: Festival, starts_at: datetime, ends_at: datetime) -> N
 async def check_clashes(
     session: AsyncSession, festival_id: uuid.UUID, item: Session, speaker_ids: list[uuid.UUID]
 ) -> None:
+    """No other scheduled session in the same room or with a shared speaker overlaps.
+
+    Intervals are half-open: a session may start when the previous one ends.
+    """
     exclude = item.id
     if item.room_id is not None:
         other = await session.scalar(
