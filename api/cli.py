@@ -181,8 +181,10 @@ def import_(
                             lambda done, total: bar.update(task, completed=done, total=total),
                         )
                     except FestivalError as exc:
-                        for problem in exc.extras.get("errors", []):
-                            err.print(f"{problem['field']}: {problem['message']}", highlight=False)
+                        for problem in exc.extras.get("errors", [])[1:]:
+                            err.print(
+                                f"also {problem['field']}: {problem['message']}", highlight=False
+                            )
                         raise
             return summary.model_dump_json()
         finally:

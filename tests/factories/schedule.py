@@ -70,7 +70,7 @@ async def bulk_programme(
 ) -> None:
     """A large valid programme written straight to the database (no clashes).
 
-    Sessions fill rooms in 30-minute slots from 09:00 local; each has one or
+    Sessions fill rooms in 15-minute slots from 09:00 local; each has one or
     two speakers, chosen so that no speaker is in two rooms at once.
     """
     fid = uuid.UUID(str(festival_id))
@@ -118,7 +118,7 @@ async def bulk_programme(
         room_index = n % rooms
         slot = n // rooms
         day, slot_in_day = divmod(slot, slots_per_day)
-        start = first_day + timedelta(days=day, minutes=30 * slot_in_day)
+        start = first_day + timedelta(days=day, minutes=15 * slot_in_day)
         sid = uuid.uuid4()
         session_rows.append(
             {
@@ -130,7 +130,7 @@ async def bulk_programme(
                 "track_id": track_rows[n % tracks]["id"],
                 "room_id": room_rows[room_index]["id"],
                 "starts_at": start,
-                "ends_at": start + timedelta(minutes=25),
+                "ends_at": start + timedelta(minutes=12),
                 "capacity": 30 if n % 4 == 1 else None,
                 "live_qa": n % 5 == 0,
                 "language": "en",
