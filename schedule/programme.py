@@ -229,7 +229,7 @@ async def check_session(
     await check_references(session, festival.id, item.track_id, item.room_id, speaker_ids)
     check_times(festival, item.starts_at, item.ends_at)
     if item.status == "scheduled":
-        await check_clashes(session, festival.id, item, speaker_ids)
+        await check_clashes(session, festival, item, speaker_ids)
 
 
 async def check_references(
@@ -273,19 +273,20 @@ def check_times(festival: Festival, starts_at: datetime, ends_at: datetime) -> N
 
 
 async def check_clashes(
-    session: AsyncSession, festival_id: uuid.UUID, item: Session, speaker_ids: list[uuid.UUID]
+    session: AsyncSession, festival: Festival, item: Session, speaker_ids: list[uuid.UUID]
 ) -> None:
     """No other scheduled session in the same room or with a shared speaker overlaps.
 
     Intervals are half-open: a session may start when the previous one ends.
     """
-    exclude = item.id
+    exclude, festival_id, zone = item.id, festival.id, festival_zone(festival)
     if item.room_id is not None:
         other = await session.scalar(
             room_clash(festival_id, item.room_id, item.starts_at, item.ends_at, exclude)
         )
         if other is not None:
-            raise _clash(other, "room_id", f"The room is booked for {other.title!r} at that time")
+            detail = f"The room is booked for {other.title!r} at that time"
+            raise _clash(other, zone, "room_id", detail)
     if speaker_ids:
         row = (
             await session.execute(
@@ -296,19 +297,20 @@ async def check_clashes(
             other, speaker_id = row
             raise _clash(
                 other,
+                zone,
                 "speaker_ids",
                 f"Speaker {speaker_id} is in {other.title!r} at that time",
             )
 
 
-def _clash(other: Session, field: str, detail: str) -> ScheduleClash:
+def _clash(other: Session, zone: ZoneInfo, field: str, detail: str) -> ScheduleClash:
     return ScheduleClash(
         detail,
         field=field,
         session_id=other.id,
         session_title=other.title,
-        starts_at=other.starts_at,
-        ends_at=other.ends_at,
+        starts_at=other.starts_at.astimezone(zone),
+        ends_at=other.ends_at.astimezone(zone),
     )
 
 

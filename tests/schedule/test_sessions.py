@@ -97,6 +97,7 @@ async def test_room_double_booking_is_409_naming_the_clashing_session(
     assert problem["code"] == "schedule_clash"
     assert problem["clashing_session"]["id"] == first["id"]
     assert problem["clashing_session"]["title"] == "First"
+    assert problem["clashing_session"]["starts_at"] == "2030-10-08T10:00:00+02:00"
     assert problem["errors"][0]["field"] == "room_id"
     back_to_back = await client.post(
         f"{sf.base(slug)}/sessions",
