@@ -305,3 +305,26 @@ def test_frab_exports_escape_markup_and_drop_characters_xml_forbids() -> None:
     event = data["schedule"]["conference"]["days"][0]["rooms"]["Stage"][0]
     assert event["track"] == "Food, Farming & <Data>"
     assert event["slug"].startswith("pure_fest-")
+
+
+@pytest.mark.parametrize("tzid", ["Europe/Amsterdam", "America/Sao_Paulo", "Australia/Lord_Howe"])
+def test_vtimezone_onsets_are_the_zones_real_transitions(tzid: str) -> None:
+    """RFC 5545: an observance's DTSTART is the local onset in the offset it leaves."""
+    from zoneinfo import ZoneInfo
+
+    import icalendar
+
+    from schedule.exports.ical import vtimezone
+
+    body = "\r\n".join(["BEGIN:VCALENDAR", *vtimezone(tzid, 2017, 2018), "END:VCALENDAR"])
+    component = icalendar.Calendar.from_ical(body).walk("VTIMEZONE")[0]
+    zone = ZoneInfo(tzid)
+    onsets = []
+    for observance in component.subcomponents[1:]:  # the first marks where the range starts
+        start = observance.decoded("DTSTART") - observance.decoded("TZOFFSETFROM")
+        onset = start.replace(tzinfo=UTC)
+        before, after = (onset - timedelta(seconds=1)).astimezone(zone), onset.astimezone(zone)
+        assert before.utcoffset() == observance.decoded("TZOFFSETFROM")
+        assert after.utcoffset() == observance.decoded("TZOFFSETTO")
+        onsets.append(onset)
+    assert len(onsets) >= 4
