@@ -1,9 +1,12 @@
 """Live sessions' machinery, started and stopped with the app.
 
 The hub and its broker (Redis when ``FESTIVAL_REDIS_URL`` is set, else in
-memory) live on ``app.state.live``. Each client frame runs in its own short
-unit of work behind a gate, so a storm of votes queues for the database
-instead of opening a connection per socket.
+memory) live on ``app.state.live``. Each client frame is one unit of work,
+behind a gate so a storm queues for the database instead of opening a
+connection per socket (on SQLite the gate is 1: one writer, no lock waits).
+Votes are group-committed: the votes waiting at one moment share a
+transaction, each in its own savepoint, and each voter hears its ack only
+after that commit.
 """
 
 from __future__ import annotations
@@ -26,17 +29,24 @@ from realtime.protocol import Command, Limits, ack, error
 
 log = logging.getLogger("festival.live")
 DB_GATE = 16
+BATCHED = frozenset({"question.vote", "poll.vote"})
+MAX_BATCH = 256
+Waiting = tuple[LiveContext, Command, "asyncio.Future[str]"]
 
 
 @dataclass
 class LiveRuntime:
     hub: Hub
     sessionmaker: async_sessionmaker[AsyncSession]
-    limits: Limits = field(default_factory=Limits)
     gate: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(DB_GATE))
+    limits: Limits = field(default_factory=Limits)
+    _waiting: list[Waiting] = field(default_factory=list)
+    _draining: asyncio.Task[None] | None = None
 
     async def execute(self, ctx: LiveContext, command: Command) -> str:
         """One frame, one unit of work: the ack after the commit, or an error frame."""
+        if command.type in BATCHED:
+            return await self._batched(ctx, command)
         async with self.gate:
             try:
                 async with unit_of_work(self.sessionmaker) as session:
@@ -47,6 +57,40 @@ class LiveRuntime:
                 log.exception("live frame %s failed", command.type)
                 return error(command.id, "internal_error", "Something went wrong on our side")
         return ack(command.id, data)
+
+    async def _batched(self, ctx: LiveContext, command: Command) -> str:
+        future: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+        self._waiting.append((ctx, command, future))
+        if self._draining is None or self._draining.done():
+            self._draining = asyncio.create_task(self._drain())
+        return await future
+
+    async def _drain(self) -> None:
+        while self._waiting:
+            batch, self._waiting = self._waiting[:MAX_BATCH], self._waiting[MAX_BATCH:]
+            async with self.gate:
+                replies = await self._commit(batch)
+            for (_, _, future), reply in zip(batch, replies, strict=True):
+                if not future.done():
+                    future.set_result(reply)
+
+    async def _commit(self, batch: list[Waiting]) -> list[str]:
+        """Run a batch in one transaction, each command in a savepoint of its own."""
+        replies: list[str] = []
+        try:
+            async with unit_of_work(self.sessionmaker) as session:
+                for ctx, command, _ in batch:
+                    try:
+                        async with session.begin_nested():
+                            data = await dispatch.run(session, ctx, command)
+                        replies.append(ack(command.id, data))
+                    except FestivalError as exc:
+                        replies.append(error(command.id, exc.code, exc.detail))
+        except Exception:
+            log.exception("a batch of %d votes failed", len(batch))
+            message = "Something went wrong on our side"
+            return [error(c.id, "internal_error", message) for _, c, _ in batch]
+        return replies
 
     async def snapshot(self, ctx: LiveContext, seq: int) -> dict[str, Any]:
         async with self.gate, unit_of_work(self.sessionmaker) as session:
@@ -69,7 +113,8 @@ async def start(app: FastAPI) -> None:
     """Start the hub (and its broker) for this app."""
     hub = Hub(make_broker(app))
     await hub.start()
-    app.state.live = LiveRuntime(hub, app.state.sessionmaker)
+    gate = asyncio.Semaphore(1 if app.state.settings.is_sqlite else DB_GATE)
+    app.state.live = LiveRuntime(hub, app.state.sessionmaker, gate)
 
 
 async def stop(app: FastAPI) -> None:

@@ -1,0 +1,55 @@
+"""The baseline of bench.ws_fanout: a bare `websockets` server that broadcasts a trigger.
+
+A connection to `/trigger` sends a marker; the server broadcasts a frame shaped
+like our `question.added` (same size, roughly) to every other connection with
+`websockets.broadcast`, which writes without awaiting any client.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import resource
+import sys
+
+from websockets.asyncio.server import ServerConnection, broadcast, serve
+
+clients: set[ServerConnection] = set()
+
+
+def frame(marker: str) -> str:
+    data = {
+        "id": "00000000-0000-0000-0000-000000000000",
+        "text": f"{marker} padding?",
+        "anonymous": False,
+        "author": "A1",
+        "status": "approved",
+        "highlighted": False,
+        "votes": 0,
+        "rev": 0,
+        "created_at": "2030-01-01T09:00:00+00:00",
+    }
+    return json.dumps({"type": "question.added", "seq": 1, "data": data}, separators=(",", ":"))
+
+
+async def handler(ws: ServerConnection) -> None:
+    if ws.request is not None and ws.request.path == "/trigger":
+        async for marker in ws:
+            broadcast(clients, frame(str(marker)))
+        return
+    clients.add(ws)
+    try:
+        await ws.wait_closed()
+    finally:
+        clients.discard(ws)
+
+
+async def main(port: int) -> None:
+    async with serve(handler, "127.0.0.1", port, ping_interval=20, backlog=4096, max_queue=16):
+        await asyncio.Future()
+
+
+if __name__ == "__main__":
+    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    asyncio.run(main(int(sys.argv[1])))
