@@ -357,6 +357,7 @@ async def programme_csv(
 @router.post(
     "/programme/import",
     summary="Import a programme (CSV or frab JSON): all or nothing",
+    response_model=ImportSummary,
     description=imports.__doc__ or "",
     openapi_extra={
         "requestBody": {
@@ -369,8 +370,11 @@ async def programme_csv(
     },
 )
 async def import_programme(
-    slug: str, request: Request, session: SessionDep, who: OrganiserDep
-) -> ImportSummary:
+    slug: str, request: Request, session: SessionDep, who: OrganiserDep, idem: IdempotencyDep
+) -> JSONResponse:
+    if (replay := await idem.replay()) is not None:
+        return replay
     body = await imports.read_limited(request.stream(), MAX_IMPORT_BYTES)
     content_type = request.headers.get("content-type", "")
-    return await imports.import_programme(session, who, slug, body, content_type)
+    summary = await imports.import_programme(session, who, slug, body, content_type)
+    return await idem.respond(200, summary)

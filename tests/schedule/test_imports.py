@@ -114,6 +114,18 @@ async def test_csv_import_creates_the_programme_and_reimport_changes_nothing(
     assert items[0]["live_qa"] is True
     second = await _import(client, token, slug, CSV_ROWS.encode(), "text/csv")
     assert second.json()["unchanged"] == {"sessions": 2, "speakers": 2, "rooms": 2, "tracks": 2}
+    retried = await client.post(
+        f"{sf.base(slug)}/programme/import",
+        content=CSV_ROWS.encode(),
+        headers={**auth(token), "Content-Type": "text/csv", "Idempotency-Key": "k"},
+    )
+    replayed = await client.post(
+        f"{sf.base(slug)}/programme/import",
+        content=CSV_ROWS.encode(),
+        headers={**auth(token), "Content-Type": "text/csv", "Idempotency-Key": "k"},
+    )
+    assert replayed.headers["idempotent-replay"] == "true"
+    assert replayed.json() == retried.json()
     changes = (await client.get(f"{sf.base(slug)}/changes")).json()["items"]
     assert [c["kind"] for c in changes] == ["added", "added"]
 
