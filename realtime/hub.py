@@ -27,6 +27,7 @@ from realtime.protocol import CLOSE_RESTART, CLOSE_TOO_SLOW, Event, encode_event
 
 log = logging.getLogger(__name__)
 SnapshotFn = Callable[[int], Awaitable[dict[str, Any]]]
+FANOUT_BUDGET = 20_000  # coalesced frames x sockets per second, per channel
 
 
 class Transport(Protocol):
@@ -290,6 +291,8 @@ class Hub:
                     log.exception("flushing channel %s failed", channel.name)
 
     async def _flush(self, channel: Channel, now: float) -> None:
+        # Big channels get fewer count frames: frames x sockets stays within a budget.
+        channel.coalescer.interval = max(self.interval, channel.size / FANOUT_BUDGET)
         taken = channel.coalescer.take(now)
         if not taken:
             return

@@ -26,7 +26,7 @@ from realtime.models import LiveChannel, ModerationAction, Question, QuestionVot
 from realtime.protocol import Event
 from realtime.queries import (
     PUBLIC_STATUSES,
-    insert_ignoring_duplicates,
+    insert_vote,
     questions_of,
     visible_questions,
 )
@@ -88,33 +88,35 @@ async def ask(session: AsyncSession, ctx: LiveContext, text: str, anonymous: boo
 
 
 async def vote(session: AsyncSession, ctx: LiveContext, question_id: uuid.UUID, up: bool) -> int:
-    """Upvote or take back; idempotent. Returns the question's count after the change."""
+    """Upvote or take back; idempotent. Returns the question's count after the change.
+
+    Two statements on the hot path (a vote storm is mostly this): the vote row
+    written only if the question is visible, then the counter raised with it.
+    """
     _require_attendee(ctx)
-    exists = await session.scalar(
-        select(Question.id).where(
+    visible = (
+        select(Question.id)
+        .where(
             Question.id == question_id,
             Question.session_id == ctx.session_id,
             visible_questions(ctx.role),
         )
+        .scalar_subquery()
     )
-    if exists is None:
-        raise QuestionNotFound(f"No question {question_id}", field="question_id")
     if up:
-        changed = await insert_ignoring_duplicates(
-            session,
-            QuestionVote,
-            {"question_id": question_id, "voter_id": ctx.voter_id, "created_at": utcnow()},
-        )
+        changed = await insert_vote(session, visible, ctx.voter_id, utcnow())
     else:
         result = await session.execute(
             delete(QuestionVote).where(
-                QuestionVote.question_id == question_id, QuestionVote.voter_id == ctx.voter_id
+                QuestionVote.question_id == visible, QuestionVote.voter_id == ctx.voter_id
             )
         )
         changed = getattr(result, "rowcount", 0) == 1
     if not changed:
-        count = await session.scalar(select(Question.votes).where(Question.id == question_id))
-        return int(count or 0)
+        count = await session.scalar(select(Question.votes).where(Question.id == visible))
+        if count is None:
+            raise QuestionNotFound(f"No question {question_id}", field="question_id")
+        return int(count)
     row = (
         await session.execute(
             update(Question)

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, func, select, true
+from sqlalchemy import ColumnElement, ScalarSelect, Select, func, literal, select, true
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from realtime.models import Ballot, BallotChoice, Poll, PollOption, Question
+from realtime.models import Ballot, BallotChoice, Poll, PollOption, Question, QuestionVote
 
 PUBLIC_STATUSES = ("approved", "answered")
 
@@ -82,4 +83,20 @@ async def insert_ignoring_duplicates(
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     result = await session.execute(insert(model).values(**values).on_conflict_do_nothing())
+    return bool(getattr(result, "rowcount", 0) == 1)
+
+
+async def insert_vote(
+    session: AsyncSession, question: ScalarSelect[Any], voter_id: uuid.UUID, at: datetime
+) -> bool:
+    """One vote row for a question that ``question`` finds; False if none or already there."""
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    rows = select(
+        Question.id,
+        literal(voter_id, QuestionVote.voter_id.type),
+        literal(at, QuestionVote.created_at.type),
+    ).where(Question.id == question)
+    stmt = insert(QuestionVote).from_select(["question_id", "voter_id", "created_at"], rows)
+    result = await session.execute(stmt.on_conflict_do_nothing())
     return bool(getattr(result, "rowcount", 0) == 1)
