@@ -25,7 +25,7 @@ from realtime import dispatch
 from realtime.broker import Broker, MemoryBroker, RedisBroker
 from realtime.hub import Hub
 from realtime.live import LiveContext
-from realtime.protocol import Command, Limits, ack, error
+from realtime.protocol import Allowance, Command, Limits, ack, error
 
 log = logging.getLogger("festival.live")
 DB_GATE = 16
@@ -40,8 +40,17 @@ class LiveRuntime:
     sessionmaker: async_sessionmaker[AsyncSession]
     gate: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(DB_GATE))
     limits: Limits = field(default_factory=Limits)
+    allowances: dict[tuple[str, str], Allowance] = field(default_factory=dict)
     _waiting: list[Waiting] = field(default_factory=list)
     _draining: asyncio.Task[None] | None = None
+
+    def allowance(self, ctx: LiveContext) -> Allowance:
+        """Rate limits are per attendee (all their sockets on this node), not per socket."""
+        key = (str(ctx.session_id), str(ctx.voter_id))
+        found = self.allowances.get(key)
+        if found is None:
+            found = self.allowances[key] = Allowance.of(self.limits)
+        return found
 
     async def execute(self, ctx: LiveContext, command: Command) -> str:
         """One frame, one unit of work: the ack after the commit, or an error frame."""

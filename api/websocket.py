@@ -90,7 +90,7 @@ async def live_session(
     client = await runtime.hub.join(
         str(session_id), SocketTransport(ws), ctx.role, since, _snapshot
     )
-    state = ClientState(ctx.role, runtime.limits)
+    state = ClientState(ctx.role, runtime.limits, runtime.allowance(ctx))
     clock = runtime.hub.clock
     try:
         while not client.closed:

@@ -7,12 +7,12 @@ import json
 import os
 import socket
 import time
-import urllib.request
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
 
+import httpx
 from websockets.sync.client import ClientConnection, connect
 
 
@@ -143,10 +143,10 @@ async def wait_ready(url: str, proc: asyncio.subprocess.Process, limit: float = 
         if proc.returncode is not None:
             raise RuntimeError("the server died on start")
         try:
-            with urllib.request.urlopen(url + "/healthz", timeout=1) as reply:  # noqa: S310
-                if reply.status == 200:
+            async with httpx.AsyncClient(timeout=1) as http:
+                if (await http.get(url + "/healthz")).status_code == 200:
                     return
-        except OSError:
+        except httpx.HTTPError:
             pass
         await asyncio.sleep(0.1)
     raise TimeoutError("the server did not come up")

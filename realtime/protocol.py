@@ -145,18 +145,42 @@ class Bucket:
 
 
 @dataclass(slots=True)
+class Allowance:
+    """One attendee's question and vote buckets, shared by all their sockets on a node."""
+
+    questions: Bucket
+    votes: Bucket
+
+    @classmethod
+    def of(cls, limits: Limits) -> Allowance:
+        return cls(
+            Bucket(limits.questions_per_minute / 60, limits.question_burst),
+            Bucket(limits.votes_per_second, limits.vote_burst),
+        )
+
+
+@dataclass(slots=True)
 class ClientState:
     """What the protocol remembers of one connection."""
 
     role: str
     limits: Limits = field(default_factory=Limits)
+    allowance: Allowance | None = None
     strikes: list[float] = field(default_factory=list)
-    questions: Bucket = field(init=False)
-    votes: Bucket = field(init=False)
 
     def __post_init__(self) -> None:
-        self.questions = Bucket(self.limits.questions_per_minute / 60, self.limits.question_burst)
-        self.votes = Bucket(self.limits.votes_per_second, self.limits.vote_burst)
+        if self.allowance is None:
+            self.allowance = Allowance.of(self.limits)
+
+    @property
+    def questions(self) -> Bucket:
+        assert self.allowance is not None
+        return self.allowance.questions
+
+    @property
+    def votes(self) -> Bucket:
+        assert self.allowance is not None
+        return self.allowance.votes
 
     def strike(self, now: float) -> bool:
         """Count one bad frame; True when the connection has abused its welcome."""

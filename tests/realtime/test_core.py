@@ -11,6 +11,7 @@ from realtime.channel import ChannelLog, Stamped
 from realtime.coalesce import Coalescer
 from realtime.protocol import (
     CLOSE_POLICY,
+    Allowance,
     ClientState,
     Command,
     Event,
@@ -91,6 +92,15 @@ def test_questions_are_limited_per_minute_and_refill() -> None:
     assert isinstance(decide(state, ask, 0.1), Command)
     assert _error(decide(state, ask, 0.2))["code"] == "rate_limited"
     assert isinstance(decide(state, ask, 31.0), Command)
+
+
+def test_an_attendees_sockets_share_one_allowance() -> None:
+    limits = Limits(questions_per_minute=1, question_burst=1)
+    shared = Allowance.of(limits)
+    tab, phone = ClientState("attendee", limits, shared), ClientState("attendee", limits, shared)
+    ask = _frame("question.ask", {"text": "why?"})
+    assert isinstance(decide(tab, ask, 0.0), Command)
+    assert _error(decide(phone, ask, 0.1))["code"] == "rate_limited"
 
 
 def test_votes_are_limited_per_second() -> None:
