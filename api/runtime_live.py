@@ -68,11 +68,15 @@ class LiveRuntime:
         return ack(command.id, data)
 
     async def _batched(self, ctx: LiveContext, command: Command) -> str:
+        return await self.submit(ctx, command)
+
+    def submit(self, ctx: LiveContext, command: Command) -> asyncio.Future[str]:
+        """Queue a vote for the next group commit; the future holds its ack or error frame."""
         future: asyncio.Future[str] = asyncio.get_running_loop().create_future()
         self._waiting.append((ctx, command, future))
         if self._draining is None or self._draining.done():
             self._draining = asyncio.create_task(self._drain())
-        return await future
+        return future
 
     async def _drain(self) -> None:
         while self._waiting:

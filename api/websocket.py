@@ -9,6 +9,7 @@ decide everything.
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from typing import Annotated
 
@@ -16,15 +17,17 @@ from fastapi import APIRouter, Query, WebSocket, WebSocketDisconnect
 from fastapi.responses import JSONResponse
 
 from api.problems import PROBLEM, TYPE_BASE
-from api.runtime_live import LiveRuntime
+from api.runtime_live import BATCHED, LiveRuntime
 from festival.auth import resolve_principal
 from festival.db import unit_of_work
 from festival.errors import FestivalError
 from realtime import access
+from realtime.hub import Client
 from realtime.live import LiveContext
-from realtime.protocol import CLOSE_POLICY, ClientState, Reply, decide
+from realtime.protocol import CLOSE_POLICY, ClientState, Command, Reply, decide
 
 router = APIRouter()
+MAX_IN_FLIGHT = 16
 
 
 class SocketTransport:
@@ -70,6 +73,30 @@ async def _enter(
         return None
 
 
+async def _pipeline(
+    runtime: LiveRuntime,
+    ctx: LiveContext,
+    command: Command,
+    client: Client,
+    in_flight: set[asyncio.Future[str]],
+) -> None:
+    """Votes do not hold up the reader: it keeps reading (pongs too) while they commit.
+
+    At most ``MAX_IN_FLIGHT`` per socket; past that the reader waits for one.
+    """
+    future = runtime.submit(ctx, command)
+    in_flight.add(future)
+
+    def _done(done: asyncio.Future[str]) -> None:
+        in_flight.discard(done)
+        if not done.cancelled():
+            client.push(done.result())
+
+    future.add_done_callback(_done)
+    if len(in_flight) >= MAX_IN_FLIGHT:
+        await asyncio.wait(set(in_flight), return_when=asyncio.FIRST_COMPLETED)
+
+
 @router.websocket("/ws/sessions/{session_id}")
 async def live_session(
     ws: WebSocket,
@@ -91,6 +118,7 @@ async def live_session(
         str(session_id), SocketTransport(ws), ctx.role, since, _snapshot
     )
     state = ClientState(ctx.role, runtime.limits, runtime.allowance(ctx))
+    in_flight: set[asyncio.Future[str]] = set()
     clock = runtime.hub.clock
     try:
         while not client.closed:
@@ -107,6 +135,9 @@ async def live_session(
                 if decision.close is not None:
                     await runtime.hub.close(client, decision.close, "too many bad frames")
                     break
+                continue
+            if decision.type in BATCHED:
+                await _pipeline(runtime, ctx, decision, client, in_flight)
                 continue
             client.push(await runtime.execute(ctx, decision))
     except (WebSocketDisconnect, RuntimeError):

@@ -30,6 +30,7 @@ class Clients:
         self.arrivals: list[float] = []
         self.acks = 0
         self.errors = 0
+        self.closes: dict[str, int] = {}
 
     async def connect(self, share: list[tuple[int, str]]) -> tuple[int, int]:
         gate = asyncio.Semaphore(64)
@@ -72,6 +73,8 @@ class Clients:
                 elif text.startswith('{"type":"snapshot"'):
                     questions = json.loads(text)["data"]["questions"]
                     peer.counts.update({q["id"]: q["votes"] for q in questions})
+        code = str(peer.ws.close_code)
+        self.closes[code] = self.closes.get(code, 0) + 1
 
     async def wait_arrivals(self, limit: float = 30) -> list[float]:
         deadline = time.monotonic() + limit
@@ -154,6 +157,8 @@ async def serve(conn: Connection, local_ip: str) -> None:
             clients.marker = ""
         elif name == "storm":
             conn.send(await clients.storm(args[0], args[1]))
+        elif name == "closes":
+            conn.send(dict(clients.closes))
         elif name == "converge":
             conn.send(await clients.converge(args[0], args[1]))
         elif name == "close_all":

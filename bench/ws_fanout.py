@@ -121,6 +121,8 @@ async def _serve_ours(env: dict[str, str], port: int) -> asyncio.subprocess.Proc
     command = [str(exe), "serve", "--port", str(port)]
     if os.environ.get("BENCH_WS"):  # try another uvicorn websocket implementation
         command = [sys.executable, "-m", "uvicorn", "api.main:app", "--port", str(port)]
+        if os.environ.get("BENCH_PROFILE"):
+            command[1:1] = ["-m", "cProfile", "-o", os.environ["BENCH_PROFILE"]]
         command += ["--ws", os.environ["BENCH_WS"], "--log-level", "warning"]
     proc = await asyncio.create_subprocess_exec(
         *command, env=env, stdout=asyncio.subprocess.DEVNULL
@@ -228,6 +230,12 @@ def storm(pool: Pool, setup: ws_setup.Setup, n: int) -> dict[str, Any]:
     sent = pool.ask("storm", plan, voters, timeout=200)
     elapsed = time.monotonic() - t0
     acks, errors = sum(s[0] for s in sent), sum(s[1] for s in sent)
+    closes: dict[str, int] = {}
+    for reply in pool.ask("closes"):
+        for code, count in reply.items():
+            closes[code] = closes.get(code, 0) + count
+    if closes:
+        log(f"n={n}: sockets closed during the storm, by code: {closes}")
     truth = {q: n for q, n in ws_setup.db_counts(setup).items() if q in setup.question_ids}
     converged = pool.ask("converge", truth, 30, timeout=120)
     exact = sum(c[0] for c in converged)

@@ -222,6 +222,9 @@ class Hub:
             return
         if code == CLOSE_TOO_SLOW:
             self.evicted += 1
+            log.warning(
+                "evicted a %s socket of channel %s: too slow", client.role, client.channel.name
+            )
         self.drop(client, stop_writer=False)
         self._spawn(self._close(client, code, reason, drain=code != CLOSE_TOO_SLOW))
 
