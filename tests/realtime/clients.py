@@ -87,3 +87,27 @@ class LiveClient:
 
     async def close(self) -> None:
         await self.ws.close()
+
+
+class Collecting:
+    """A Transport that keeps what the hub sends it (the hub's own seam, not a socket double)."""
+
+    def __init__(self) -> None:
+        self.frames: list[dict[str, object]] = []
+        self.closed: int | None = None
+        self.arrived = asyncio.Event()
+
+    async def send_text(self, text: str) -> None:
+        self.frames.append(json.loads(text))
+        self.arrived.set()
+
+    async def close(self, code: int, reason: str = "") -> None:
+        self.closed = code
+
+    def seqs(self) -> list[int]:
+        return [int(f["seq"]) for f in self.frames if isinstance(f.get("seq"), int)]  # type: ignore[call-overload]
+
+    async def wait_for(self, count: int) -> None:
+        while len(self.frames) < count:
+            self.arrived.clear()
+            await asyncio.wait_for(self.arrived.wait(), 10)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import uuid
 from collections.abc import AsyncIterator
 
@@ -13,32 +12,9 @@ from redis.asyncio import Redis
 from realtime.broker import RedisBroker
 from realtime.hub import Hub
 from realtime.protocol import Event
+from tests.realtime.clients import Collecting
 
 pytestmark = pytest.mark.redis
-
-
-class Collecting:
-    """A Transport that keeps what the hub sends it (the hub's own seam, not a socket double)."""
-
-    def __init__(self) -> None:
-        self.frames: list[dict[str, object]] = []
-        self.closed: int | None = None
-        self.arrived = asyncio.Event()
-
-    async def send_text(self, text: str) -> None:
-        self.frames.append(json.loads(text))
-        self.arrived.set()
-
-    async def close(self, code: int, reason: str = "") -> None:
-        self.closed = code
-
-    def seqs(self) -> list[int]:
-        return [int(f["seq"]) for f in self.frames if isinstance(f.get("seq"), int)]  # type: ignore[call-overload]
-
-    async def wait_for(self, count: int) -> None:
-        while len(self.frames) < count:
-            self.arrived.clear()
-            await asyncio.wait_for(self.arrived.wait(), 10)
 
 
 async def _snapshot(seq: int) -> dict[str, object]:
