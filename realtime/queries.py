@@ -76,6 +76,36 @@ def ballot_texts(poll_id: uuid.UUID) -> Select[str | None]:
     return select(Ballot.text).where(Ballot.poll_id == poll_id, Ballot.text.is_not(None))
 
 
+def option_counts_of(poll_ids: list[uuid.UUID]) -> Select[uuid.UUID, uuid.UUID, int]:
+    return (
+        select(BallotChoice.poll_id, BallotChoice.option_id, func.count())
+        .where(BallotChoice.poll_id.in_(poll_ids))
+        .group_by(BallotChoice.poll_id, BallotChoice.option_id)
+    )
+
+
+def rating_counts_of(poll_ids: list[uuid.UUID]) -> Select[uuid.UUID, int | None, int]:
+    return (
+        select(Ballot.poll_id, Ballot.rating, func.count())
+        .where(Ballot.poll_id.in_(poll_ids), Ballot.rating.is_not(None))
+        .group_by(Ballot.poll_id, Ballot.rating)
+    )
+
+
+def totals_of(poll_ids: list[uuid.UUID]) -> Select[uuid.UUID, int]:
+    return (
+        select(Ballot.poll_id, func.count())
+        .where(Ballot.poll_id.in_(poll_ids))
+        .group_by(Ballot.poll_id)
+    )
+
+
+def texts_of(poll_ids: list[uuid.UUID]) -> Select[uuid.UUID, str | None]:
+    return select(Ballot.poll_id, Ballot.text).where(
+        Ballot.poll_id.in_(poll_ids), Ballot.text.is_not(None)
+    )
+
+
 async def insert_ignoring_duplicates(
     session: AsyncSession, model: type[Any], values: dict[str, Any]
 ) -> bool:

@@ -9,7 +9,7 @@ import uuid
 import httpx
 from fastapi import FastAPI
 
-from tests.conftest import Backend
+from tests.conftest import Backend, count_queries
 from tests.factories.festival import auth
 from tests.factories.realtime import live_session
 from tests.realtime.asgi import AsgiSocket
@@ -148,3 +148,37 @@ async def test_projector_links_are_for_moderators_and_join_read_only(
     other = await live_session(backend.engine)
     elsewhere = AsgiSocket(app, f"/ws/sessions/{other.session_id}", f"token={body['token']}")
     assert (await elsewhere.connect())["status"] == 403
+
+
+async def test_listing_polls_and_questions_takes_the_same_queries_for_one_or_many(
+    app: FastAPI, client: httpx.AsyncClient, backend: Backend
+) -> None:
+    live = await live_session(backend.engine)
+    base = f"/api/v1/sessions/{live.session_id}"
+    mod, ada = auth(await live.moderator()), auth(await live.attendee())
+    specs = [
+        {"question": "One?", "kind": "single", "options": ["A", "B"]},
+        {"question": "Rate", "kind": "rating"},
+        {"question": "Words", "kind": "text"},
+    ]
+
+    async def add(round_: int) -> None:
+        for spec in specs:
+            made = (await client.post(f"{base}/polls", json=spec, headers=mod)).json()
+            await client.post(f"{base}/polls/{made['id']}/open", headers=mod)
+        text = {"text": f"Question {round_}?"}
+        await client.post(f"{base}/questions", json=text, headers=ada)
+
+    async def queries() -> tuple[int, int]:
+        counts = []
+        for path in ("/polls", "/questions"):
+            with count_queries(app.state.engine) as counter:
+                assert (await client.get(base + path, headers=ada)).status_code == 200
+            counts.append(counter.count)
+        return counts[0], counts[1]
+
+    await add(0)
+    few = await queries()
+    for i in range(1, 4):
+        await add(i)
+    assert await queries() == few
