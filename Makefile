@@ -28,6 +28,8 @@ lint: $(STAMP)
 	$(BIN)/lint-imports
 
 bench: $(STAMP)
+	@command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk) \
+		|| echo "bench: install wrk (apt-get install wrk) for the HTTP load benchmarks"
 	$(BIN)/python -m bench
 
 clean:
