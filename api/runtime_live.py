@@ -41,8 +41,15 @@ class LiveRuntime:
     gate: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(DB_GATE))
     limits: Limits = field(default_factory=Limits)
     allowances: dict[tuple[str, str], Allowance] = field(default_factory=dict)
+    _snapshots: dict[tuple[str, str], tuple[int, asyncio.Future[dict[str, Any]]]] = field(
+        default_factory=dict
+    )
     _waiting: list[Waiting] = field(default_factory=list)
     _draining: asyncio.Task[None] | None = None
+
+    async def _read_snapshot(self, ctx: LiveContext, seq: int) -> dict[str, Any]:
+        async with self.gate, unit_of_work(self.sessionmaker) as session:
+            return await dispatch.snapshot(session, ctx, seq)
 
     def allowance(self, ctx: LiveContext) -> Allowance:
         """Rate limits are per attendee (all their sockets on this node), not per socket."""
@@ -109,8 +116,18 @@ class LiveRuntime:
         return replies
 
     async def snapshot(self, ctx: LiveContext, seq: int) -> dict[str, Any]:
-        async with self.gate, unit_of_work(self.sessionmaker) as session:
-            data = await dispatch.snapshot(session, ctx, seq)
+        """What a joining socket sees first; one read serves every joiner at the same seq.
+
+        A snapshot depends only on the role and the channel's state as of ``seq``
+        (later changes arrive as events with higher numbers and are idempotent),
+        so when a thousand people join at once they share one database read.
+        """
+        key = (str(ctx.session_id), ctx.role)
+        held = self._snapshots.get(key)
+        if held is None or held[0] != seq or (held[1].done() and held[1].exception()):
+            held = (seq, asyncio.ensure_future(self._read_snapshot(ctx, seq)))
+            self._snapshots[key] = held
+        data = dict(await asyncio.shield(held[1]))
         channel = self.hub.channels.get(str(ctx.session_id))
         size = channel.size if channel else 0
         shown = channel.presence if channel and channel.presence is not None else 0

@@ -32,7 +32,7 @@ class Clients:
         self.errors = 0
         self.closes: dict[str, int] = {}
 
-    async def connect(self, share: list[tuple[int, str]]) -> tuple[int, int]:
+    async def connect(self, share: list[tuple[int, str]], snapshot: bool) -> tuple[int, int]:
         gate = asyncio.Semaphore(64)
         failed = 0
 
@@ -52,6 +52,11 @@ class Clients:
                     failed += 1
                     return
             peer = Peer(index, ws)
+            if snapshot:  # measure only once every socket has its first frame
+                with contextlib.suppress(Exception):
+                    first = await asyncio.wait_for(ws.recv(), 300)
+                    questions = json.loads(first)["data"]["questions"]
+                    peer.counts.update({q["id"]: q["votes"] for q in questions})
             peer.reader = asyncio.create_task(self.read(peer))
             self.peers.append(peer)
 
@@ -148,7 +153,7 @@ async def serve(conn: Connection, local_ip: str) -> None:
             await clients.close_all()
             return
         if name == "connect":
-            conn.send(await clients.connect(args[0]))
+            conn.send(await clients.connect(args[0], "/ws/sessions/" in args[0][0][1]))
         elif name == "expect":
             clients.marker, clients.arrivals = args[0], []
             conn.send(True)

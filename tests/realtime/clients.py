@@ -110,4 +110,4 @@ class Collecting:
     async def wait_for(self, count: int) -> None:
         while len(self.frames) < count:
             self.arrived.clear()
-            await asyncio.wait_for(self.arrived.wait(), 10)
+            await asyncio.wait_for(self.arrived.wait(), 30)
