@@ -7,6 +7,7 @@ sockets exactly as if the action came from one.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable, Callable
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request, Response
@@ -15,6 +16,7 @@ from fastapi.responses import JSONResponse
 from api.deps import PrincipalDep, SessionDep, SettingsDep
 from api.idempotency import IdempotencyDep
 from api.problems import ERROR_RESPONSES
+from festival.errors import RateLimited
 from realtime import access, polls, projector, qa, reports
 from realtime.live import LiveContext
 from realtime.protocol import PollCreate
@@ -45,6 +47,24 @@ async def _context(
 
 
 LiveDep = Annotated[LiveContext, Depends(_context)]
+
+
+def _within_limit(kind: str) -> Callable[[Request, LiveContext], Awaitable[LiveContext]]:
+    """The socket's per-attendee limits hold for the REST mirrors too (shared buckets)."""
+
+    async def check(request: Request, ctx: LiveDep) -> LiveContext:
+        runtime = request.app.state.live
+        allowance = runtime.allowance(ctx)
+        bucket = allowance.questions if kind == "questions" else allowance.votes
+        if ctx.role == "attendee" and not bucket.take(runtime.hub.clock()):
+            raise RateLimited(f"Too many {kind}; slow down")
+        return ctx
+
+    return check
+
+
+AskerDep = Annotated[LiveContext, Depends(_within_limit("questions"))]
+VoterDep = Annotated[LiveContext, Depends(_within_limit("votes"))]
 
 
 @router.post(
@@ -93,7 +113,7 @@ async def list_questions(
     summary="Ask a question",
 )
 async def ask(
-    body: QuestionCreate, session: SessionDep, ctx: LiveDep, idem: IdempotencyDep
+    body: QuestionCreate, session: SessionDep, ctx: AskerDep, idem: IdempotencyDep
 ) -> JSONResponse:
     if (replayed := await idem.replay()) is not None:
         return replayed
@@ -103,7 +123,7 @@ async def ask(
 
 @router.post("/{session_id}/questions/{question_id}/vote", summary="Upvote or take back")
 async def vote(
-    question_id: uuid.UUID, body: QuestionVoteCreate, session: SessionDep, ctx: LiveDep
+    question_id: uuid.UUID, body: QuestionVoteCreate, session: SessionDep, ctx: VoterDep
 ) -> VoteRead:
     count = await qa.vote(session, ctx, question_id, body.up)
     return VoteRead(question_id=str(question_id), votes=count, up=body.up)
@@ -159,7 +179,7 @@ async def close_poll(poll_id: uuid.UUID, session: SessionDep, ctx: LiveDep) -> P
 
 @router.post("/{session_id}/polls/{poll_id}/votes", summary="Cast or change a ballot")
 async def vote_poll(
-    poll_id: uuid.UUID, body: BallotCreate, session: SessionDep, ctx: LiveDep
+    poll_id: uuid.UUID, body: BallotCreate, session: SessionDep, ctx: VoterDep
 ) -> dict[str, Any]:
     return await polls.vote(
         session, ctx, poll_id, option_ids=body.option_ids, rating=body.rating, text=body.text

@@ -167,7 +167,8 @@ async def test_listing_polls_and_questions_takes_the_same_queries_for_one_or_man
             made = (await client.post(f"{base}/polls", json=spec, headers=mod)).json()
             await client.post(f"{base}/polls/{made['id']}/open", headers=mod)
         text = {"text": f"Question {round_}?"}
-        await client.post(f"{base}/questions", json=text, headers=ada)
+        asker = auth(await live.attendee())
+        assert (await client.post(f"{base}/questions", json=text, headers=asker)).status_code == 201
 
     async def queries() -> tuple[int, int]:
         counts = []
@@ -182,3 +183,16 @@ async def test_listing_polls_and_questions_takes_the_same_queries_for_one_or_man
     for i in range(1, 4):
         await add(i)
     assert await queries() == few
+
+
+async def test_rest_questions_and_votes_share_the_attendees_rate_limits(
+    client: httpx.AsyncClient, backend: Backend
+) -> None:
+    live = await live_session(backend.engine)
+    base = f"/api/v1/sessions/{live.session_id}/questions"
+    ada = auth(await live.attendee())
+    codes = [
+        (await client.post(base, json={"text": f"Q{i}?"}, headers=ada)).status_code
+        for i in range(4)
+    ]
+    assert codes == [201, 201, 201, 429]

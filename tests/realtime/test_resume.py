@@ -36,14 +36,14 @@ async def test_resume_after_five_questions_and_a_hundred_votes_gets_exactly_what
     since = leaver.last_seq  # anything sent but unread counts as missed: the witness has it
     await leaver.close()
 
-    asker = await live.attendee("Asker")
+    askers = [await live.attendee(f"Asker {i}") for i in range(5)]
     voters = [await live.attendee(f"Voter {i}") for i in range(20)]
     gate = asyncio.Semaphore(10)
     async with httpx.AsyncClient(base_url=live_server.url, timeout=30) as http:
         base = f"/api/v1/sessions/{live.session_id}/questions"
         qids = []
         for i in range(5):
-            made = await http.post(base, json={"text": f"Question {i}?"}, headers=auth(asker))
+            made = await http.post(base, json={"text": f"Question {i}?"}, headers=auth(askers[i]))
             assert made.status_code == 201
             qids.append(made.json()["id"])
 
