@@ -194,6 +194,26 @@ async def test_idempotency_key_replays_the_first_reply_and_changes_nothing(
     assert again.json() == first.json()
     mine = await client.get(f"{API}/festivals", headers=auth(owner))
     assert [f["slug"] for f in mine.json()["items"]] == [body["slug"]]
+    await client.post(f"{fest(body['slug'])}/publish", headers=auth(owner))
+
+    # A retried registration gets its reply again, not the 409 of a second one.
+    person = {"name": "Ada", "email": "ada@example.org"}
+    once = {"Idempotency-Key": "register-once"}
+    path = f"{fest(body['slug'])}/registrations"
+    first = await client.post(path, json=person, headers=once)
+    again = await client.post(path, json=person, headers=once)
+    assert first.status_code == again.status_code == 201
+    assert again.json() == first.json()
+    listed = await client.get(path, headers=auth(owner))
+    assert len(listed.json()["items"]) == 1
+
+    door = await staff(client, owner, body["slug"], "checkin")
+    scan_once = auth(door) | {"Idempotency-Key": "scan-once"}
+    qr = {"qr": first.json()["ticket"]["qr"]}
+    first = await client.post(f"{fest(body['slug'])}/checkins", json=qr, headers=scan_once)
+    again = await client.post(f"{fest(body['slug'])}/checkins", json=qr, headers=scan_once)
+    assert first.status_code == again.status_code == 201
+    assert again.json() == first.json()
 
 
 async def test_health_readiness_metrics_openapi_and_docs(client: httpx.AsyncClient) -> None:
@@ -246,8 +266,9 @@ async def test_organiser_signs_in_and_issues_lists_and_revokes_staff_tokens(
 
     listed = await client.get(f"{fest(slug)}/staff-tokens", headers=auth(owner))
     assert listed.status_code == 200
+    # API.md pages every list as {items, next_cursor}; this one is a bare list today.
     page: Any = listed.json()
-    items = page["items"] if isinstance(page, dict) else page  # see the report: a bare list
+    items = page["items"] if isinstance(page, dict) else page
     assert [t["label"] for t in items] == ["Gate A"]
     assert raw not in listed.text  # shown once
 
@@ -471,6 +492,8 @@ async def test_published_programme_filters_and_cancelled_sessions_stay_with_chan
         assert {"session_id", "title", "kind", "at"} <= entry.keys()
         assert datetime.fromisoformat(entry["at"]).utcoffset() is not None
     assert entries[0]["title"] == "Welcome"
+    assert entries[0]["before"]["title"] == "Opening"
+    assert entries[0]["after"]["title"] == "Welcome"
 
 
 async def test_exports_are_public_once_published_and_calendar_marks_cancel_and_sequence(
@@ -761,11 +784,12 @@ async def test_offline_bundle_sync_in_order_stats_and_arrivals_chart(
     assert [r["result"] for r in results] == ["ok", "already_checked_in", "invalid"]
     assert results[0]["attendee"]["name"] == "Ada"
     assert {"id", "list", "gate", "checked_in_at"} <= results[0].keys()
+    assert {"checked_in_at", "gate"} <= results[1].keys()
 
     stats = await client.get(f"{fest(slug)}/checkins/stats", headers=auth(owner))
     assert stats.status_code == 200
     assert "arrivals" in stats.json()
-    assert "2" in str(stats.json())
+    assert stats.json()["arrivals"]
     chart = await client.get(f"{fest(slug)}/checkins/arrivals.svg", headers=auth(owner))
     assert chart.status_code == 200
     assert chart.headers["content-type"].startswith("image/svg+xml")
