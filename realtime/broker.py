@@ -17,7 +17,6 @@ node publishes last, the channel ends on the newest counts.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 import time
@@ -183,6 +182,11 @@ def _load(seq: int, raw: bytes | str) -> Stamped:
     return Stamped(seq, Event(body["t"], body["d"], body.get("a", "all")))
 
 
+# Well under redis-py's default socket timeout (5 s since redis-py 8): a blocking
+# read as long as the timeout races it and fails with "Timeout reading".
+_BLOCK_MS = 1000
+
+
 class RedisBroker:
     """Several processes, one Redis: streams as the ordered, replayable, trimmed log."""
 
@@ -193,6 +197,7 @@ class RedisBroker:
         self._sinks: dict[str, list[Sink]] = {}
         self._readers: dict[str, asyncio.Task[None]] = {}
         self._scripts: dict[str, Any] = {}
+        self._closed = False
 
     def _keys(self, channel: str) -> list[str]:
         base = f"{self._prefix}:live:{channel}"
@@ -208,13 +213,16 @@ class RedisBroker:
             self._scripts[name] = self._redis.register_script(source)
 
     async def close(self) -> None:
+        """Stop every stream reader. Bounded: a reader that swallowed its
+        cancellation inside the Redis client still sees ``_closed`` and ends
+        within one blocking read."""
+        self._closed = True
         readers = list(self._readers.values())
         self._readers.clear()
         for task in readers:
             task.cancel()
-        for task in readers:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        if readers:
+            await asyncio.wait(readers, timeout=2 * _BLOCK_MS / 1000 + 1)
 
     async def attach(self, channel: str, sink: Sink) -> int:
         self._sinks.setdefault(channel, []).append(sink)
@@ -234,9 +242,9 @@ class RedisBroker:
 
     async def _read(self, channel: str, log_key: str, last: int) -> None:
         cursor = f"{last}-0"
-        while True:
+        while not self._closed and channel in self._readers:
             try:
-                reply = await self._redis.xread({log_key: cursor}, block=5000, count=500)
+                reply = await self._redis.xread({log_key: cursor}, block=_BLOCK_MS, count=500)
             except asyncio.CancelledError:
                 raise
             except Exception:
