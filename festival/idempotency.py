@@ -15,6 +15,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from festival.errors import Invalid
 from festival.models import IdempotentReply
 
 CLAIMED = 0
@@ -24,16 +25,35 @@ def key_hash(scope: str, key: str) -> str:
     return hashlib.sha256(f"{scope}\x00{key}".encode()).hexdigest()
 
 
-async def remembered(session: AsyncSession, hashed: str) -> tuple[int, Any] | None:
+class KeyReused(Invalid):
+    code = "idempotency_key_reused"
+    title = "Idempotency-Key reused"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "This Idempotency-Key was used for a different request; use a new key",
+            field="Idempotency-Key",
+        )
+
+
+async def remembered(
+    session: AsyncSession, hashed: str, digest: str | None = None
+) -> tuple[int, Any] | None:
+    """The reply stored under the key, if any. A key first used with another
+    request body is refused (``KeyReused``), never answered with that reply."""
     reply = await session.get(IdempotentReply, hashed)
     if reply is None or reply.status == CLAIMED:
         return None
+    if digest is not None and reply.request_digest not in (None, digest):
+        raise KeyReused()
     return reply.status, json.loads(reply.body)
 
 
-async def claim(session: AsyncSession, hashed: str) -> None:
+async def claim(session: AsyncSession, hashed: str, digest: str | None = None) -> None:
     """Insert the key's row now; raises IntegrityError if a twin holds it."""
-    session.add(IdempotentReply(key_hash=hashed, status=CLAIMED, body="null"))
+    session.add(
+        IdempotentReply(key_hash=hashed, request_digest=digest, status=CLAIMED, body="null")
+    )
     await session.flush()
 
 

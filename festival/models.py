@@ -93,6 +93,7 @@ class IdempotentReply(Base):
     __tablename__ = "idempotent_replies"
 
     key_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    request_digest: Mapped[str | None] = mapped_column(String(64))
     status: Mapped[int] = mapped_column()
     body: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -7,6 +7,7 @@ import asyncio
 import httpx
 from fastapi import FastAPI
 from sqlalchemy import event, func, select
+from sqlalchemy.orm import Session
 
 from festival.models import Festival
 from tests.conftest import Backend
@@ -16,9 +17,17 @@ from tests.factories.festival import auth, festival_body, organiser
 async def test_commit_happens_before_the_reply_is_sent(app: FastAPI, backend: Backend) -> None:
     _, token = await organiser(backend.engine)
     order: list[str] = []
+    writers: set[int] = set()
 
-    def _on_commit(_: object) -> None:
-        order.append("commit")
+    # Only the commit of the session that wrote the festival counts: background
+    # tasks (the outbox sender) commit on the same engine at any moment.
+    def _on_flush_new(session: Session, *_: object) -> None:
+        if any(isinstance(obj, Festival) for obj in session.new):
+            writers.add(id(session))
+
+    def _on_commit(session: Session) -> None:
+        if id(session) in writers:
+            order.append("commit")
 
     async def recording_app(scope, receive, send):  # type: ignore[no-untyped-def]
         async def _send(message):  # type: ignore[no-untyped-def]
@@ -28,7 +37,8 @@ async def test_commit_happens_before_the_reply_is_sent(app: FastAPI, backend: Ba
 
         await app(scope, receive, _send)
 
-    event.listen(app.state.engine.sync_engine, "commit", _on_commit)
+    event.listen(Session, "before_flush", _on_flush_new)
+    event.listen(Session, "after_commit", _on_commit)
     try:
         transport = httpx.ASGITransport(app=recording_app)
         async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
@@ -36,7 +46,8 @@ async def test_commit_happens_before_the_reply_is_sent(app: FastAPI, backend: Ba
                 "/api/v1/festivals", json=festival_body(), headers=auth(token)
             )
     finally:
-        event.remove(app.state.engine.sync_engine, "commit", _on_commit)
+        event.remove(Session, "before_flush", _on_flush_new)
+        event.remove(Session, "after_commit", _on_commit)
     assert response.status_code == 201
     assert order == ["commit", "reply"]
 
@@ -87,3 +98,58 @@ async def test_concurrent_retries_with_one_key_create_one_festival(
     async with backend.engine.connect() as connection:
         count = await connection.scalar(select(func.count()).select_from(Festival))
     assert count == 1
+
+
+async def test_sign_in_replays_only_for_the_same_credentials(
+    client: httpx.AsyncClient, backend: Backend
+) -> None:
+    from festival.auth import create_organiser
+    from festival.db import make_sessionmaker, unit_of_work
+
+    async with unit_of_work(make_sessionmaker(backend.engine)) as session:
+        await create_organiser(session, "kim@example.org", "kims-password")
+    good = {"email": "kim@example.org", "password": "kims-password"}
+    key = {"Idempotency-Key": "sign-in-1"}
+    first = await client.post("/api/v1/auth/token", json=good, headers=key)
+    again = await client.post("/api/v1/auth/token", json=good, headers=key)
+    assert first.status_code == again.status_code == 200
+    assert again.json() == first.json()
+    guessed = await client.post(
+        "/api/v1/auth/token", json={**good, "password": "a guess"}, headers=key
+    )
+    assert guessed.status_code == 422
+    assert guessed.json()["code"] == "idempotency_key_reused"
+    assert first.json()["access_token"] not in guessed.text
+
+
+async def test_staff_token_retry_with_one_key_issues_one_token(
+    client: httpx.AsyncClient, backend: Backend
+) -> None:
+    _, token = await organiser(backend.engine)
+    made = await client.post("/api/v1/festivals", json=festival_body(), headers=auth(token))
+    slug = made.json()["slug"]
+    headers = {**auth(token), "Idempotency-Key": "door-1"}
+    body = {"role": "checkin", "label": "Door 1"}
+    first = await client.post(f"/api/v1/festivals/{slug}/staff-tokens", json=body, headers=headers)
+    again = await client.post(f"/api/v1/festivals/{slug}/staff-tokens", json=body, headers=headers)
+    assert first.status_code == again.status_code == 201
+    assert again.json()["token"] == first.json()["token"]
+    listed = await client.get(f"/api/v1/festivals/{slug}/staff-tokens", headers=auth(token))
+    assert [t["label"] for t in listed.json()["items"]] == ["Door 1"]
+
+
+async def test_a_key_reused_for_another_request_is_422_and_changes_nothing(
+    client: httpx.AsyncClient, backend: Backend
+) -> None:
+    _, token = await organiser(backend.engine)
+    headers = {**auth(token), "Idempotency-Key": "one-key"}
+    first = await client.post(
+        "/api/v1/festivals", json=festival_body(slug="first"), headers=headers
+    )
+    other = await client.post(
+        "/api/v1/festivals", json=festival_body(slug="other"), headers=headers
+    )
+    assert first.status_code == 201
+    assert other.status_code == 422
+    assert other.json()["code"] == "idempotency_key_reused"
+    assert (await client.get("/api/v1/festivals/other", headers=auth(token))).status_code == 404

@@ -48,8 +48,9 @@ async def test_retry_with_idempotency_key_returns_first_reply_and_registers_once
 ) -> None:
     made, token = await open_festival(client, backend.engine)
     headers = {"Idempotency-Key": "retry-1"}
-    first = await register(client, made["slug"], email="bo@example.org", headers=headers)
-    second = await register(client, made["slug"], email="bo@example.org", headers=headers)
+    person = {"name": "Bo", "email": "bo@example.org"}
+    first = await register(client, made["slug"], **person, headers=headers)
+    second = await register(client, made["slug"], **person, headers=headers)
     assert first.status_code == second.status_code == 201
     assert second.json() == first.json()
     assert second.headers["idempotent-replay"] == "true"
