@@ -12,6 +12,7 @@ from festival.auth import Principal, issue_token
 from festival.db import utcnow
 from festival.errors import NotFound
 from festival.models import Token
+from festival.pagination import keyset_page
 from festival.schemas import StaffTokenCreate
 from festival.service import get_managed_festival
 
@@ -33,15 +34,12 @@ async def issue_staff_token(
 
 
 async def list_staff_tokens(
-    session: AsyncSession, principal: Principal, slug: str
-) -> Sequence[Token]:
+    session: AsyncSession, principal: Principal, slug: str, *, limit: int, cursor: str | None
+) -> tuple[Sequence[Token], str | None]:
+    """A page of the festival's staff tokens, oldest first (secrets are never stored)."""
     festival = await get_managed_festival(session, principal, slug)
-    stmt = (
-        select(Token)
-        .where(Token.festival_id == festival.id, Token.kind == "staff")
-        .order_by(Token.created_at, Token.id)
-    )
-    return (await session.scalars(stmt)).all()
+    stmt = select(Token).where(Token.festival_id == festival.id, Token.kind == "staff")
+    return await keyset_page(session, stmt, Token.created_at, Token.id, limit=limit, cursor=cursor)
 
 
 async def revoke_staff_token(

@@ -266,9 +266,9 @@ async def test_organiser_signs_in_and_issues_lists_and_revokes_staff_tokens(
 
     listed = await client.get(f"{fest(slug)}/staff-tokens", headers=auth(owner))
     assert listed.status_code == 200
-    # API.md pages every list as {items, next_cursor}; this one is a bare list today.
     page: Any = listed.json()
-    items = page["items"] if isinstance(page, dict) else page
+    assert page["next_cursor"] is None
+    items = page["items"]
     assert [t["label"] for t in items] == ["Gate A"]
     assert raw not in listed.text  # shown once
 
@@ -671,6 +671,15 @@ async def test_ticket_images_seats_favourites_and_agenda_feed(
     assert svg.headers["content-type"].startswith("image/svg+xml")
     assert "<svg" in svg.text
 
+    # A retried reissue must hand back the same new ticket, not revoke it again.
+    reissuing = {**as_bo, "Idempotency-Key": "reissue-once"}
+    reissued = await client.post(f"{API}/me/ticket/reissue", headers=reissuing)
+    retried = await client.post(f"{API}/me/ticket/reissue", headers=reissuing)
+    assert reissued.status_code == retried.status_code == 200
+    assert retried.json() == reissued.json()
+    current = (await client.get(f"{API}/me", headers=as_bo)).json()["ticket"]["qr"]
+    assert current == reissued.json()["qr"]
+
     seat = f"{API}/me/seats/{workshop['id']}"
     assert (await client.put(seat, headers=as_ada)).status_code in (200, 201)
     full = await client.put(seat, headers=as_bo)
@@ -880,7 +889,11 @@ async def test_live_polls_open_vote_close_results_and_polls_csv(
     assert all({"id", "text"} <= o.keys() for o in poll["options"])
     pid, coffee = poll["id"], poll["options"][1]["id"]
 
-    assert (await client.post(f"{base}/polls/{pid}/open", headers=as_mod)).status_code == 200
+    opening = {**as_mod, "Idempotency-Key": f"open-{pid}"}
+    opened = await client.post(f"{base}/polls/{pid}/open", headers=opening)
+    retried = await client.post(f"{base}/polls/{pid}/open", headers=opening)
+    assert (opened.status_code, retried.status_code) == (200, 200)
+    assert retried.json() == opened.json()
     listed = await client.get(f"{base}/polls", headers=as_ada)
     assert [p["id"] for p in listed.json()["items"]] == [pid]
     for who in (as_ada, as_bo):
@@ -888,7 +901,10 @@ async def test_live_polls_open_vote_close_results_and_polls_csv(
             f"{base}/polls/{pid}/votes", json={"option_ids": [coffee]}, headers=who
         )
         assert cast.status_code in (200, 201)
-    assert (await client.post(f"{base}/polls/{pid}/close", headers=as_mod)).status_code == 200
+    closing = {**as_mod, "Idempotency-Key": f"close-{pid}"}
+    closed = await client.post(f"{base}/polls/{pid}/close", headers=closing)
+    assert closed.status_code == 200
+    assert (await client.post(f"{base}/polls/{pid}/close", headers=closing)).json() == closed.json()
     late = await client.post(
         f"{base}/polls/{pid}/votes", json={"option_ids": [coffee]}, headers=as_ada
     )

@@ -170,11 +170,11 @@ async def test_staff_tokens_list_and_revoke(client: httpx.AsyncClient, backend: 
             headers=auth(token),
         )
     ).json()
-    listed = (
-        await client.get("/api/v1/festivals/revoking/staff-tokens", headers=auth(token))
-    ).json()
+    page = (await client.get("/api/v1/festivals/revoking/staff-tokens", headers=auth(token))).json()
+    listed = page["items"]
     assert [(t["label"], t["role"]) for t in listed] == [("Stage A", "moderator")]
     assert "token" not in listed[0]
+    assert page["next_cursor"] is None
     gone = await client.delete(
         f"/api/v1/festivals/revoking/staff-tokens/{issued['id']}", headers=auth(token)
     )

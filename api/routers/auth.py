@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from fastapi import APIRouter
+from fastapi.responses import JSONResponse
 
 from api.deps import SessionDep
+from api.idempotency import IdempotencyDep
 from api.problems import ERROR_RESPONSES
 from festival.auth import sign_in
 from festival.schemas import TokenReply, TokenRequest
@@ -12,6 +14,13 @@ from festival.schemas import TokenReply, TokenRequest
 router = APIRouter(prefix="/api/v1/auth", tags=["auth"], responses=ERROR_RESPONSES)
 
 
-@router.post("/token", summary="Exchange an organiser's e-mail and password for a token")
-async def token(body: TokenRequest, session: SessionDep) -> TokenReply:
-    return TokenReply(access_token=await sign_in(session, body.email, body.password))
+@router.post(
+    "/token",
+    summary="Exchange an organiser's e-mail and password for a token",
+    response_model=TokenReply,
+)
+async def token(body: TokenRequest, session: SessionDep, idem: IdempotencyDep) -> JSONResponse:
+    if (replay := await idem.replay()) is not None:
+        return replay
+    reply = TokenReply(access_token=await sign_in(session, body.email, body.password))
+    return await idem.respond(200, reply)

@@ -63,20 +63,34 @@ async def publish(slug: str, session: SessionDep, who: OrganiserDep) -> Festival
     return _read(await service.publish_festival(session, who, slug))
 
 
-@router.post("/{slug}/staff-tokens", status_code=201, summary="Issue a staff token (shown once)")
+@router.post(
+    "/{slug}/staff-tokens",
+    status_code=201,
+    summary="Issue a staff token (shown once)",
+    response_model=StaffTokenIssued,
+)
 async def issue_staff_token(
-    slug: str, body: StaffTokenCreate, session: SessionDep, who: OrganiserDep
-) -> StaffTokenIssued:
+    slug: str, body: StaffTokenCreate, session: SessionDep, who: OrganiserDep, idem: IdempotencyDep
+) -> JSONResponse:
+    if (replay := await idem.replay()) is not None:
+        return replay
     token, raw = await staff.issue_staff_token(session, who, slug, body)
-    return StaffTokenIssued(**StaffTokenRead.model_validate(token).model_dump(), token=raw)
+    issued = StaffTokenIssued(**StaffTokenRead.model_validate(token).model_dump(), token=raw)
+    return await idem.respond(201, issued)
 
 
 @router.get("/{slug}/staff-tokens", summary="Staff tokens of a festival (without secrets)")
 async def list_staff_tokens(
-    slug: str, session: SessionDep, who: OrganiserDep
-) -> list[StaffTokenRead]:
-    tokens = await staff.list_staff_tokens(session, who, slug)
-    return [StaffTokenRead.model_validate(t) for t in tokens]
+    slug: str,
+    session: SessionDep,
+    who: OrganiserDep,
+    limit: LimitQuery = 50,
+    cursor: CursorQuery = None,
+) -> Page[StaffTokenRead]:
+    tokens, next_cursor = await staff.list_staff_tokens(
+        session, who, slug, limit=limit, cursor=cursor
+    )
+    return Page(items=[StaffTokenRead.model_validate(t) for t in tokens], next_cursor=next_cursor)
 
 
 @router.delete("/{slug}/staff-tokens/{token_id}", status_code=204, summary="Revoke a staff token")

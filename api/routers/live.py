@@ -167,14 +167,32 @@ async def create_poll(
     return await idem.respond(201, PollRead(**poll_view(poll, options)))
 
 
-@router.post("/{session_id}/polls/{poll_id}/open", summary="Open a poll (moderator)")
-async def open_poll(poll_id: uuid.UUID, session: SessionDep, ctx: LiveDep) -> PollRead:
-    return PollRead(**poll_view(*await polls.open_poll(session, ctx, poll_id)))
+@router.post(
+    "/{session_id}/polls/{poll_id}/open", summary="Open a poll (moderator)", response_model=PollRead
+)
+async def open_poll(
+    poll_id: uuid.UUID, session: SessionDep, ctx: LiveDep, idem: IdempotencyDep
+) -> JSONResponse:
+    if (replay := await idem.replay()) is not None:
+        return replay
+    return await idem.respond(
+        200, PollRead(**poll_view(*await polls.open_poll(session, ctx, poll_id)))
+    )
 
 
-@router.post("/{session_id}/polls/{poll_id}/close", summary="Close a poll (moderator)")
-async def close_poll(poll_id: uuid.UUID, session: SessionDep, ctx: LiveDep) -> PollRead:
-    return PollRead(**poll_view(*await polls.close_poll(session, ctx, poll_id)))
+@router.post(
+    "/{session_id}/polls/{poll_id}/close",
+    summary="Close a poll (moderator)",
+    response_model=PollRead,
+)
+async def close_poll(
+    poll_id: uuid.UUID, session: SessionDep, ctx: LiveDep, idem: IdempotencyDep
+) -> JSONResponse:
+    if (replay := await idem.replay()) is not None:
+        return replay
+    return await idem.respond(
+        200, PollRead(**poll_view(*await polls.close_poll(session, ctx, poll_id)))
+    )
 
 
 @router.post("/{session_id}/polls/{poll_id}/votes", summary="Cast or change a ballot")

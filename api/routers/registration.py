@@ -108,9 +108,15 @@ async def ticket_svg(session: SessionDep, who: AttendeeDep) -> Response:
     return Response(await qr.ticket_image(session, who, "svg"), media_type="image/svg+xml")
 
 
-@router.post("/me/ticket/reissue", summary="Reissue my ticket (the old QR code stops working)")
-async def reissue(session: SessionDep, who: AttendeeDep) -> TicketRead:
-    return await registration.reissue(session, who)
+@router.post(
+    "/me/ticket/reissue",
+    summary="Reissue my ticket (the old QR code stops working)",
+    response_model=TicketRead,
+)
+async def reissue(session: SessionDep, who: AttendeeDep, idem: IdempotencyDep) -> JSONResponse:
+    if (replay := await idem.replay()) is not None:
+        return replay
+    return await idem.respond(200, await registration.reissue(session, who))
 
 
 @router.put("/me/seats/{session_id}", summary="Reserve a seat (full: waitlisted)")
@@ -151,9 +157,20 @@ async def agenda_ics(
     return Response(body, media_type="text/calendar; charset=utf-8")
 
 
-@router.post("/me/feed-token", status_code=201, summary="A new feed token (the old one stops)")
-async def rotate_feed_token(session: SessionDep, who: AttendeeDep) -> FeedToken:
-    return FeedToken(feed_token=await agenda.rotate_feed_token(session, who))
+@router.post(
+    "/me/feed-token",
+    status_code=201,
+    summary="A new feed token (the old one stops)",
+    response_model=FeedToken,
+)
+async def rotate_feed_token(
+    session: SessionDep, who: AttendeeDep, idem: IdempotencyDep
+) -> JSONResponse:
+    if (replay := await idem.replay()) is not None:
+        return replay
+    return await idem.respond(
+        201, FeedToken(feed_token=await agenda.rotate_feed_token(session, who))
+    )
 
 
 @router.delete("/me/feed-token", status_code=204, summary="Revoke my feed token")
