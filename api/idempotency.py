@@ -9,6 +9,7 @@ whole unit of work rolls back, and it is answered with the first reply.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
 from fastapi import Depends, Header, Request
@@ -21,6 +22,8 @@ from api.deps import SessionDep
 from api.problems import problem
 from festival import idempotency
 from festival.errors import Conflict
+
+Reply = BaseModel | dict[str, Any]
 
 
 class IdempotencyCollision(Conflict):
@@ -60,7 +63,13 @@ class Idempotency:
             raise IdempotencyCollision(self.hashed, self.digest) from exc
         return None
 
-    async def respond(self, status: int, reply: BaseModel | dict[str, Any]) -> JSONResponse:
+    async def once(self, status: int, work: Callable[[], Awaitable[Reply]]) -> JSONResponse:
+        """Replay the reply first given under this key, or do ``work`` and remember its reply."""
+        if (replay := await self.replay()) is not None:
+            return replay
+        return await self.respond(status, await work())
+
+    async def respond(self, status: int, reply: Reply) -> JSONResponse:
         body = jsonable_encoder(reply)
         if self.hashed is not None:
             await idempotency.remember(self.session, self.hashed, status, body)

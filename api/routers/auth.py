@@ -20,7 +20,7 @@ router = APIRouter(prefix="/api/v1/auth", tags=["auth"], responses=ERROR_RESPONS
     response_model=TokenReply,
 )
 async def token(body: TokenRequest, session: SessionDep, idem: IdempotencyDep) -> JSONResponse:
-    if (replay := await idem.replay()) is not None:
-        return replay
-    reply = TokenReply(access_token=await sign_in(session, body.email, body.password))
-    return await idem.respond(200, reply)
+    async def _sign_in() -> TokenReply:
+        return TokenReply(access_token=await sign_in(session, body.email, body.password))
+
+    return await idem.once(200, _sign_in)

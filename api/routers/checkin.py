@@ -98,10 +98,10 @@ async def sync(
     who: CheckinStaffDep,
     idempotency: IdempotencyDep,
 ) -> JSONResponse:
-    if (replay := await idempotency.replay()) is not None:
-        return replay
-    results = await offline.sync(session, who, slug, body.scans)
-    return await idempotency.respond(200, SyncReply(results=results))
+    async def _sync() -> SyncReply:
+        return SyncReply(results=await offline.sync(session, who, slug, body.scans))
+
+    return await idempotency.once(200, _sync)
 
 
 @router.get("/{slug}/checkins/stats", summary="Check-ins per list, arrivals per 15 minutes")

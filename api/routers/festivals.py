@@ -33,9 +33,10 @@ def _read(festival: Festival) -> FestivalRead:
 async def create(
     body: FestivalCreate, session: SessionDep, who: OrganiserDep, idem: IdempotencyDep
 ) -> JSONResponse:
-    if (replay := await idem.replay()) is not None:
-        return replay
-    return await idem.respond(201, _read(await service.create_festival(session, who, body)))
+    async def _create() -> FestivalRead:
+        return _read(await service.create_festival(session, who, body))
+
+    return await idem.once(201, _create)
 
 
 @router.get("", summary="Published festivals, plus the caller's own")
@@ -72,11 +73,11 @@ async def publish(slug: str, session: SessionDep, who: OrganiserDep) -> Festival
 async def issue_staff_token(
     slug: str, body: StaffTokenCreate, session: SessionDep, who: OrganiserDep, idem: IdempotencyDep
 ) -> JSONResponse:
-    if (replay := await idem.replay()) is not None:
-        return replay
-    token, raw = await staff.issue_staff_token(session, who, slug, body)
-    issued = StaffTokenIssued(**StaffTokenRead.model_validate(token).model_dump(), token=raw)
-    return await idem.respond(201, issued)
+    async def _issue() -> StaffTokenIssued:
+        token, raw = await staff.issue_staff_token(session, who, slug, body)
+        return StaffTokenIssued(**StaffTokenRead.model_validate(token).model_dump(), token=raw)
+
+    return await idem.once(201, _issue)
 
 
 @router.get("/{slug}/staff-tokens", summary="Staff tokens of a festival (without secrets)")

@@ -76,10 +76,11 @@ VoterDep = Annotated[LiveContext, Depends(_within_limit("votes"))]
 async def projector_link(
     session: SessionDep, ctx: LiveDep, settings: SettingsDep, idem: IdempotencyDep
 ) -> JSONResponse:
-    if (replayed := await idem.replay()) is not None:
-        return replayed
-    token, url = await projector.issue_projector_link(session, ctx, settings.base_url)
-    return await idem.respond(201, ProjectorLink(token=token, url=url))
+    async def _link() -> ProjectorLink:
+        token, url = await projector.issue_projector_link(session, ctx, settings.base_url)
+        return ProjectorLink(token=token, url=url)
+
+    return await idem.once(201, _link)
 
 
 @router.get("/{session_id}/live", summary="Live settings of a session")
@@ -115,10 +116,10 @@ async def list_questions(
 async def ask(
     body: QuestionCreate, session: SessionDep, ctx: AskerDep, idem: IdempotencyDep
 ) -> JSONResponse:
-    if (replayed := await idem.replay()) is not None:
-        return replayed
-    question = await qa.ask(session, ctx, body.text, body.anonymous)
-    return await idem.respond(201, QuestionRead(**question_view(question)))
+    async def _ask() -> QuestionRead:
+        return QuestionRead(**question_view(await qa.ask(session, ctx, body.text, body.anonymous)))
+
+    return await idem.once(201, _ask)
 
 
 @router.post("/{session_id}/questions/{question_id}/vote", summary="Upvote or take back")
@@ -161,10 +162,10 @@ async def list_polls(session: SessionDep, ctx: LiveDep) -> PollPage:
 async def create_poll(
     body: PollCreate, session: SessionDep, ctx: LiveDep, idem: IdempotencyDep
 ) -> JSONResponse:
-    if (replayed := await idem.replay()) is not None:
-        return replayed
-    poll, options = await polls.create(session, ctx, body)
-    return await idem.respond(201, PollRead(**poll_view(poll, options)))
+    async def _create() -> PollRead:
+        return PollRead(**poll_view(*await polls.create(session, ctx, body)))
+
+    return await idem.once(201, _create)
 
 
 @router.post(
@@ -173,11 +174,10 @@ async def create_poll(
 async def open_poll(
     poll_id: uuid.UUID, session: SessionDep, ctx: LiveDep, idem: IdempotencyDep
 ) -> JSONResponse:
-    if (replay := await idem.replay()) is not None:
-        return replay
-    return await idem.respond(
-        200, PollRead(**poll_view(*await polls.open_poll(session, ctx, poll_id)))
-    )
+    async def _open() -> PollRead:
+        return PollRead(**poll_view(*await polls.open_poll(session, ctx, poll_id)))
+
+    return await idem.once(200, _open)
 
 
 @router.post(
@@ -188,11 +188,10 @@ async def open_poll(
 async def close_poll(
     poll_id: uuid.UUID, session: SessionDep, ctx: LiveDep, idem: IdempotencyDep
 ) -> JSONResponse:
-    if (replay := await idem.replay()) is not None:
-        return replay
-    return await idem.respond(
-        200, PollRead(**poll_view(*await polls.close_poll(session, ctx, poll_id)))
-    )
+    async def _close() -> PollRead:
+        return PollRead(**poll_view(*await polls.close_poll(session, ctx, poll_id)))
+
+    return await idem.once(200, _close)
 
 
 @router.post("/{session_id}/polls/{poll_id}/votes", summary="Cast or change a ballot")

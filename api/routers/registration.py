@@ -44,10 +44,7 @@ CSV = "text/csv; charset=utf-8"
 async def register(
     slug: str, body: RegistrationCreate, session: SessionDep, idempotency: IdempotencyDep
 ) -> JSONResponse:
-    if (replay := await idempotency.replay()) is not None:
-        return replay
-    issued = await registration.register(session, slug, body)
-    return await idempotency.respond(201, issued)
+    return await idempotency.once(201, lambda: registration.register(session, slug, body))
 
 
 @router.get("/festivals/{slug}/registrations", summary="Registrations of a festival")
@@ -114,9 +111,7 @@ async def ticket_svg(session: SessionDep, who: AttendeeDep) -> Response:
     response_model=TicketRead,
 )
 async def reissue(session: SessionDep, who: AttendeeDep, idem: IdempotencyDep) -> JSONResponse:
-    if (replay := await idem.replay()) is not None:
-        return replay
-    return await idem.respond(200, await registration.reissue(session, who))
+    return await idem.once(200, lambda: registration.reissue(session, who))
 
 
 @router.put("/me/seats/{session_id}", summary="Reserve a seat (full: waitlisted)")
@@ -166,11 +161,10 @@ async def agenda_ics(
 async def rotate_feed_token(
     session: SessionDep, who: AttendeeDep, idem: IdempotencyDep
 ) -> JSONResponse:
-    if (replay := await idem.replay()) is not None:
-        return replay
-    return await idem.respond(
-        201, FeedToken(feed_token=await agenda.rotate_feed_token(session, who))
-    )
+    async def _rotate() -> FeedToken:
+        return FeedToken(feed_token=await agenda.rotate_feed_token(session, who))
+
+    return await idem.once(201, _rotate)
 
 
 @router.delete("/me/feed-token", status_code=204, summary="Revoke my feed token")
