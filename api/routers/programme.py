@@ -73,10 +73,10 @@ def _catalogue(
         who: OrganiserDep,
         idem: IdempotencyDep,
     ) -> JSONResponse:
-        if (replay := await idem.replay()) is not None:
-            return replay
-        item = await catalogue.create_item(session, who, slug, model, body)
-        return await idem.respond(201, shape(item, True))
+        async def _create() -> Any:
+            return shape(await catalogue.create_item(session, who, slug, model, body), True)
+
+        return await idem.once(201, _create)
 
     @router.get(f"/{path}", response_model=Page[read], summary=f"List {path} by name")
     async def list_(
@@ -133,10 +133,10 @@ _catalogue(
 async def create_session(
     slug: str, body: SessionCreate, session: SessionDep, who: OrganiserDep, idem: IdempotencyDep
 ) -> JSONResponse:
-    if (replay := await idem.replay()) is not None:
-        return replay
-    item, zone = await programme.create_session(session, who, slug, body)
-    return await idem.respond(201, session_read(item, zone))
+    async def _create() -> SessionRead:
+        return session_read(*await programme.create_session(session, who, slug, body))
+
+    return await idem.once(201, _create)
 
 
 @router.get("/sessions", summary="List sessions by start time")
@@ -310,48 +310,24 @@ async def calendar(
     )
 
 
-@router.get(
-    "/schedule.xml", summary="frab/C3VOC schedule.xml", **_feed_doc("application/xml", "frab XML")
-)
-async def schedule_xml(
-    slug: str,
-    request: Request,
-    session: ReadSessionDep,
-    who: MaybePrincipalDep,
-    if_none_match: IfNoneMatch = None,
-    if_modified_since: IfModifiedSince = None,
-) -> Response:
-    return await _feed(request, session, who, slug, "xml", if_none_match, if_modified_since)
+def _plain_feed(path: str, kind: feeds.FeedKind, summary: str, media: str, what: str) -> None:
+    """Register a feed route that takes no filters (frab XML/JSON, CSV)."""
+
+    @router.get(path, summary=summary, name=f"feed_{kind}", **_feed_doc(media, what))
+    async def feed(
+        slug: str,
+        request: Request,
+        session: ReadSessionDep,
+        who: MaybePrincipalDep,
+        if_none_match: IfNoneMatch = None,
+        if_modified_since: IfModifiedSince = None,
+    ) -> Response:
+        return await _feed(request, session, who, slug, kind, if_none_match, if_modified_since)
 
 
-@router.get(
-    "/schedule.json",
-    summary="frab/C3VOC schedule.json",
-    **_feed_doc("application/json", "frab JSON"),
-)
-async def schedule_json(
-    slug: str,
-    request: Request,
-    session: ReadSessionDep,
-    who: MaybePrincipalDep,
-    if_none_match: IfNoneMatch = None,
-    if_modified_since: IfModifiedSince = None,
-) -> Response:
-    return await _feed(request, session, who, slug, "json", if_none_match, if_modified_since)
-
-
-@router.get(
-    "/programme.csv", summary="The programme as CSV", **_feed_doc("text/csv", "CSV, a header row")
-)
-async def programme_csv(
-    slug: str,
-    request: Request,
-    session: ReadSessionDep,
-    who: MaybePrincipalDep,
-    if_none_match: IfNoneMatch = None,
-    if_modified_since: IfModifiedSince = None,
-) -> Response:
-    return await _feed(request, session, who, slug, "csv", if_none_match, if_modified_since)
+_plain_feed("/schedule.xml", "xml", "frab/C3VOC schedule.xml", "application/xml", "frab XML")
+_plain_feed("/schedule.json", "json", "frab/C3VOC schedule.json", "application/json", "frab JSON")
+_plain_feed("/programme.csv", "csv", "The programme as CSV", "text/csv", "CSV, a header row")
 
 
 @router.post(
@@ -372,9 +348,9 @@ async def programme_csv(
 async def import_programme(
     slug: str, request: Request, session: SessionDep, who: OrganiserDep, idem: IdempotencyDep
 ) -> JSONResponse:
-    if (replay := await idem.replay()) is not None:
-        return replay
-    body = await imports.read_limited(request.stream(), MAX_IMPORT_BYTES)
-    content_type = request.headers.get("content-type", "")
-    summary = await imports.import_programme(session, who, slug, body, content_type)
-    return await idem.respond(200, summary)
+    async def _import() -> ImportSummary:
+        body = await imports.read_limited(request.stream(), MAX_IMPORT_BYTES)
+        content_type = request.headers.get("content-type", "")
+        return await imports.import_programme(session, who, slug, body, content_type)
+
+    return await idem.once(200, _import)
