@@ -121,7 +121,7 @@ async def _checkins(session: AsyncSession, festival: Festival, people: list[Regi
         key = checkin.scan_key("demo-tablet", qr, at)
         if await session.scalar(select(Checkin.id).where(Checkin.scan_key == key)) is None:
             scan = checkin.Scan(qr, "festival", "Main entrance", at, "demo-tablet", key)
-            await checkin.scan_ticket(session, festival, scan)
+            await checkin.scan_ticket(session, festival.id, scan)
         done += 1
     return done
 

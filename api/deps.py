@@ -15,6 +15,7 @@ from festival.errors import Forbidden, Unauthorized
 from festival.settings import Settings
 
 bearer = HTTPBearer(auto_error=False, description="An organiser, staff or attendee token")
+BearerDep = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
 
 
 async def _session(request: Request) -> AsyncIterator[AsyncSession]:
@@ -65,10 +66,7 @@ def _settings(request: Request) -> Settings:
 SettingsDep = Annotated[Settings, Depends(_settings)]
 
 
-async def _optional_principal(
-    session: SessionDep,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
-) -> Principal | None:
+async def _optional_principal(session: SessionDep, credentials: BearerDep) -> Principal | None:
     if credentials is None:
         return None
     return await resolve_principal(session, credentials.credentials)

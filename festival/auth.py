@@ -5,12 +5,14 @@ from __future__ import annotations
 import hashlib
 import secrets
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from festival.db import utcnow
@@ -104,46 +106,72 @@ async def issue_token(
     return token, raw
 
 
+# The columns a principal is made of, in this order (also read by the check-in
+# door, which fetches them in the same statement as the ticket it scans).
+TOKEN_COLUMNS = (
+    Token.id,
+    Token.kind,
+    Token.account_id,
+    Token.festival_id,
+    Token.role,
+    Token.session_ids,
+    Token.subject_id,
+    Token.label,
+    Token.revoked_at,
+    Token.expires_at,
+)
+# Built once: every request resolves its token, so it should not rebuild the statement.
+_TOKEN_BY_HASH = select(*TOKEN_COLUMNS).where(Token.token_hash == bindparam("token_hash"))
+
+
 async def resolve_principal(session: AsyncSession, raw: str | None) -> Principal:
     """The principal of a live token, or ``Unauthorized``.
 
     Feed tokens are refused here: they may read a calendar feed and nothing else,
     which their own resolver (:func:`resolve_feed_token`) allows.
     """
-    token = await _live_token(session, raw)
-    if token.kind == "feed":
-        raise Unauthorized("A calendar feed token cannot be used as a bearer token")
-    return _principal(token)
+    return bearer_principal(await _token_row(session, raw))
 
 
 async def resolve_feed_token(session: AsyncSession, raw: str | None) -> Principal:
-    token = await _live_token(session, raw)
-    if token.kind != "feed":
+    principal = live_principal(await _token_row(session, raw))
+    if principal.kind != "feed":
         raise Forbidden("Only a feed token opens a calendar feed")
-    return _principal(token)
+    return principal
 
 
-async def _live_token(session: AsyncSession, raw: str | None) -> Token:
+async def _token_row(session: AsyncSession, raw: str | None) -> Sequence[Any] | None:
     if not raw:
         raise Unauthorized("A bearer token is required")
-    token = await session.scalar(select(Token).where(Token.token_hash == hash_token(raw)))
-    if token is None or token.revoked_at is not None:
+    connection = await session.connection()
+    result = await connection.execute(_TOKEN_BY_HASH, {"token_hash": hash_token(raw)})
+    return result.first()
+
+
+def bearer_principal(row: Sequence[Any] | None) -> Principal:
+    """The principal of a token row (``TOKEN_COLUMNS``) that may act as a bearer token."""
+    principal = live_principal(row)
+    if principal.kind == "feed":
+        raise Unauthorized("A calendar feed token cannot be used as a bearer token")
+    return principal
+
+
+def live_principal(row: Sequence[Any] | None) -> Principal:
+    """The principal of a token row (``TOKEN_COLUMNS``), unless unknown, revoked or expired."""
+    if row is None or row[0] is None or row[8] is not None:
         raise Unauthorized("The token is unknown or revoked")
-    if token.expires_at is not None and token.expires_at <= utcnow():
+    token_id, kind, account_id, festival_id, role, session_ids, subject_id, label = row[:8]
+    if row[9] is not None and row[9] <= utcnow():
         raise Unauthorized("The token has expired")
-    return token
-
-
-def _principal(token: Token) -> Principal:
     return Principal(
-        kind=token.kind,
-        token_id=token.id,
-        account_id=token.account_id,
-        festival_id=token.festival_id,
-        role=token.role,
-        session_ids=frozenset(token.session_ids or ()),
-        subject_id=token.subject_id,
-        label=token.label,
+        kind=kind,
+        token_id=token_id,
+        account_id=account_id,
+        festival_id=festival_id,
+        role=role,
+        session_ids=frozenset(session_ids or ()),
+        subject_id=subject_id,
+        label=label,
     )
 
 

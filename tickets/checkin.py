@@ -10,16 +10,17 @@ from __future__ import annotations
 
 import hashlib
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, select, text, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from festival.auth import Principal
+from festival.auth import TOKEN_COLUMNS, Principal, bearer_principal, hash_token
 from festival.db import utcnow
-from festival.errors import Conflict, Forbidden, NotFound
+from festival.errors import Conflict, Forbidden, NotFound, Unauthorized
 from festival.models import Festival
 from festival.service import get_festival
 from schedule.models import Session
@@ -79,49 +80,96 @@ class Scan:
 async def door_festival(session: AsyncSession, principal: Principal, slug: str) -> Festival:
     """The festival a check-in token works for; another festival is ``NotFound``."""
     festival = await get_festival(session, principal, slug)
-    if not principal.may_check_in(festival.id):
-        raise Forbidden("Only check-in staff of this festival may scan tickets")
+    _may_scan_at(principal, festival.id)
     return festival
 
 
+def _may_scan_at(principal: Principal, festival_id: uuid.UUID) -> None:
+    if not principal.may_check_in(festival_id):
+        raise Forbidden("Only check-in staff of this festival may scan tickets")
+
+
+_FESTIVAL = len(TOKEN_COLUMNS)  # where the festival's columns begin in a DOOR row
+_TICKET = _FESTIVAL + 2  # and the ticket's
+_FORGED = "The signature is not valid"
+
+
 async def check_in(
-    session: AsyncSession, principal: Principal, slug: str, qr: str, list_key: str, gate: str | None
+    session: AsyncSession, token: str | None, slug: str, qr: str, list_key: str, gate: str | None
 ) -> ScanOutcome:
-    """Check a scanned payload in at ``list_key`` (the festival or a session's door)."""
-    festival = await door_festival(session, principal, slug)
-    scan = Scan(qr, list_key, gate, utcnow(), staff_token_id=principal.token_id)
-    return await scan_ticket(session, festival, scan)
+    """Check a scanned payload in at ``list_key`` (the festival or a session's door).
 
-
-async def scan_ticket(session: AsyncSession, festival: Festival, scan: Scan) -> ScanOutcome:
-    list_title = await _list_title(session, festival, scan.list_key)
+    The hot path of the door: the scanner's token, the festival and the ticket
+    come in one read (``queries.DOOR``), the check-in goes in one write.
+    """
+    if not token:
+        raise Unauthorized("A bearer token is required")
     try:
-        payload = signing.parse(scan.qr)
+        payload: signing.Payload | signing.BadPayload = signing.parse(qr)
     except signing.BadPayload as exc:
-        return await _deny(session, festival, scan, "invalid", None, f"Not a ticket: {exc}")
-    if payload.festival_id != festival.id:
+        payload = exc
+    ticket_id = payload.ticket_id if isinstance(payload, signing.Payload) else None
+    params = {"token_hash": hash_token(token), "slug": slug, "ticket_id": ticket_id}
+    connection = await session.connection()
+    row: Sequence[Any] | None = (await connection.execute(queries.DOOR, params)).first()
+    principal = bearer_principal(row)
+    if not (principal.kind == "staff" and principal.role == "checkin"):
+        raise Forbidden("Only check-in staff may do this")
+    assert row is not None  # a principal came of it
+    festival_id, published_at = row[_FESTIVAL], row[_FESTIVAL + 1]
+    if festival_id is None or (published_at is None and festival_id != principal.festival_id):
+        raise NotFound(f"No festival {slug!r}")
+    _may_scan_at(principal, festival_id)
+    ticket = ScannedTicket(*row[_TICKET:]) if row[_TICKET] is not None else None
+    scan = Scan(qr, list_key, gate, utcnow(), staff_token_id=principal.token_id)
+    return await scan_ticket(session, festival_id, scan, payload, ticket)
+
+
+async def scan_ticket(
+    session: AsyncSession,
+    festival_id: uuid.UUID,
+    scan: Scan,
+    payload: signing.Payload | signing.BadPayload | None = None,
+    ticket: ScannedTicket | None = None,
+) -> ScanOutcome:
+    """Decide and record one scan. ``payload`` and ``ticket`` may come parsed and read already."""
+    list_title = await _list_title(session, festival_id, scan.list_key)
+    if payload is None:
+        try:
+            payload = signing.parse(scan.qr)
+        except signing.BadPayload as exc:
+            payload = exc
+    if isinstance(payload, signing.BadPayload):
+        return await _deny(session, festival_id, scan, "invalid", None, f"Not a ticket: {payload}")
+    if payload.festival_id != festival_id:
         other = await issuing.public_key_of(session, payload.festival_id)
         if other is not None and signing.verify(other, payload):
-            return await _deny(session, festival, scan, "wrong_festival", None, "Another festival")
-        return await _deny(session, festival, scan, "invalid", None, "The signature is not valid")
-    _, public = await issuing.festival_keys(session, festival.id)
+            detail = "Another festival"
+            return await _deny(session, festival_id, scan, "wrong_festival", None, detail)
+        return await _deny(session, festival_id, scan, "invalid", None, _FORGED)
+    _, public = await issuing.festival_keys(session, festival_id)
     if not signing.verify(public, payload):
-        return await _deny(session, festival, scan, "invalid", None, "The signature is not valid")
-    row = (await session.execute(queries.ticket_for_scan(payload.ticket_id))).first()
-    if row is None:
-        return await _deny(session, festival, scan, "invalid", None, "Unknown ticket")
-    ticket = ScannedTicket(*row)
+        return await _deny(session, festival_id, scan, "invalid", None, _FORGED)
+    if ticket is None or ticket.id != payload.ticket_id:
+        params = {"ticket_id": payload.ticket_id}
+        connection = await session.connection()
+        row = (await connection.execute(queries.TICKET_FOR_SCAN, params)).first()
+        if row is None:
+            return await _deny(session, festival_id, scan, "invalid", None, "Unknown ticket")
+        ticket = ScannedTicket(*row)
     if ticket.revoked_at is not None or ticket.status != "confirmed":
-        return await _deny(session, festival, scan, "revoked", ticket, "The ticket was cancelled")
+        detail = "The ticket was cancelled"
+        return await _deny(session, festival_id, scan, "revoked", ticket, detail)
     if payload.version != ticket.version:
-        return await _deny(session, festival, scan, "revoked", ticket, "A newer ticket was issued")
+        detail = "A newer ticket was issued"
+        return await _deny(session, festival_id, scan, "revoked", ticket, detail)
     if list_title is not None and not await _holds_seat(session, ticket, scan.list_key):
         detail = f"No seat in {list_title!r}"
-        return await _deny(session, festival, scan, "wrong_list", ticket, detail)
-    return await _admit(session, festival, scan, ticket)
+        return await _deny(session, festival_id, scan, "wrong_list", ticket, detail)
+    return await _admit(session, festival_id, scan, ticket)
 
 
-async def _list_title(session: AsyncSession, festival: Festival, list_key: str) -> str | None:
+async def _list_title(session: AsyncSession, festival_id: uuid.UUID, list_key: str) -> str | None:
     """None for the festival entrance; a session's title (if it has seats) for its door."""
     if list_key == FESTIVAL_LIST:
         return None
@@ -130,7 +178,7 @@ async def _list_title(session: AsyncSession, festival: Festival, list_key: str) 
     except ValueError:
         raise NotFound(f"No check-in list {list_key!r}", field="list") from None
     found = await session.get(Session, session_id)
-    if found is None or found.festival_id != festival.id:
+    if found is None or found.festival_id != festival_id:
         raise NotFound(f"No check-in list {list_key!r}", field="list")
     return found.title if found.capacity is not None else None
 
@@ -147,7 +195,7 @@ async def _holds_seat(session: AsyncSession, ticket: ScannedTicket, list_key: st
 
 
 async def _admit(
-    session: AsyncSession, festival: Festival, scan: Scan, ticket: ScannedTicket
+    session: AsyncSession, festival_id: uuid.UUID, scan: Scan, ticket: ScannedTicket
 ) -> ScanOutcome:
     """Record the check-in, unless a live one exists: then ``already_checked_in``.
 
@@ -173,12 +221,12 @@ async def _admit(
                 "gate": scan.gate,
                 "checked_in_at": scan.scanned_at.isoformat(),
             }
-            if await _insert_live(session, festival, scan, ticket, checkin_id, body):
+            if await _insert_live(session, festival_id, scan, ticket, checkin_id, body):
                 return ScanOutcome(201, body)
             live = await session.scalar(queries.live_checkin(ticket.id, scan.list_key))
             if live is None or (offline and scan.scanned_at < live.scanned_at):
                 continue  # reverted, or won by a later scan, meanwhile
-        return await _already(session, festival, scan, ticket, live)
+        return await _already(session, festival_id, scan, ticket, live)
     raise Conflict("This ticket is being checked in at another door right now: scan again")
 
 
@@ -193,7 +241,7 @@ async def _supersede(session: AsyncSession, checkin_id: uuid.UUID) -> bool:
 
 
 async def _already(
-    session: AsyncSession, festival: Festival, scan: Scan, ticket: ScannedTicket, live: Checkin
+    session: AsyncSession, festival_id: uuid.UUID, scan: Scan, ticket: ScannedTicket, live: Checkin
 ) -> ScanOutcome:
     where = f" at gate {live.gate}" if live.gate else ""
     extra = {
@@ -203,35 +251,26 @@ async def _already(
         "first_checkin_id": str(live.id),
     }
     detail = f"Checked in at {live.scanned_at.isoformat()}{where}"
-    return await _deny(session, festival, scan, "already_checked_in", ticket, detail, extra)
+    return await _deny(session, festival_id, scan, "already_checked_in", ticket, detail, extra)
 
 
 async def _insert_live(
     session: AsyncSession,
-    festival: Festival,
+    festival_id: uuid.UUID,
     scan: Scan,
     ticket: ScannedTicket,
     checkin_id: uuid.UUID,
     body: dict[str, Any],
 ) -> bool:
     """Insert the live check-in unless one exists (the partial unique index decides)."""
-    values = _row(festival, scan, checkin_id, "ok", ticket.id, body) | {"live": True}
-    dialect = session.get_bind().dialect.name
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as dialect_insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert as dialect_insert  # type: ignore[assignment]
-    stmt = (
-        dialect_insert(Checkin)
-        .values(**values)
-        .on_conflict_do_nothing(index_elements=["ticket_id", "list_key"], index_where=text("live"))
-        .returning(Checkin.id)
-    )
-    return (await session.scalar(stmt)) is not None
+    values = _row(festival_id, scan, checkin_id, "ok", ticket.id, body) | {"live": True}
+    connection = await session.connection()
+    stmt = queries.INSERT_LIVE_CHECKIN[connection.dialect.name]
+    return (await connection.execute(stmt, values)).first() is not None
 
 
 def _row(
-    festival: Festival,
+    festival_id: uuid.UUID,
     scan: Scan,
     checkin_id: uuid.UUID,
     result: str,
@@ -240,7 +279,7 @@ def _row(
 ) -> dict[str, Any]:
     return {
         "id": checkin_id,
-        "festival_id": festival.id,
+        "festival_id": festival_id,
         "ticket_id": ticket_id,
         "list_key": scan.list_key,
         "result": result,
@@ -258,7 +297,7 @@ def _row(
 
 async def _deny(
     session: AsyncSession,
-    festival: Festival,
+    festival_id: uuid.UUID,
     scan: Scan,
     result: str,
     ticket: ScannedTicket | None,
@@ -279,8 +318,8 @@ async def _deny(
         "list": scan.list_key,
         **(extra or {}),
     }
-    values = _row(festival, scan, checkin_id, result, ticket.id if ticket else None, body)
-    await session.execute(insert(Checkin).values(**values))
+    values = _row(festival_id, scan, checkin_id, result, ticket.id if ticket else None, body)
+    await (await session.connection()).execute(queries.INSERT_CHECKIN, values)
     return ScanOutcome(status, body)
 
 
@@ -309,7 +348,7 @@ async def revert(
         "reverted_at": now.isoformat(),
     }
     scan = Scan("", found.list_key, found.gate, now, staff_token_id=principal.token_id)
-    values = _row(festival, scan, revert_id, "reverted", found.ticket_id, body)
+    values = _row(festival.id, scan, revert_id, "reverted", found.ticket_id, body)
     await session.execute(insert(Checkin).values(**values, reverts_id=checkin_id))
     return body
 

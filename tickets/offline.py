@@ -116,7 +116,7 @@ async def _sync_one(
         return known
     try:
         async with session.begin_nested():
-            outcome = await checkin.scan_ticket(session, festival, scan)
+            outcome = await checkin.scan_ticket(session, festival.id, scan)
     except FestivalError as exc:
         return _malformed(index, exc.detail)
     except IntegrityError:  # the same scan, synced by a concurrent request

@@ -10,14 +10,27 @@ hundred racing claims for ten places give exactly ten successes on both.
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, false, func, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    Uuid,
+    and_,
+    bindparam,
+    false,
+    func,
+    insert,
+    or_,
+    select,
+    text,
+    update,
+)
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from festival.auth import Principal
-from festival.models import Festival
+from festival.auth import TOKEN_COLUMNS, Principal
+from festival.models import Festival, Token
 from schedule.models import Session
 from tickets.models import (
     Checkin,
@@ -303,19 +316,39 @@ def live_checkin(ticket_id: uuid.UUID, list_key: str) -> Select[Checkin]:
     )
 
 
-def ticket_for_scan(
-    ticket_id: uuid.UUID,
-) -> Select[uuid.UUID, int, datetime | None, uuid.UUID, str, str]:
-    """What a door needs of a ticket, as plain columns (the hot path of check-in)."""
-    return (
-        select(
-            Ticket.id,
-            Ticket.version,
-            Ticket.revoked_at,
-            Registration.id,
-            Registration.name,
-            Registration.status,
-        )
-        .join(Registration, Registration.id == Ticket.registration_id)
-        .where(Ticket.id == ticket_id)
-    )
+# What a door needs of a ticket, as plain columns (the hot path of check-in).
+SCANNED_TICKET_COLUMNS = (
+    Ticket.id,
+    Ticket.version,
+    Ticket.revoked_at,
+    Registration.id,
+    Registration.name,
+    Registration.status,
+)
+TICKET_FOR_SCAN = (
+    select(*SCANNED_TICKET_COLUMNS)
+    .join(Registration, Registration.id == Ticket.registration_id)
+    .where(Ticket.id == bindparam("ticket_id"))
+)
+# A scan at the door in one read: the scanner's token, the festival of the URL
+# and the scanned ticket (each column NULL when there is no such thing). Built
+# once, executed with parameters: the door answers a thousand scans a second.
+DOOR = (
+    select(*TOKEN_COLUMNS, Festival.id, Festival.published_at, *SCANNED_TICKET_COLUMNS)
+    .select_from(Token)
+    .outerjoin(Festival, Festival.slug == bindparam("slug"))
+    .outerjoin(Ticket, Ticket.id == bindparam("ticket_id", type_=Uuid()))
+    .outerjoin(Registration, Registration.id == Ticket.registration_id)
+    .where(Token.token_hash == bindparam("token_hash"))
+)
+INSERT_CHECKIN = insert(Checkin)
+_LIVE_KEY, _LIVE_WHERE = ["ticket_id", "list_key"], text("live")
+# Unless a live check-in of the ticket at that list exists (the partial unique index).
+INSERT_LIVE_CHECKIN = {
+    "postgresql": postgresql.insert(Checkin)
+    .on_conflict_do_nothing(index_elements=_LIVE_KEY, index_where=_LIVE_WHERE)
+    .returning(Checkin.id),
+    "sqlite": sqlite.insert(Checkin)
+    .on_conflict_do_nothing(index_elements=_LIVE_KEY, index_where=_LIVE_WHERE)
+    .returning(Checkin.id),
+}
