@@ -75,6 +75,19 @@ async def _optional_principal(session: SessionDep, credentials: BearerDep) -> Pr
 MaybePrincipalDep = Annotated[Principal | None, Depends(_optional_principal)]
 
 
+async def _optional_reader(session: ReadSessionDep, credentials: BearerDep) -> Principal | None:
+    if credentials is None:
+        return None
+    return await resolve_principal(session, credentials.credentials)
+
+
+# For read-only routes: the token is read in the route's own read-only unit of
+# work, so a request holds one database connection, never two (a pool without
+# overflow would otherwise deadlock under load: every request holding one
+# connection and waiting for its second).
+MaybeReaderDep = Annotated[Principal | None, Depends(_optional_reader)]
+
+
 async def _principal(principal: MaybePrincipalDep) -> Principal:
     if principal is None:
         raise Unauthorized("A bearer token is required")

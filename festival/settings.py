@@ -6,7 +6,7 @@ import secrets
 from pathlib import Path
 from typing import Literal
 
-from pydantic import model_validator
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PLACEHOLDER_SECRETS = frozenset({"", "change-me", "changeme", "secret", "dev", "development"})
@@ -26,6 +26,10 @@ class Settings(BaseSettings):
 
     environment: Literal["development", "production", "test"] = "development"
     database_url: str = DEFAULT_DATABASE_URL
+    # PostgreSQL connections per process. Requests beyond it wait for one (FIFO)
+    # rather than open more: a pool that overflows opens and closes a connection
+    # (a server process) per request under load.
+    db_pool_size: int = Field(default=20, ge=1, le=500)
     redis_url: str | None = None
     redis_prefix: str = "festival"  # namespaces live-session streams in a shared Redis
     smtp_url: str | None = None

@@ -12,7 +12,7 @@ from fastapi.responses import JSONResponse
 from api.deps import (
     CursorQuery,
     LimitQuery,
-    MaybePrincipalDep,
+    MaybeReaderDep,
     OrganiserDep,
     ReadSessionDep,
     SessionDep,
@@ -82,7 +82,7 @@ def _catalogue(
     async def list_(
         slug: str,
         session: ReadSessionDep,
-        who: MaybePrincipalDep,
+        who: MaybeReaderDep,
         limit: LimitQuery = 50,
         cursor: CursorQuery = None,
     ) -> Any:
@@ -93,7 +93,7 @@ def _catalogue(
 
     @router.get(f"/{path}/{{item_id}}", response_model=read, summary=f"One {noun}")
     async def read_(
-        slug: str, item_id: uuid.UUID, session: ReadSessionDep, who: MaybePrincipalDep
+        slug: str, item_id: uuid.UUID, session: ReadSessionDep, who: MaybeReaderDep
     ) -> Any:
         item, private = await catalogue.get_item(session, who, slug, model, item_id)
         return shape(item, private)
@@ -143,7 +143,7 @@ async def create_session(
 async def list_sessions(
     slug: str,
     session: ReadSessionDep,
-    who: MaybePrincipalDep,
+    who: MaybeReaderDep,
     track: TrackQuery = None,
     room: RoomQuery = None,
     speaker: SpeakerQuery = None,
@@ -163,7 +163,7 @@ async def list_sessions(
 
 @router.get("/sessions/{session_id}", summary="One session")
 async def read_session(
-    slug: str, session_id: uuid.UUID, session: ReadSessionDep, who: MaybePrincipalDep
+    slug: str, session_id: uuid.UUID, session: ReadSessionDep, who: MaybeReaderDep
 ) -> SessionRead:
     return session_read(*await programme.get_session(session, who, slug, session_id))
 
@@ -192,7 +192,7 @@ async def delete_session(
 async def read_programme(
     slug: str,
     session: ReadSessionDep,
-    who: MaybePrincipalDep,
+    who: MaybeReaderDep,
     day: DayQuery = None,
     track: TrackQuery = None,
     room: RoomQuery = None,
@@ -211,7 +211,7 @@ async def read_programme(
 async def list_changes(
     slug: str,
     session: ReadSessionDep,
-    who: MaybePrincipalDep,
+    who: MaybeReaderDep,
     limit: LimitQuery = 50,
     cursor: CursorQuery = None,
 ) -> Page[ChangeRead]:
@@ -256,7 +256,7 @@ def _feed_response(feed: feeds.Feed) -> Response:
 async def _feed(
     request: Request,
     session: ReadSessionDep,
-    who: MaybePrincipalDep,
+    who: MaybeReaderDep,
     slug: str,
     kind: feeds.FeedKind,
     if_none_match: str | None,
@@ -297,7 +297,7 @@ async def calendar(
     slug: str,
     request: Request,
     session: ReadSessionDep,
-    who: MaybePrincipalDep,
+    who: MaybeReaderDep,
     track: TrackQuery = None,
     room: RoomQuery = None,
     speaker: SpeakerQuery = None,
@@ -318,7 +318,7 @@ def _plain_feed(path: str, kind: feeds.FeedKind, summary: str, media: str, what:
         slug: str,
         request: Request,
         session: ReadSessionDep,
-        who: MaybePrincipalDep,
+        who: MaybeReaderDep,
         if_none_match: IfNoneMatch = None,
         if_modified_since: IfModifiedSince = None,
     ) -> Response:
