@@ -76,7 +76,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # The door's scans are the busiest route under load: matched first, not sixth.
     for module in (checkin, system, auth, festivals, programme, registration, live, pages):
         app.include_router(module.router)
-    app.include_router(websocket.router)
     pages.install_static(app)
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
+    app.add_middleware(websocket.LiveSockets)  # outermost: live sockets skip the stack
     return app
