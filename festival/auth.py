@@ -75,8 +75,7 @@ def new_secret(kind: str) -> str:
     return f"{_PREFIX[kind]}_{secrets.token_urlsafe(32)}"
 
 
-async def issue_token(
-    session: AsyncSession,
+def new_token(
     kind: str,
     *,
     account_id: uuid.UUID | None = None,
@@ -86,21 +85,30 @@ async def issue_token(
     subject_id: uuid.UUID | None = None,
     label: str | None = None,
     expires_at: datetime | None = None,
-) -> tuple[Token, str]:
-    """Create a token and return it with its secret, which is never stored."""
+) -> tuple[dict[str, Any], str]:
+    """The row of a new token, and its secret, which is never stored."""
     raw = new_secret(kind)
-    token = Token(
-        id=uuid.uuid4(),
-        kind=kind,
-        token_hash=hash_token(raw),
-        account_id=account_id,
-        festival_id=festival_id,
-        role=role,
-        session_ids=session_ids,
-        subject_id=subject_id,
-        label=label,
-        expires_at=expires_at,
-    )
+    row = {
+        "id": uuid.uuid4(),
+        "kind": kind,
+        "token_hash": hash_token(raw),
+        "account_id": account_id,
+        "festival_id": festival_id,
+        "role": role,
+        "session_ids": session_ids,
+        "subject_id": subject_id,
+        "label": label,
+        "expires_at": expires_at,
+        "revoked_at": None,
+        "created_at": utcnow(),
+    }
+    return row, raw
+
+
+async def issue_token(session: AsyncSession, kind: str, **fields: Any) -> tuple[Token, str]:
+    """Create a token (see :func:`new_token` for the fields) and return it with its secret."""
+    row, raw = new_token(kind, **fields)
+    token = Token(**row)
     session.add(token)
     await session.flush()
     return token, raw

@@ -50,7 +50,9 @@ async def me(session: AsyncSession, principal: Principal) -> MeRead:
     registration = found.registration
     position = None
     if registration.status == "waitlisted":
-        position = await session.scalar(queries.waitlist_position(registration))
+        position = await session.scalar(
+            queries.waitlist_position(registration.festival_id, registration.waitlist_seq)
+        )
     ticket = await session.scalar(queries.ticket_of(registration.id))
     ticket_read = None
     if ticket is not None and ticket.revoked_at is None:

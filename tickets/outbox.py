@@ -17,9 +17,10 @@ import uuid
 from dataclasses import dataclass
 from datetime import timedelta
 from email.message import EmailMessage
+from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from festival import effects
@@ -32,8 +33,7 @@ MAX_BACKOFF = timedelta(minutes=30)
 _senders: set[Sender] = set()
 
 
-async def enqueue(
-    session: AsyncSession,
+def message(
     *,
     festival_id: uuid.UUID | None,
     registration_id: uuid.UUID | None,
@@ -41,22 +41,37 @@ async def enqueue(
     to: str,
     subject: str,
     body: str,
-) -> OutboxMessage:
-    """Write a message to send once this unit of work commits."""
-    message = OutboxMessage(
-        id=uuid.uuid4(),
-        festival_id=festival_id,
-        registration_id=registration_id,
-        kind=kind,
-        to_address=to,
-        subject=subject,
-        body=body,
-        attempts=0,
-        next_attempt_at=utcnow(),
-    )
-    session.add(message)
+) -> dict[str, Any]:
+    """The row of a message to send, due now."""
+    now = utcnow()
+    return {
+        "id": uuid.uuid4(),
+        "festival_id": festival_id,
+        "registration_id": registration_id,
+        "kind": kind,
+        "to_address": to,
+        "subject": subject,
+        "body": body,
+        "attempts": 0,
+        "next_attempt_at": now,
+        "sent_at": None,
+        "last_error": None,
+        "created_at": now,
+    }
+
+
+async def enqueue(session: AsyncSession, **fields: Any) -> OutboxMessage:
+    """Write a message (fields as :func:`message`) to send once this unit of work commits."""
+    letter = OutboxMessage(**message(**fields))
+    session.add(letter)
     effects.defer(session, _poke)
-    return message
+    return letter
+
+
+async def post(session: AsyncSession, row: dict[str, Any]) -> None:
+    """Write a message row made by :func:`message`, straight away, to send after the commit."""
+    await (await session.connection()).execute(insert(OutboxMessage), row)
+    effects.defer(session, _poke)
 
 
 async def _poke() -> None:

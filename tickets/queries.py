@@ -253,11 +253,11 @@ def first_waitlisted(festival_id: uuid.UUID) -> Select[Registration]:
     )
 
 
-def waitlist_position(registration: Registration) -> Select[int]:
+def waitlist_position(festival_id: uuid.UUID, waitlist_seq: int | None) -> Select[int]:
     return select(func.count()).where(
-        Registration.festival_id == registration.festival_id,
+        Registration.festival_id == festival_id,
         Registration.status == "waitlisted",
-        Registration.waitlist_seq <= (registration.waitlist_seq or 0),
+        Registration.waitlist_seq <= (waitlist_seq or 0),
     )
 
 
@@ -352,3 +352,27 @@ INSERT_LIVE_CHECKIN = {
     .on_conflict_do_nothing(index_elements=_LIVE_KEY, index_where=_LIVE_WHERE)
     .returning(Checkin.id),
 }
+
+
+# Registration's first read, built once: the festival (published only), whether
+# the e-mail holds an active registration there, and whether anyone waits.
+REGISTRATION_DESK = select(
+    Festival.id,
+    Festival.name,
+    Festival.published_at,
+    Festival.registration_opens_at,
+    Festival.registration_closes_at,
+    select(Registration.id)
+    .where(
+        Registration.festival_id == Festival.id,
+        Registration.email == bindparam("email"),
+        Registration.status != "cancelled",
+    )
+    .exists(),
+    select(Registration.id)
+    .where(Registration.festival_id == Festival.id, Registration.status == "waitlisted")
+    .exists(),
+).where(Festival.slug == bindparam("slug"), Festival.published_at.is_not(None))
+INSERT_TOKENS = insert(Token)
+INSERT_REGISTRATION = insert(Registration)
+INSERT_TICKET = insert(Ticket)

@@ -3,21 +3,38 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
 
+from sqlalchemy import delete, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from festival.auth import Principal, issue_token
+from festival.auth import Principal, new_token
 from festival.db import utcnow
+from festival.errors import NotFound
 from festival.models import Festival
-from festival.service import get_festival
-from tickets import attendees, issuing, outbox, queries, seats
+from tickets import attendees, issuing, outbox, queries, seats, signing
 from tickets.errors import AlreadyRegistered, RegistrationClosed, RegistrationNotFound
 from tickets.models import OutboxMessage, Registration, Ticket
 from tickets.schemas import RegistrationCreate, RegistrationIssued, TicketRead
 
 
-def ensure_open(festival: Festival) -> None:
+@dataclass(frozen=True)
+class Desk:
+    """What registration reads of a festival first (``queries.REGISTRATION_DESK``)."""
+
+    id: uuid.UUID
+    name: str
+    published_at: datetime | None
+    registration_opens_at: datetime | None
+    registration_closes_at: datetime | None
+    email_taken: bool
+    anyone_waiting: bool
+
+
+def ensure_open(festival: Desk) -> None:
     if festival.published_at is None:
         raise RegistrationClosed(f"{festival.name} is not published yet")
     now = utcnow()
@@ -33,88 +50,104 @@ async def register(
 ) -> RegistrationIssued:
     """Register for a published festival whose registration is open.
 
-    Confirmed while a place remains (claimed by a conditional update of the
-    festival's counter row), else waitlisted in arrival order. The same e-mail
-    twice is ``AlreadyRegistered`` and no secret is handed out again.
+    Confirmed while a place remains, else waitlisted in arrival order. The same
+    e-mail twice is ``AlreadyRegistered`` and no secret is handed out again.
 
-    The counter row stays locked from the claim to the commit, and every
-    registration of the festival queues on it. So the registration is written
-    first as if confirmed (tokens, ticket, letter: invisible until the commit),
-    and the claim is the last statement before the commit; only when the
-    festival is full is the draft turned into a waiting-list place.
+    Built for a rush of registrations: one read (``queries.REGISTRATION_DESK``),
+    then the registration, its two tokens, ticket and letter written as rows by
+    statements built once, and the place claimed last (``queries.claim_place``).
+    Only when the festival is full is the draft turned into a waiting-list place.
     """
-    festival = await get_festival(session, None, slug)
-    ensure_open(festival)
+    connection = await session.connection()
     email = data.email.strip().lower()
-    if await session.scalar(queries.active_registration_by_email(festival.id, email)):
+    found = await connection.execute(queries.REGISTRATION_DESK, {"slug": slug, "email": email})
+    row = found.first()
+    if row is None:
+        raise NotFound(f"No festival {slug!r}")
+    desk = Desk(*row)
+    ensure_open(desk)
+    if desk.email_taken:
         raise AlreadyRegistered(f"{email} is already registered", field="email")
-    await issuing.ensure_ticketing(session, festival.id)
-    if await session.scalar(queries.first_waitlisted(festival.id)) is not None:
+    await issuing.ensure_ticketing(session, desk.id)
+    if desk.anyone_waiting:
         # Places freed while people wait (capacity raised, say) go to them first.
+        festival = await session.get_one(Festival, desk.id)
         while await promote(session, festival) is not None:
             pass
-    registration = Registration(
-        id=uuid.uuid4(),
-        festival_id=festival.id,
-        name=data.name,
-        email=email,
-        organisation=data.organisation,
-        country=data.country,
-        status="confirmed",
-        confirmed_at=utcnow(),
-    )
-    attendee_token, feed_token = await _tokens(session, registration)
-    session.add(registration)
+    now, registration_id, ticket_id = utcnow(), uuid.uuid4(), uuid.uuid4()
+    registration = {
+        "id": registration_id,
+        "festival_id": desk.id,
+        "name": data.name,
+        "email": email,
+        "organisation": data.organisation,
+        "country": data.country,
+        "status": "confirmed",
+        "waitlist_seq": None,
+        "confirmed_at": now,
+        "cancelled_at": None,
+        "created_at": now,
+    }
     try:
-        await session.flush()
+        await connection.execute(queries.INSERT_REGISTRATION, registration)
     except IntegrityError as exc:  # the same e-mail, registered a moment ago
         raise AlreadyRegistered(f"{email} is already registered", field="email") from exc
-    ticket = issuing.new_ticket(session, registration)
-    ticket_read = await issuing.ticket_read(session, ticket)
-    letter = await _tell(session, festival, registration, "confirmed", ticket_read.qr)
-    await session.flush()
+    tokens = [
+        new_token(kind, festival_id=desk.id, subject_id=registration_id, label=data.name)
+        for kind in ("attendee", "feed")
+    ]
+    await connection.execute(queries.INSERT_TOKENS, [values for values, _ in tokens])
+    ticket = {
+        "id": ticket_id,
+        "registration_id": registration_id,
+        "festival_id": desk.id,
+        "version": 1,
+        "revoked_at": None,
+        "created_at": now,
+    }
+    await connection.execute(queries.INSERT_TICKET, ticket)
+    private, _ = await issuing.festival_keys(session, desk.id)
+    qr = signing.sign(private, ticket_id, desk.id, 1)
+    letter = _letter(desk.name, data.name, email, "confirmed", qr)
+    letter |= {"festival_id": desk.id, "registration_id": registration_id}
+    await outbox.post(session, letter)
     position = None
-    if not await queries.claim_place(session, festival.id, registration.id):
-        position = await _waitlist(session, festival, registration, ticket, letter)
+    if not await queries.claim_place(session, desk.id, registration_id):
+        position = await _waitlist(session, desk, data.name, registration_id, ticket_id, letter)
     return RegistrationIssued(
-        id=registration.id,
+        id=registration_id,
         status="confirmed" if position is None else "waitlisted",
         waitlist_position=position,
-        attendee_token=attendee_token,
-        feed_token=feed_token,
-        ticket=ticket_read if position is None else None,
+        attendee_token=tokens[0][1],
+        feed_token=tokens[1][1],
+        ticket=TicketRead(id=ticket_id, qr=qr, version=1) if position is None else None,
     )
 
 
 async def _waitlist(
     session: AsyncSession,
-    festival: Festival,
-    registration: Registration,
-    ticket: Ticket,
-    letter: OutboxMessage,
+    desk: Desk,
+    name: str,
+    registration_id: uuid.UUID,
+    ticket_id: uuid.UUID,
+    letter: dict[str, Any],
 ) -> int:
     """Turn a drafted confirmation into the next waiting-list place; its position."""
-    registration.waitlist_seq = await queries.next_waitlist_seq(session, festival.id)
-    registration.status, registration.confirmed_at = "waitlisted", None
-    await session.delete(ticket)
-    letter.kind, letter.subject, letter.body = _letter(festival, registration, "waitlisted", None)
-    await session.flush()
-    return int(await session.scalar(queries.waitlist_position(registration)) or 0)
-
-
-async def _tokens(session: AsyncSession, registration: Registration) -> tuple[str, str]:
-    """The attendee token (labelled with the attendee's name) and the feed token."""
-    secrets = []
-    for kind in ("attendee", "feed"):
-        _, raw = await issue_token(
-            session,
-            kind,
-            festival_id=registration.festival_id,
-            subject_id=registration.id,
-            label=registration.name,
-        )
-        secrets.append(raw)
-    return secrets[0], secrets[1]
+    seq = await queries.next_waitlist_seq(session, desk.id)
+    connection = await session.connection()
+    await connection.execute(
+        update(Registration)
+        .where(Registration.id == registration_id)
+        .values(status="waitlisted", waitlist_seq=seq, confirmed_at=None)
+    )
+    await connection.execute(delete(Ticket).where(Ticket.id == ticket_id))
+    waitlisted = _letter(desk.name, name, letter["to_address"], "waitlisted", None)
+    await connection.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.id == letter["id"])
+        .values(kind=waitlisted["kind"], subject=waitlisted["subject"], body=waitlisted["body"])
+    )
+    return int(await session.scalar(queries.waitlist_position(desk.id, seq)) or 0)
 
 
 _MESSAGES = {
@@ -132,29 +165,29 @@ _MESSAGES = {
 
 
 def _letter(
-    festival: Festival, registration: Registration, kind: str, qr: str | None
-) -> tuple[str, str, str]:
-    """(kind, subject, body) of a message about a registration."""
+    festival_name: str, person_name: str, to: str, kind: str, qr: str | None
+) -> dict[str, Any]:
+    """A message about a registration (an outbox row, without festival and registration)."""
     subject, text = _MESSAGES[kind]
-    body = f"Hello {registration.name},\n\n{text}\n"
+    body = f"Hello {person_name},\n\n{text}\n"
     if qr is not None:
         body += f"\nYour ticket (show it as a QR code at the door):\n{qr}\n"
-    return f"registration.{kind}", subject.format(festival=festival.name), body
+    return outbox.message(
+        festival_id=None,
+        registration_id=None,
+        kind=f"registration.{kind}",
+        to=to,
+        subject=subject.format(festival=festival_name),
+        body=body,
+    )
 
 
 async def _tell(
     session: AsyncSession, festival: Festival, registration: Registration, kind: str, qr: str | None
-) -> OutboxMessage:
-    kind, subject, body = _letter(festival, registration, kind, qr)
-    return await outbox.enqueue(
-        session,
-        festival_id=festival.id,
-        registration_id=registration.id,
-        kind=kind,
-        to=registration.email,
-        subject=subject,
-        body=body,
-    )
+) -> None:
+    letter = _letter(festival.name, registration.name, registration.email, kind, qr)
+    letter |= {"festival_id": festival.id, "registration_id": registration.id}
+    await outbox.post(session, letter)
 
 
 async def cancel(session: AsyncSession, principal: Principal) -> None:
