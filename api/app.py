@@ -73,8 +73,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.metrics = Metrics()
     problems.install(app)
     app.add_exception_handler(IdempotencyCollision, replay_after_collision)  # type: ignore[arg-type]
-    # The door's scans are the busiest route under load: matched first, not sixth.
-    for module in (checkin, system, auth, festivals, programme, registration, live, pages):
+    # The busiest routes under load (the door's scans, a registration rush) are matched first.
+    for module in (checkin, registration, system, auth, festivals, programme, live, pages):
         app.include_router(module.router)
     pages.install_static(app)
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)

@@ -28,6 +28,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.dml import Update
+from sqlalchemy.sql.elements import BindParameter
 
 from festival.auth import TOKEN_COLUMNS, Principal
 from festival.models import Festival, Token
@@ -80,35 +82,47 @@ async def claim_place(
     whose claimant then rolls back goes to the next registration rather than to
     one that was waitlisted meanwhile. Places are made in chunks when needed.
     """
-    capacity = select(Festival.capacity).where(Festival.id == festival_id).scalar_subquery()
+    connection = await session.connection()
+    claim = _CLAIM_PLACE[connection.dialect.name]
     while True:
-        free = (
-            select(Place.number)
-            .where(
-                Place.festival_id == festival_id,
-                Place.registration_id.is_(None),
-                Place.number <= capacity,
-            )
-            .order_by(Place.number)
-            .limit(1)
+        claimed = await connection.execute(
+            claim, {"festival": festival_id, "claimant": registration_id}
         )
-        if session.get_bind().dialect.name == "postgresql":
-            free = free.with_for_update(skip_locked=True)
-        claimed = await session.scalar(
-            update(Place)
-            .where(
-                Place.festival_id == festival_id,
-                Place.number == free.scalar_subquery(),
-                Place.registration_id.is_(None),
-            )
-            .values(registration_id=registration_id)
-            .returning(Place.number)
-            .execution_options(synchronize_session=False)
-        )
-        if claimed is not None:
+        if claimed.first() is not None:
             return True
         if not await _more_places(session, festival_id):
             return False
+
+
+def _claim_place(skip_locked: bool) -> Update:
+    """The claim of the lowest free place within capacity, built once per dialect."""
+    festival: BindParameter[uuid.UUID] = bindparam("festival")
+    capacity = select(Festival.capacity).where(Festival.id == festival).scalar_subquery()
+    free = (
+        select(Place.number)
+        .where(
+            Place.festival_id == festival,
+            Place.registration_id.is_(None),
+            Place.number <= capacity,
+        )
+        .order_by(Place.number)
+        .limit(1)
+    )
+    if skip_locked:
+        free = free.with_for_update(skip_locked=True)
+    return (
+        update(Place)
+        .where(
+            Place.festival_id == festival,
+            Place.number == free.scalar_subquery(),
+            Place.registration_id.is_(None),
+        )
+        .values(registration_id=bindparam("claimant"))
+        .returning(Place.number)
+    )
+
+
+_CLAIM_PLACE = {"postgresql": _claim_place(skip_locked=True), "sqlite": _claim_place(False)}
 
 
 PLACE_CHUNK = 256
