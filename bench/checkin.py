@@ -175,8 +175,35 @@ async def seed_tickets(url: str, festival: Any, count: int) -> list[str]:
     return payloads
 
 
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) used so far by a process and all its descendants."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total, todo = 0.0, [pid]
+    while todo:
+        current = todo.pop()
+        try:
+            fields = Path(f"/proc/{current}/stat").read_text().rsplit(")", 1)[1].split()
+            children = Path(f"/proc/{current}/task/{current}/children").read_text().split()
+        except OSError:  # gone meanwhile
+            continue
+        total += (int(fields[11]) + int(fields[12])) / tick  # utime, stime
+        todo.extend(int(child) for child in children)
+    return total
+
+
+@dataclass
+class Served:
+    """A running server: its URL, and its CPU time (workers included) so far."""
+
+    base: str
+    pid: int
+
+    def cpu(self) -> float:
+        return cpu_seconds(self.pid)
+
+
 @contextmanager
-def serving(command: list[str], env: dict[str, str], port: int) -> Iterator[str]:
+def serving(command: list[str], env: dict[str, str], port: int) -> Iterator[Served]:
     """A server subprocess on 127.0.0.1:port, up until the block ends (at most 60 s to start)."""
     import httpx
 
@@ -193,7 +220,7 @@ def serving(command: list[str], env: dict[str, str], port: int) -> Iterator[str]
             if server.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError("the server did not start")
             time.sleep(0.2)
-        yield base
+        yield Served(base, server.pid)
     finally:
         server.terminate()
         try:
@@ -345,7 +372,8 @@ end
 def baseline(args: argparse.Namespace) -> WrkResult:
     port = free_port()
     command, env = bare_server(port, args.workers)
-    with serving(command, env, port) as base:
+    with serving(command, env, port) as served:
+        base = served.base
         run_wrk(base + "/", BARE_LUA, {}, duration=2, connections=args.connections)  # warm-up
         return run_wrk(
             base + "/", BARE_LUA, {}, duration=args.duration, connections=args.connections
@@ -374,8 +402,8 @@ def main() -> int:
             files[name].write_text("\n".join(rows) + "\n")
         port = free_port()
         command, env = festival_server(url, port, args.workers)
-        with serving(command, env, port) as base:
-            target = f"{base}/api/v1/festivals/{festival.slug}/checkins"
+        with serving(command, env, port) as served:
+            target = f"{served.base}/api/v1/festivals/{festival.slug}/checkins"
             lua_env = {"BENCH_TOKEN": staff, "BENCH_THREADS": "2"}
             run_wrk(
                 target,
@@ -384,6 +412,7 @@ def main() -> int:
                 duration=2,
                 connections=args.connections,
             )
+            cpu_before = served.cpu()
             result = run_wrk(
                 target,
                 SCAN_LUA,
@@ -391,11 +420,14 @@ def main() -> int:
                 duration=args.duration,
                 connections=args.connections,
             )
+            cpu_ms = (served.cpu() - cpu_before) * 1000 / max(result.requests, 1)
         bare = baseline(args)
     unique = min(result.requests, len(scans))
     report = {
         "checkin": result.line(),
         "checkin_note": f"{unique:,} distinct tickets scanned; repeats answer 409",
+        "checkin_cpu": f"{cpu_ms:.2f} ms of server CPU per scan (all workers, "
+        "a figure the box's other load does not change much)",
         "bare_asgi": bare.line(),
         "ratio_rps": f"{result.rps / bare.rps:.4f} of the bare endpoint's throughput "
         f"(1/{bare.rps / result.rps:.0f})",
@@ -410,6 +442,7 @@ def main() -> int:
             {
                 "checkin_rps": result.rps,
                 "checkin_p99_ms": result.p99_ms,
+                "checkin_cpu_ms": round(cpu_ms, 3),
                 "bare_rps": bare.rps,
                 "bare_p99_ms": bare.p99_ms,
             }

@@ -57,8 +57,8 @@ def main() -> int:
         festival, _ = asyncio.run(seed_festival(url, capacity=1_000_000))
         port = free_port()
         command, env = festival_server(url, port, args.workers)
-        with serving(command, env, port) as base:
-            target = f"{base}/api/v1/festivals/{festival.slug}/registrations"
+        with serving(command, env, port) as served:
+            target = f"{served.base}/api/v1/festivals/{festival.slug}/registrations"
             run_wrk(
                 target,
                 REGISTER_LUA,
@@ -66,6 +66,7 @@ def main() -> int:
                 duration=2,
                 connections=args.connections,
             )
+            cpu_before = served.cpu()
             result = run_wrk(
                 target,
                 REGISTER_LUA,
@@ -73,8 +74,10 @@ def main() -> int:
                 duration=args.duration,
                 connections=args.connections,
             )
+            cpu_ms = (served.cpu() - cpu_before) * 1000 / max(result.requests, 1)
         bare = baseline(args)
     print(f"registration: {result.line()}")
+    print(f"registration_cpu: {cpu_ms:.2f} ms of server CPU per registration (all workers)")
     print(f"bare_asgi: {bare.line()}")
     print(
         f"ratio_rps: {result.rps / bare.rps:.4f} of the bare endpoint's throughput "
@@ -86,6 +89,7 @@ def main() -> int:
             {
                 "registration_rps": result.rps,
                 "registration_p99_ms": result.p99_ms,
+                "registration_cpu_ms": round(cpu_ms, 3),
                 "bare_rps": bare.rps,
                 "bare_p99_ms": bare.p99_ms,
             }
