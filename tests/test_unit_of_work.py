@@ -9,9 +9,11 @@ from fastapi import FastAPI
 from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session
 
+from api.app import create_app
 from festival.models import Festival
+from festival.settings import Settings
 from tests.conftest import Backend
-from tests.factories.festival import auth, festival_body, organiser
+from tests.factories.festival import auth, festival, festival_body, organiser
 
 
 async def test_commit_happens_before_the_reply_is_sent(app: FastAPI, backend: Backend) -> None:
@@ -153,3 +155,31 @@ async def test_a_key_reused_for_another_request_is_422_and_changes_nothing(
     assert other.status_code == 422
     assert other.json()["code"] == "idempotency_key_reused"
     assert (await client.get("/api/v1/festivals/other", headers=auth(token))).status_code == 404
+
+
+async def test_a_request_holds_one_connection_so_a_small_pool_never_deadlocks(
+    settings: Settings, backend: Backend
+) -> None:
+    """The pool has no overflow: a request needing a second connection while holding
+    its first would wait forever once every request holds one. Read routes with a
+    bearer token and writes run side by side, many at once, on a pool of two
+    (PostgreSQL; SQLite's pool is its own, and the same requests must pass there)."""
+    app = create_app(settings.model_copy(update={"db_pool_size": 2}))
+    _, token = await organiser(backend.engine)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+            slug = (await festival(client, token))["slug"]
+
+            async def _read() -> int:
+                path = f"/api/v1/festivals/{slug}/sessions"
+                return (await client.get(path, headers=auth(token))).status_code
+
+            async def _write(n: int) -> int:
+                body = festival_body(slug=f"pool-{n}")
+                response = await client.post("/api/v1/festivals", json=body, headers=auth(token))
+                return response.status_code
+
+            work = [_read() for _ in range(12)] + [_write(n) for n in range(6)]
+            statuses = await asyncio.wait_for(asyncio.gather(*work), timeout=20)
+    assert statuses == [200] * 12 + [201] * 6
