@@ -40,15 +40,20 @@ _PATH = re.compile(r"/ws/sessions/([^/]+)/?")
 
 
 class SocketTransport:
-    """The hub's :class:`~realtime.hub.Transport` over a Starlette websocket."""
+    """The hub's :class:`~realtime.hub.Transport` over an ASGI websocket.
 
-    __slots__ = ("ws",)
+    Frames go to the server's ASGI ``send`` directly: this is the hot path of
+    every fan-out, and Starlette's wrapper would add two coroutines per frame
+    for checks the server makes anyway (a send after close or disconnect raises).
+    """
 
-    def __init__(self, ws: WebSocket) -> None:
-        self.ws = ws
+    __slots__ = ("send", "ws")
+
+    def __init__(self, ws: WebSocket, send: Send) -> None:
+        self.ws, self.send = ws, send
 
     async def send_text(self, text: str) -> None:
-        await self.ws.send_text(text)
+        await self.send({"type": "websocket.send", "text": text})
 
     async def close(self, code: int, reason: str = "") -> None:
         await self.ws.close(code, reason)
@@ -64,7 +69,7 @@ class LiveSockets:
         if scope["type"] == "websocket":
             found = _PATH.fullmatch(scope["path"])
             if found is not None:
-                await live_session(WebSocket(scope, receive, send), found[1])
+                await live_session(WebSocket(scope, receive, send), send, found[1])
                 return
         await self.app(scope, receive, send)
 
@@ -141,7 +146,7 @@ async def _pipeline(
         await asyncio.wait(set(in_flight), return_when=asyncio.FIRST_COMPLETED)
 
 
-async def live_session(ws: WebSocket, raw_id: str) -> None:
+async def live_session(ws: WebSocket, send: Send, raw_id: str) -> None:
     """One participant in one live session (see API.md, Live sessions)."""
     runtime: LiveRuntime = ws.scope["app"].state.live
     entered = await _enter(ws, runtime, raw_id)
@@ -154,7 +159,7 @@ async def live_session(ws: WebSocket, raw_id: str) -> None:
         return await runtime.snapshot(ctx, seq)
 
     client = await runtime.hub.join(
-        str(ctx.session_id), SocketTransport(ws), ctx.role, since, _snapshot
+        str(ctx.session_id), SocketTransport(ws, send), ctx.role, since, _snapshot
     )
     state = ClientState(ctx.role, runtime.limits, runtime.allowance(ctx))
     in_flight: set[asyncio.Future[str]] = set()
