@@ -12,7 +12,7 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -22,13 +22,15 @@ from festival.errors import Conflict, Forbidden, Invalid
 from realtime.access import pre_moderation
 from realtime.errors import QuestionNotFound
 from realtime.live import LiveContext, announce
-from realtime.models import LiveChannel, ModerationAction, Question, QuestionVote
+from realtime.models import LiveChannel, ModerationAction, Question
 from realtime.protocol import Event
 from realtime.queries import (
     PUBLIC_STATUSES,
-    insert_vote,
+    add_vote,
+    count_vote,
     questions_of,
-    visible_questions,
+    remove_vote,
+    votes_of_visible,
 )
 from realtime.views import question_view
 
@@ -94,39 +96,20 @@ async def vote(session: AsyncSession, ctx: LiveContext, question_id: uuid.UUID, 
     written only if the question is visible, then the counter raised with it.
     """
     _require_attendee(ctx)
-    visible = (
-        select(Question.id)
-        .where(
-            Question.id == question_id,
-            Question.session_id == ctx.session_id,
-            visible_questions(ctx.role),
-        )
-        .scalar_subquery()
-    )
+    which = {"vote_question": question_id, "vote_session": ctx.session_id}
     if up:
-        changed = await insert_vote(session, visible, ctx.voter_id, utcnow())
+        dialect = session.get_bind().dialect.name
+        params = which | {"vote_voter": ctx.voter_id, "vote_at": utcnow()}
+        result = await session.execute(add_vote(ctx.role, dialect), params)
     else:
-        result = await session.execute(
-            delete(QuestionVote).where(
-                QuestionVote.question_id == visible, QuestionVote.voter_id == ctx.voter_id
-            )
-        )
-        changed = getattr(result, "rowcount", 0) == 1
-    if not changed:
-        count = await session.scalar(select(Question.votes).where(Question.id == visible))
+        result = await session.execute(remove_vote(ctx.role), which | {"vote_voter": ctx.voter_id})
+    if getattr(result, "rowcount", 0) != 1:
+        count = await session.scalar(votes_of_visible(ctx.role), which)
         if count is None:
             raise QuestionNotFound(f"No question {question_id}", field="question_id")
         return int(count)
-    row = (
-        await session.execute(
-            update(Question)
-            .where(Question.id == question_id)
-            .values(
-                votes=Question.votes + (1 if up else -1), votes_version=Question.votes_version + 1
-            )
-            .returning(Question.votes, Question.votes_version)
-        )
-    ).one()
+    step = count_vote(1 if up else -1)
+    row = (await session.execute(step, {"vote_question": question_id})).one()
     count, version = int(row[0]), int(row[1])
 
     async def _offer() -> None:

@@ -2,11 +2,23 @@
 
 from __future__ import annotations
 
+import functools
 import uuid
-from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import ColumnElement, ScalarSelect, Select, func, literal, select, true
+from sqlalchemy import (
+    ColumnElement,
+    Executable,
+    ScalarSelect,
+    Select,
+    Table,
+    bindparam,
+    delete,
+    func,
+    select,
+    true,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -116,17 +128,61 @@ async def insert_ignoring_duplicates(
     return bool(getattr(result, "rowcount", 0) == 1)
 
 
-async def insert_vote(
-    session: AsyncSession, question: ScalarSelect[Any], voter_id: uuid.UUID, at: datetime
-) -> bool:
-    """One vote row for a question that ``question`` finds; False if none or already there."""
-    dialect = session.get_bind().dialect.name
+# A vote storm runs these thousands of times a second: they are built once (per
+# role and dialect) with bound parameters, not per vote. Parameters: vote_question,
+# vote_session, vote_voter, and vote_at for the insert (names that are no column's,
+# so that an INSERT or UPDATE never takes one for a value to set).
+_QUESTIONS = cast(Table, Question.__table__)
+_VOTES = cast(Table, QuestionVote.__table__)
+
+
+def _visible_question(role: str) -> ScalarSelect[Any]:
+    return (
+        select(Question.id)
+        .where(
+            Question.id == bindparam("vote_question"),
+            Question.session_id == bindparam("vote_session"),
+            visible_questions(role),
+        )
+        .scalar_subquery()
+    )
+
+
+@functools.cache
+def add_vote(role: str, dialect: str) -> Executable:
+    """One vote row for a question ``role`` may see; no row if none or already there."""
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     rows = select(
         Question.id,
-        literal(voter_id, QuestionVote.voter_id.type),
-        literal(at, QuestionVote.created_at.type),
-    ).where(Question.id == question)
-    stmt = insert(QuestionVote).from_select(["question_id", "voter_id", "created_at"], rows)
-    result = await session.execute(stmt.on_conflict_do_nothing())
-    return bool(getattr(result, "rowcount", 0) == 1)
+        bindparam("vote_voter", type_=QuestionVote.voter_id.type),
+        bindparam("vote_at", type_=QuestionVote.created_at.type),
+    ).where(Question.id == _visible_question(role))
+    # The table, not the mapped class: these run with parameters, which the ORM
+    # would take for rows to bulk-insert or objects to update.
+    stmt = insert(_VOTES).from_select(["question_id", "voter_id", "created_at"], rows)
+    return stmt.on_conflict_do_nothing()
+
+
+@functools.cache
+def remove_vote(role: str) -> Executable:
+    return delete(_VOTES).where(
+        _VOTES.c.question_id == _visible_question(role),
+        _VOTES.c.voter_id == bindparam("vote_voter"),
+    )
+
+
+@functools.cache
+def votes_of_visible(role: str) -> Select[int]:
+    return select(Question.votes).where(Question.id == _visible_question(role))
+
+
+@functools.cache
+def count_vote(delta: int) -> Executable:
+    """Raise (or lower) a question's count and its version."""
+    questions = _QUESTIONS
+    return (
+        update(questions)
+        .where(questions.c.id == bindparam("vote_question"))
+        .values(votes=questions.c.votes + delta, votes_version=questions.c.votes_version + 1)
+        .returning(questions.c.votes, questions.c.votes_version)
+    )
