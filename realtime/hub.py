@@ -188,6 +188,7 @@ class Hub:
         self.channels: dict[str, Channel] = {}
         self._attaching: dict[str, asyncio.Future[Channel]] = {}
         self._ticker: asyncio.Task[None] | None = None
+        self._stopping = False
         self._closing: set[asyncio.Task[None]] = set()
         self.evicted = 0
 
@@ -197,6 +198,9 @@ class Hub:
 
     async def stop(self) -> None:
         """Tell every client to reconnect elsewhere (1012), then let the broker go."""
+        # The flag as well as the cancellation: a cancellation that lands inside a
+        # Redis call can be swallowed by the client, and the ticker would go on.
+        self._stopping = True
         if self._ticker is not None:
             self._ticker.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -332,7 +336,7 @@ class Hub:
 
     async def _tick(self) -> None:
         refresh_at = self.clock() + 10
-        while True:
+        while not self._stopping:
             await asyncio.sleep(self.interval / 2)
             now = self.clock()
             refresh = now >= refresh_at
