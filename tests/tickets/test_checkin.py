@@ -269,3 +269,41 @@ async def test_checkin_with_idempotency_key_is_not_recorded_twice(
     assert (first.status_code, second.status_code) == (201, 201)
     assert first.json() == second.json()
     assert await _history(backend) == ["ok"]
+
+
+async def test_scans_outside_the_plain_shape_get_the_routes_answers(
+    client: httpx.AsyncClient, backend: Backend
+) -> None:
+    """Plain scans take the door's fast lane (api.door); a body the lane cannot read
+    goes to the route, which answers with its usual 422 and records nothing."""
+    door = await _door(client, backend)
+    url = f"/api/v1/festivals/{door['slug']}/checkins"
+    missing = await client.post(url, json={"gate": "North"}, headers=auth(door["staff"]))
+    garbage = await client.post(url, content=b"{not json", headers=auth(door["staff"]))
+    assert (missing.status_code, garbage.status_code) == (422, 422)
+    assert missing.headers["content-type"] == "application/problem+json"
+    assert missing.json()["errors"][0]["field"] == "qr"
+    assert await _history(backend) == []
+
+
+async def test_the_fast_lane_answers_like_the_route(
+    client: httpx.AsyncClient, backend: Backend
+) -> None:
+    door = await _door(client, backend)
+    qr = (await registered(client, door["slug"], name="Lane"))["ticket"]["qr"]
+    url = f"/api/v1/festivals/{door['slug']}/checkins"
+    anonymous = await client.post(url, json={"qr": qr})
+    scheme = await client.post(url, json={"qr": qr}, headers={"Authorization": "Basic x"})
+    assert (anonymous.status_code, scheme.status_code) == (401, 401)
+    assert anonymous.headers["content-type"] == "application/problem+json"
+    lower = {"Authorization": f"bearer {door['staff']}"}
+    ok = await client.post(url, json={"qr": qr, "gate": "East"}, headers=lower)
+    assert ok.status_code == 201, ok.text
+    assert ok.headers["content-type"] == "application/json"
+    assert ok.json()["attendee"] == {"name": "Lane"}
+    again = await client.post(url, json={"qr": qr}, headers=auth(door["staff"]))
+    assert again.status_code == 409
+    assert again.headers["content-type"] == "application/problem+json"
+    assert again.json()["gate"] == "East"
+    metrics = (await client.get("/metrics")).text
+    assert 'route="/api/v1/festivals/{slug}/checkins",status="201"' in metrics
