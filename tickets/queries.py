@@ -97,17 +97,7 @@ async def claim_place(
 def _claim_place(skip_locked: bool) -> Update:
     """The claim of the lowest free place within capacity, built once per dialect."""
     festival: BindParameter[uuid.UUID] = bindparam("festival")
-    capacity = select(Festival.capacity).where(Festival.id == festival).scalar_subquery()
-    free = (
-        select(Place.number)
-        .where(
-            Place.festival_id == festival,
-            Place.registration_id.is_(None),
-            Place.number <= capacity,
-        )
-        .order_by(Place.number)
-        .limit(1)
-    )
+    free = _free_places(festival).order_by(Place.number).limit(1)
     if skip_locked:
         free = free.with_for_update(skip_locked=True)
     return (
@@ -122,6 +112,16 @@ def _claim_place(skip_locked: bool) -> Update:
     )
 
 
+def _free_places(festival: BindParameter[uuid.UUID] | uuid.UUID) -> Select[int]:
+    """The festival's places within its capacity that nobody holds."""
+    capacity = select(Festival.capacity).where(Festival.id == festival).scalar_subquery()
+    return select(Place.number).where(
+        Place.festival_id == festival,
+        Place.registration_id.is_(None),
+        Place.number <= capacity,
+    )
+
+
 _CLAIM_PLACE = {"postgresql": _claim_place(skip_locked=True), "sqlite": _claim_place(False)}
 
 
@@ -131,15 +131,7 @@ PLACE_CHUNK = 256
 async def has_free_place(session: AsyncSession, festival_id: uuid.UUID) -> bool:
     """Whether a place within capacity is free or still to be made (reads, locks nothing)."""
     capacity = select(Festival.capacity).where(Festival.id == festival_id).scalar_subquery()
-    free = (
-        select(Place.number)
-        .where(
-            Place.festival_id == festival_id,
-            Place.registration_id.is_(None),
-            Place.number <= capacity,
-        )
-        .exists()
-    )
+    free = _free_places(festival_id).exists()
     made = (
         select(func.coalesce(func.max(Place.number), 0))
         .where(Place.festival_id == festival_id)
