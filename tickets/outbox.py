@@ -30,6 +30,8 @@ from tickets.models import OutboxMessage
 log = logging.getLogger("festival.outbox")
 LEASE = timedelta(minutes=5)
 MAX_BACKOFF = timedelta(minutes=30)
+BATCH = 50  # letters leased per pass
+LINGER = 0.05  # seconds a poked sender waits for more letters of the same burst
 _senders: set[Sender] = set()
 
 
@@ -125,24 +127,29 @@ class Sender:
             _senders.discard(self)
 
     async def _loop(self) -> None:
+        """Send in passes. A pass that filled its batch is followed at once; otherwise
+        the sender waits for a poke (or the poll), then lingers a moment so that the
+        letters of a burst of registrations go out in one lease, not one each."""
         while not self._stopping.is_set():
+            self._wake.clear()  # before the pass: a poke during it is not lost
             try:
-                sent = await self.send_due()
+                sent = await self.send_due(BATCH)
             except Exception:
                 log.exception("outbox pass failed; retrying")
                 sent = 0
-            if sent:
+            if sent >= BATCH:
                 continue
-            self._wake.clear()
             waiters = [asyncio.ensure_future(e.wait()) for e in (self._wake, self._stopping)]
             await asyncio.wait(waiters, timeout=self.poll_seconds, return_when="FIRST_COMPLETED")
             for waiter in waiters:
                 waiter.cancel()
+            if self._wake.is_set() and not self._stopping.is_set():
+                await asyncio.sleep(LINGER)
 
     def stop(self) -> None:
         self._stopping.set()
 
-    async def send_due(self, batch: int = 20) -> int:
+    async def send_due(self, batch: int = BATCH) -> int:
         """Lease what is due now (one statement), send it, mark the outcome; return
         how many were attempted."""
         leased = await self._lease(batch)
