@@ -76,6 +76,16 @@ def check_timezone(value: str) -> str:
     return value
 
 
+MAX_DAYS = 366  # a festival lasts days, at most a year; the feeds list every day
+
+
+def check_length(starts_on: date, ends_on: date) -> None:
+    if ends_on < starts_on:
+        raise ValueError("ends_on is before starts_on")
+    if (ends_on - starts_on).days >= MAX_DAYS:
+        raise ValueError(f"a festival lasts at most {MAX_DAYS} days")
+
+
 class FestivalCreate(Input):
     slug: str = Field(pattern=SLUG_PATTERN, min_length=2, max_length=64)
     name: str = Field(min_length=1, max_length=200)
@@ -94,8 +104,8 @@ class FestivalCreate(Input):
     @classmethod
     def _ends_after_start(cls, value: date, info: ValidationInfo) -> date:
         starts_on = info.data.get("starts_on")
-        if starts_on is not None and value < starts_on:
-            raise ValueError("ends_on is before starts_on")
+        if starts_on is not None:
+            check_length(starts_on, value)
         return value
 
     @field_validator("registration_closes_at")

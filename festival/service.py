@@ -14,7 +14,7 @@ from festival.errors import Conflict, Forbidden, Invalid, NotFound
 from festival.models import Festival
 from festival.pagination import keyset_page
 from festival.queries import festival_by_slug, managed_festivals, visible_festivals
-from festival.schemas import FestivalCreate, FestivalUpdate
+from festival.schemas import FestivalCreate, FestivalUpdate, check_length
 
 
 async def create_festival(
@@ -71,8 +71,10 @@ async def update_festival(
         }:
             raise Invalid(f"{name} cannot be null", field=name)
         setattr(festival, name, value)
-    if festival.ends_on < festival.starts_on:
-        raise Invalid("ends_on is before starts_on", field="ends_on")
+    try:
+        check_length(festival.starts_on, festival.ends_on)
+    except ValueError as exc:
+        raise Invalid(str(exc), field="ends_on") from None
     opens, closes = festival.registration_opens_at, festival.registration_closes_at
     if opens and closes and closes <= opens:
         raise Invalid("registration closes before it opens", field="registration_closes_at")

@@ -84,6 +84,7 @@ async def test_festival_list_paginates_with_cursor(
     [
         ({"timezone": "Mars/Olympus_Mons"}, "timezone"),
         ({"starts_on": "2030-10-09", "ends_on": "2030-10-08"}, "ends_on"),
+        ({"starts_on": "0001-01-01", "ends_on": "9999-12-31"}, "ends_on"),
         ({"unknown": 1}, "unknown"),
         ({"slug": "Not A Slug"}, "slug"),
         ({"mode": "telepathic"}, "mode"),
@@ -215,3 +216,21 @@ async def test_control_characters_are_refused_not_a_server_error(
     )
     assert response.status_code == 422
     assert "label" in response.json()["detail"]
+
+
+async def test_a_festival_lasts_at_most_a_year_also_when_moved(
+    client: httpx.AsyncClient, backend: Backend
+) -> None:
+    """366 days at most (2030-10-08 to 2031-10-08): a thousand-year festival would
+    list millions of days in its feeds."""
+    _, token = await organiser(backend.engine)
+    made = await client.post("/api/v1/festivals", json=festival_body(), headers=auth(token))
+    url = f"/api/v1/festivals/{made.json()['slug']}"
+    year = await client.patch(url, json={"ends_on": "2031-10-08"}, headers=auth(token))
+    assert year.status_code == 200, year.text
+    longer = await client.patch(url, json={"ends_on": "2031-10-09"}, headers=auth(token))
+    assert longer.status_code == 422
+    assert longer.json()["errors"][0]["field"] == "ends_on"
+    assert "366 days" in longer.json()["detail"]
+    kept = await client.get(url, headers=auth(token))
+    assert kept.json()["ends_on"] == "2031-10-08"
