@@ -307,3 +307,17 @@ async def test_the_fast_lane_answers_like_the_route(
     assert again.json()["gate"] == "East"
     metrics = (await client.get("/metrics")).text
     assert 'route="/api/v1/festivals/{slug}/checkins",status="201"' in metrics
+
+
+def test_the_arrivals_chart_draws_a_name_its_font_lacks() -> None:
+    """Found by schemathesis: a festival name in a script the font lacks made a 500."""
+    from datetime import UTC, datetime
+    from zoneinfo import ZoneInfo
+
+    from tickets.reports import draw_arrivals
+    from tickets.schemas import ArrivalBucket
+
+    buckets = [ArrivalBucket(starts_at=datetime(2030, 10, 8, 8, 30, tzinfo=UTC), count=3)]
+    svg = draw_arrivals("Fest \U0005dc7d \u2fff", ZoneInfo("Europe/Amsterdam"), buckets)
+    root = ET.fromstring(svg)
+    assert root.tag.endswith("svg")
