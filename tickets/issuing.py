@@ -94,8 +94,15 @@ async def issue_ticket(session: AsyncSession, registration: Registration) -> Tic
 
 async def payload(session: AsyncSession, ticket: Ticket) -> str:
     """The QR payload text of the ticket's current version."""
-    private, _ = await festival_keys(session, ticket.festival_id)
-    return signing.sign(private, ticket.id, ticket.festival_id, ticket.version)
+    return await signed_payload(session, ticket.festival_id, ticket.id, ticket.version)
+
+
+async def signed_payload(
+    session: AsyncSession, festival_id: uuid.UUID, ticket_id: uuid.UUID, version: int
+) -> str:
+    """The QR payload text of a ticket version, signed with its festival's key."""
+    private, _ = await festival_keys(session, festival_id)
+    return signing.sign(private, ticket_id, festival_id, version)
 
 
 async def ticket_read(session: AsyncSession, ticket: Ticket) -> TicketRead:

@@ -57,9 +57,8 @@ async def on_session_changed(session: AsyncSession, event: SessionChanged) -> No
         select(Festival.name).where(Festival.id == event.festival_id)
     )
     text = _describe(event)
-    for registration_id, name, email in people:
-        await outbox.enqueue(
-            session,
+    letters = [
+        outbox.message(
             festival_id=event.festival_id,
             registration_id=registration_id,
             kind=f"session.{event.kind}",
@@ -67,6 +66,9 @@ async def on_session_changed(session: AsyncSession, event: SessionChanged) -> No
             subject=f"{festival_name}: {event.title!r} {_WHAT.get(event.kind, 'has changed')}",
             body=f"Hello {name},\n\n{text}\n",
         )
+        for registration_id, name, email in people
+    ]
+    await outbox.post(session, *letters)
 
 
 def install() -> None:

@@ -62,17 +62,12 @@ def message(
     }
 
 
-async def enqueue(session: AsyncSession, **fields: Any) -> OutboxMessage:
-    """Write a message (fields as :func:`message`) to send once this unit of work commits."""
-    letter = OutboxMessage(**message(**fields))
-    session.add(letter)
-    effects.defer(session, _poke)
-    return letter
-
-
-async def post(session: AsyncSession, row: dict[str, Any]) -> None:
-    """Write a message row made by :func:`message`, straight away, to send after the commit."""
-    await (await session.connection()).execute(insert(OutboxMessage), row)
+async def post(session: AsyncSession, *rows: dict[str, Any]) -> None:
+    """Write messages made by :func:`message` (one statement), to send once this unit
+    of work commits."""
+    if not rows:
+        return
+    await (await session.connection()).execute(insert(OutboxMessage), list(rows))
     effects.defer(session, _poke)
 
 

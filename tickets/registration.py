@@ -15,7 +15,7 @@ from festival.auth import Principal, new_token
 from festival.db import utcnow
 from festival.errors import NotFound
 from festival.models import Festival
-from tickets import attendees, issuing, outbox, queries, seats, signing
+from tickets import attendees, issuing, outbox, queries, seats
 from tickets.errors import AlreadyRegistered, RegistrationClosed, RegistrationNotFound
 from tickets.models import OutboxMessage, Registration, Ticket
 from tickets.schemas import RegistrationCreate, RegistrationIssued, TicketRead
@@ -106,8 +106,7 @@ async def register(
         "created_at": now,
     }
     await connection.execute(queries.INSERT_TICKET, ticket)
-    private, _ = await issuing.festival_keys(session, desk.id)
-    qr = signing.sign(private, ticket_id, desk.id, 1)
+    qr = await issuing.signed_payload(session, desk.id, ticket_id, 1)
     letter = _letter(desk.name, data.name, email, "confirmed", qr)
     letter |= {"festival_id": desk.id, "registration_id": registration_id}
     await outbox.post(session, letter)

@@ -142,8 +142,7 @@ async def _tell_promoted(session: AsyncSession, reservation: SeatReservation) ->
         )
     ).one()
     name, email, title, festival_id = row
-    await outbox.enqueue(
-        session,
+    letter = outbox.message(
         festival_id=festival_id,
         registration_id=reservation.registration_id,
         kind="seat.promoted",
@@ -151,6 +150,7 @@ async def _tell_promoted(session: AsyncSession, reservation: SeatReservation) ->
         subject=f"A seat for you: {title}",
         body=f"Hello {name},\n\nA seat came free in {title!r}: it is yours.\n",
     )
+    await outbox.post(session, letter)
 
 
 async def add_favourite(session: AsyncSession, principal: Principal, session_id: uuid.UUID) -> None:

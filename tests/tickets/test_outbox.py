@@ -61,20 +61,20 @@ async def _eventually(condition: Any, seconds: float = 15) -> None:
 
 
 async def _enqueue(backend: Backend, n: int = 1) -> list[uuid.UUID]:
+    made = [
+        outbox.message(
+            festival_id=None,
+            registration_id=None,
+            kind="test",
+            to=f"p{i}@example.org",
+            subject=f"Message {i}",
+            body="Hello",
+        )
+        for i in range(n)
+    ]
     async with unit_of_work(make_sessionmaker(backend.engine)) as session:
-        made = [
-            await outbox.enqueue(
-                session,
-                festival_id=None,
-                registration_id=None,
-                kind="test",
-                to=f"p{i}@example.org",
-                subject=f"Message {i}",
-                body="Hello",
-            )
-            for i in range(n)
-        ]
-    return [m.id for m in made]
+        await outbox.post(session, *made)
+    return [m["id"] for m in made]
 
 
 async def _rows(backend: Backend) -> list[OutboxMessage]:
