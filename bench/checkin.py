@@ -338,6 +338,39 @@ def run_wrk(
     )
 
 
+def measured(
+    served: Served, target: str, lua: str, env: dict[str, str], args: argparse.Namespace
+) -> tuple[WrkResult, float]:
+    """wrk on ``target`` for ``args.duration``, and the server's CPU ms per request meanwhile."""
+    cpu_before = served.cpu()
+    result = run_wrk(target, lua, env, duration=args.duration, connections=args.connections)
+    return result, (served.cpu() - cpu_before) * 1000 / max(result.requests, 1)
+
+
+def report(
+    name: str,
+    per: str,
+    result: WrkResult,
+    cpu_ms: float,
+    bare: WrkResult,
+    notes: dict[str, str] | None = None,
+) -> None:
+    """The figures as ``key: value`` lines, then one JSON line for scripts."""
+    lines = {name: result.line(), **(notes or {})}
+    lines[f"{name}_cpu"] = f"{cpu_ms:.2f} ms of server CPU per {per} (all workers)"
+    lines["bare_asgi"] = bare.line()
+    lines["ratio_rps"] = (
+        f"{result.rps / bare.rps:.4f} of the bare endpoint's throughput "
+        f"(1/{bare.rps / result.rps:.0f})"
+    )
+    lines["ratio_p99"] = f"{result.p99_ms / bare.p99_ms:.1f}x the bare endpoint's p99"
+    for key, value in lines.items():
+        print(f"{key}: {value}")
+    figures = {"rps": result.rps, "p99_ms": result.p99_ms, "cpu_ms": round(cpu_ms, 3)}
+    summary = {f"{name}_{key}": value for key, value in figures.items()}
+    print(json.dumps(summary | {"bare_rps": bare.rps, "bare_p99_ms": bare.p99_ms}))
+
+
 SCAN_LUA = """
 local payloads, counter, step = {}, 0, 1
 local token = os.getenv("BENCH_TOKEN")
@@ -412,42 +445,16 @@ def main() -> int:
                 duration=2,
                 connections=args.connections,
             )
-            cpu_before = served.cpu()
-            result = run_wrk(
-                target,
-                SCAN_LUA,
-                {**lua_env, "BENCH_PAYLOADS": str(files["scans"])},
-                duration=args.duration,
-                connections=args.connections,
-            )
-            cpu_ms = (served.cpu() - cpu_before) * 1000 / max(result.requests, 1)
+            scans_env = {**lua_env, "BENCH_PAYLOADS": str(files["scans"])}
+            result, cpu_ms = measured(served, target, SCAN_LUA, scans_env, args)
         bare = baseline(args)
     unique = min(result.requests, len(scans))
-    report = {
-        "checkin": result.line(),
-        "checkin_note": f"{unique:,} distinct tickets scanned; repeats answer 409",
-        "checkin_cpu": f"{cpu_ms:.2f} ms of server CPU per scan (all workers, "
-        "a figure the box's other load does not change much)",
-        "bare_asgi": bare.line(),
-        "ratio_rps": f"{result.rps / bare.rps:.4f} of the bare endpoint's throughput "
-        f"(1/{bare.rps / result.rps:.0f})",
-        "ratio_p99": f"{result.p99_ms / bare.p99_ms:.1f}x the bare endpoint's p99",
-        "setup": f"festival serve --workers {args.workers}, PostgreSQL, wrk -t2 "
-        f"-c{args.connections} -d{args.duration}s, all on one 2-core machine",
-    }
-    for key, value in report.items():
-        print(f"{key}: {value}")
-    print(
-        json.dumps(
-            {
-                "checkin_rps": result.rps,
-                "checkin_p99_ms": result.p99_ms,
-                "checkin_cpu_ms": round(cpu_ms, 3),
-                "bare_rps": bare.rps,
-                "bare_p99_ms": bare.p99_ms,
-            }
-        )
+    setup = (
+        f"festival serve --workers {args.workers}, PostgreSQL, wrk -t2 "
+        f"-c{args.connections} -d{args.duration}s, all on one 2-core machine"
     )
+    notes = {"checkin_note": f"{unique:,} distinct tickets scanned; repeats answer 409"}
+    report("checkin", "scan", result, cpu_ms, bare, notes | {"setup": setup})
     return 0
 
 

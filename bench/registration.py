@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 
 from bench.checkin import (
@@ -23,6 +22,8 @@ from bench.checkin import (
     baseline,
     festival_server,
     free_port,
+    measured,
+    report,
     run_wrk,
     scratch_database,
     seed_festival,
@@ -66,35 +67,9 @@ def main() -> int:
                 duration=2,
                 connections=args.connections,
             )
-            cpu_before = served.cpu()
-            result = run_wrk(
-                target,
-                REGISTER_LUA,
-                {"BENCH_RUN": "main"},
-                duration=args.duration,
-                connections=args.connections,
-            )
-            cpu_ms = (served.cpu() - cpu_before) * 1000 / max(result.requests, 1)
+            result, cpu_ms = measured(served, target, REGISTER_LUA, {"BENCH_RUN": "main"}, args)
         bare = baseline(args)
-    print(f"registration: {result.line()}")
-    print(f"registration_cpu: {cpu_ms:.2f} ms of server CPU per registration (all workers)")
-    print(f"bare_asgi: {bare.line()}")
-    print(
-        f"ratio_rps: {result.rps / bare.rps:.4f} of the bare endpoint's throughput "
-        f"(1/{bare.rps / result.rps:.0f})"
-    )
-    print(f"ratio_p99: {result.p99_ms / bare.p99_ms:.1f}x the bare endpoint's p99")
-    print(
-        json.dumps(
-            {
-                "registration_rps": result.rps,
-                "registration_p99_ms": result.p99_ms,
-                "registration_cpu_ms": round(cpu_ms, 3),
-                "bare_rps": bare.rps,
-                "bare_p99_ms": bare.p99_ms,
-            }
-        )
-    )
+    report("registration", "registration", result, cpu_ms, bare)
     return 0
 
 
