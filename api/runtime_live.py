@@ -5,8 +5,8 @@ memory) live on ``app.state.live``. Each client frame is one unit of work,
 behind a gate so a storm queues for the database instead of opening a
 connection per socket (on SQLite the gate is 1: one writer, no lock waits).
 Votes are group-committed: the votes waiting at one moment share a
-transaction, each in its own savepoint, and each voter hears its ack only
-after that commit.
+transaction (question votes as one set-based batch, poll votes each in its own
+savepoint), and each voter hears its ack only after that commit.
 """
 
 from __future__ import annotations
@@ -95,25 +95,34 @@ class LiveRuntime:
                     future.set_result(reply)
 
     async def _commit(self, batch: list[Waiting]) -> list[str]:
-        """Run a batch in one transaction; a command that may fail half-way gets a savepoint."""
-        replies: list[str] = []
+        """Run a batch in one transaction: its question votes as one set, then each poll vote.
+
+        Question votes cannot fail half-way (each is refused before anything is
+        written), so they need no savepoint; a poll vote may, and gets one.
+        """
+        replies: dict[int, str] = {}
+        ballots = [i for i, (_, c, _) in enumerate(batch) if c.type == "question.vote"]
         try:
             async with unit_of_work(self.sessionmaker) as session:
-                for ctx, command, _ in batch:
+                if ballots:
+                    commands = [(batch[i][0], batch[i][1]) for i in ballots]
+                    outcomes = await dispatch.run_votes(session, commands)
+                    for i, outcome in zip(ballots, outcomes, strict=True):
+                        replies[i] = _reply(batch[i][1], outcome)
+                for i, (ctx, command, _) in enumerate(batch):
+                    if i in replies:
+                        continue
                     try:
-                        if command.type == "question.vote":  # refuses before it writes
+                        async with session.begin_nested():
                             data = await dispatch.run(session, ctx, command)
-                        else:
-                            async with session.begin_nested():
-                                data = await dispatch.run(session, ctx, command)
-                        replies.append(ack(command.id, data))
+                        replies[i] = ack(command.id, data)
                     except FestivalError as exc:
-                        replies.append(error(command.id, exc.code, exc.detail))
+                        replies[i] = _reply(command, exc)
         except Exception:
             log.exception("a batch of %d votes failed", len(batch))
             message = "Something went wrong on our side"
             return [error(c.id, "internal_error", message) for _, c, _ in batch]
-        return replies
+        return [replies[i] for i in range(len(batch))]
 
     async def snapshot(self, ctx: LiveContext, seq: int) -> dict[str, Any]:
         """What a joining socket sees first; one read serves every joiner at the same seq.
@@ -133,6 +142,12 @@ class LiveRuntime:
         shown = channel.presence if channel and channel.presence is not None else 0
         data["presence"] = {"count": max(shown, size)}
         return data
+
+
+def _reply(command: Command, outcome: dict[str, Any] | FestivalError) -> str:
+    if isinstance(outcome, FestivalError):
+        return error(command.id, outcome.code, outcome.detail)
+    return ack(command.id, outcome)
 
 
 def make_broker(app: FastAPI) -> Broker:

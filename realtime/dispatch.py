@@ -1,16 +1,20 @@
 """From a checked client frame to the use case it asks for, and the snapshot.
 
-One frame is one unit of work, opened by the caller; what this returns is the
-``data`` of the ack.
+One frame is one unit of work, opened by the caller, except question votes,
+which the caller may run many at a time (:func:`run_votes`); what these return
+is the ``data`` of the ack.
 """
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from realtime import polls, qa
+from festival.errors import FestivalError
+from realtime import polls, qa, votes
 from realtime.access import pre_moderation
 from realtime.live import LiveContext
 from realtime.protocol import (
@@ -33,7 +37,7 @@ async def run(session: AsyncSession, ctx: LiveContext, command: Command) -> dict
         return {"question": question_view(question)}
     if isinstance(data, QuestionVote):
         count = await qa.vote(session, ctx, data.question_id, data.up)
-        return {"question_id": str(data.question_id), "votes": count, "up": data.up}
+        return _vote_ack(data.question_id, count, data.up)
     if isinstance(data, QuestionModerate):
         question = await qa.moderate(session, ctx, data.question_id, data.action, data.text)
         return {"question": question_view(question)}
@@ -54,6 +58,22 @@ async def run(session: AsyncSession, ctx: LiveContext, command: Command) -> dict
             text=data.text,
         )
     raise AssertionError(f"no use case for {command.type}")
+
+
+async def run_votes(
+    session: AsyncSession, commands: Sequence[tuple[LiveContext, Command]]
+) -> list[dict[str, Any] | FestivalError]:
+    """Run ``question.vote`` commands as one batch, in order: an ack's data or an error each."""
+    casts = [votes.Cast(ctx, c.data.question_id, c.data.up) for ctx, c in commands]
+    outcomes = await votes.vote_many(session, casts)
+    return [
+        o if isinstance(o, FestivalError) else _vote_ack(cast.question_id, o, cast.up)
+        for cast, o in zip(casts, outcomes, strict=True)
+    ]
+
+
+def _vote_ack(question_id: uuid.UUID, count: int, up: bool) -> dict[str, Any]:
+    return {"question_id": str(question_id), "votes": count, "up": up}
 
 
 async def snapshot(session: AsyncSession, ctx: LiveContext, seq: int) -> dict[str, Any]:

@@ -1,8 +1,9 @@
 """Q&A use cases: ask, vote, moderate, list, and the per-session pre-moderation switch.
 
 Every change is flushed in the caller's unit of work; its event is published
-only after the commit. Vote counts are not published per vote: they are
-offered to the hub's coalescer with the version the database gave them.
+only after the commit. Votes live in :mod:`realtime.votes`: their counts are
+not published per vote but offered to the hub's coalescer with the version
+the database gave them.
 """
 
 from __future__ import annotations
@@ -16,22 +17,15 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from festival import effects
 from festival.db import utcnow
-from festival.errors import Conflict, Forbidden, Invalid
+from festival.errors import Conflict, FestivalError, Forbidden, Invalid
+from realtime import votes
 from realtime.access import pre_moderation
 from realtime.errors import QuestionNotFound
 from realtime.live import LiveContext, announce
 from realtime.models import LiveChannel, ModerationAction, Question
 from realtime.protocol import Event
-from realtime.queries import (
-    PUBLIC_STATUSES,
-    add_vote,
-    count_vote,
-    questions_of,
-    remove_vote,
-    votes_of_visible,
-)
+from realtime.queries import PUBLIC_STATUSES, questions_of
 from realtime.views import question_view
 
 MAX_TEXT = 500
@@ -92,31 +86,13 @@ async def ask(session: AsyncSession, ctx: LiveContext, text: str, anonymous: boo
 async def vote(session: AsyncSession, ctx: LiveContext, question_id: uuid.UUID, up: bool) -> int:
     """Upvote or take back; idempotent. Returns the question's count after the change.
 
-    Two statements on the hot path (a vote storm is mostly this): the vote row
-    written only if the question is visible, then the counter raised with it.
+    A batch of one: the socket sends its votes to :func:`realtime.votes.vote_many`
+    many at a time, and the same statements serve a single REST vote.
     """
-    _require_attendee(ctx)
-    which = {"vote_question": question_id, "vote_session": ctx.session_id}
-    if up:
-        dialect = session.get_bind().dialect.name
-        params = which | {"vote_voter": ctx.voter_id, "vote_at": utcnow()}
-        result = await session.execute(add_vote(ctx.role, dialect), params)
-    else:
-        result = await session.execute(remove_vote(ctx.role), which | {"vote_voter": ctx.voter_id})
-    if getattr(result, "rowcount", 0) != 1:
-        count = await session.scalar(votes_of_visible(ctx.role), which)
-        if count is None:
-            raise QuestionNotFound(f"No question {question_id}", field="question_id")
-        return int(count)
-    step = count_vote(1 if up else -1)
-    row = (await session.execute(step, {"vote_question": question_id})).one()
-    count, version = int(row[0]), int(row[1])
-
-    async def _offer() -> None:
-        ctx.out.offer_votes(ctx.session_id, question_id, version, count)
-
-    effects.defer(session, _offer)
-    return count
+    (outcome,) = await votes.vote_many(session, [votes.Cast(ctx, question_id, up)])
+    if isinstance(outcome, FestivalError):
+        raise outcome
+    return outcome
 
 
 def _state(q: Question) -> dict[str, Any]:

@@ -9,7 +9,6 @@ from typing import Any, cast
 from sqlalchemy import (
     ColumnElement,
     Executable,
-    ScalarSelect,
     Select,
     Table,
     bindparam,
@@ -17,6 +16,7 @@ from sqlalchemy import (
     func,
     select,
     true,
+    tuple_,
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
@@ -128,61 +128,58 @@ async def insert_ignoring_duplicates(
     return bool(getattr(result, "rowcount", 0) == 1)
 
 
-# A vote storm runs these thousands of times a second: they are built once (per
-# role and dialect) with bound parameters, not per vote. Parameters: vote_question,
-# vote_session, vote_voter, and vote_at for the insert (names that are no column's,
-# so that an INSERT or UPDATE never takes one for a value to set).
+# A vote storm runs these for every batch of votes: they are built once (per
+# dialect) and run with bound parameters or as executemany, not per vote. The
+# table, not the mapped class: these run with parameters, which the ORM would
+# take for rows to bulk-insert or objects to update. Parameter names are no
+# column's, so that an INSERT or UPDATE never takes one for a value to set.
 _QUESTIONS = cast(Table, Question.__table__)
 _VOTES = cast(Table, QuestionVote.__table__)
 
 
-def _visible_question(role: str) -> ScalarSelect[Any]:
+def voted_questions(question_ids: list[uuid.UUID]) -> Select[uuid.UUID, uuid.UUID, int, int]:
+    """The questions of ``question_ids`` an attendee may vote on, with count and version.
+
+    In id order and locked against other writers' counter updates (PostgreSQL;
+    SQLite's writer holds the whole database already): a batch takes its rows
+    in one order, so two batches sharing questions queue instead of deadlocking,
+    and a question is not hidden between the check and the vote.
+    """
     return (
-        select(Question.id)
-        .where(
-            Question.id == bindparam("vote_question"),
-            Question.session_id == bindparam("vote_session"),
-            visible_questions(role),
-        )
-        .scalar_subquery()
+        select(Question.id, Question.session_id, Question.votes, Question.votes_version)
+        .where(Question.id.in_(question_ids), visible_questions("attendee"))
+        .order_by(Question.id)
+        .with_for_update(key_share=True)
     )
 
 
 @functools.cache
-def add_vote(role: str, dialect: str) -> Executable:
-    """One vote row for a question ``role`` may see; no row if none or already there."""
+def add_votes(dialect: str) -> Executable:
+    """Vote rows (executemany); RETURNING names those that were not there yet."""
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    rows = select(
-        Question.id,
-        bindparam("vote_voter", type_=QuestionVote.voter_id.type),
-        bindparam("vote_at", type_=QuestionVote.created_at.type),
-    ).where(Question.id == _visible_question(role))
-    # The table, not the mapped class: these run with parameters, which the ORM
-    # would take for rows to bulk-insert or objects to update.
-    stmt = insert(_VOTES).from_select(["question_id", "voter_id", "created_at"], rows)
-    return stmt.on_conflict_do_nothing()
-
-
-@functools.cache
-def remove_vote(role: str) -> Executable:
-    return delete(_VOTES).where(
-        _VOTES.c.question_id == _visible_question(role),
-        _VOTES.c.voter_id == bindparam("vote_voter"),
+    stmt = insert(_VOTES).values(
+        question_id=bindparam("vote_question", type_=QuestionVote.question_id.type),
+        voter_id=bindparam("vote_voter", type_=QuestionVote.voter_id.type),
+        created_at=bindparam("vote_at", type_=QuestionVote.created_at.type),
     )
+    return stmt.on_conflict_do_nothing().returning(_VOTES.c.question_id, _VOTES.c.voter_id)
+
+
+def remove_votes(keys: list[tuple[uuid.UUID, uuid.UUID]]) -> Executable:
+    """Take back (question, voter) votes; RETURNING names those that were there."""
+    pair = tuple_(_VOTES.c.question_id, _VOTES.c.voter_id)
+    return delete(_VOTES).where(pair.in_(keys)).returning(_VOTES.c.question_id, _VOTES.c.voter_id)
 
 
 @functools.cache
-def votes_of_visible(role: str) -> Select[int]:
-    return select(Question.votes).where(Question.id == _visible_question(role))
-
-
-@functools.cache
-def count_vote(delta: int) -> Executable:
-    """Raise (or lower) a question's count and its version."""
+def count_votes() -> Executable:
+    """Move a question's count by ``vote_delta`` and raise its version (executemany)."""
     questions = _QUESTIONS
     return (
         update(questions)
         .where(questions.c.id == bindparam("vote_question"))
-        .values(votes=questions.c.votes + delta, votes_version=questions.c.votes_version + 1)
-        .returning(questions.c.votes, questions.c.votes_version)
+        .values(
+            votes=questions.c.votes + bindparam("vote_delta", type_=Question.votes.type),
+            votes_version=questions.c.votes_version + 1,
+        )
     )
