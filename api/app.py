@@ -10,7 +10,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from api import problems, runtime_live, runtime_tickets, websocket
-from api.door import DoorScans
+from api.fastlane import FastLanes
 from api.idempotency import IdempotencyCollision, replay_after_collision
 from api.metrics import Metrics, MetricsMiddleware
 from api.routers import auth, checkin, festivals, live, pages, programme, registration, system
@@ -81,7 +81,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for module in (checkin, registration, system, auth, festivals, programme, live, pages):
         app.include_router(module.router)
     pages.install_static(app)
-    app.add_middleware(DoorScans)  # plain scans skip the router (see api.door)
+    app.add_middleware(FastLanes)  # plain scans and registrations skip the router (api.fastlane)
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
     app.add_middleware(websocket.LiveSockets)  # outermost: live sockets skip the stack
     return app

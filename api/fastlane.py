@@ -1,74 +1,127 @@
-"""The door's fast lane: ticket scans served without the router and dependency stack.
+"""Fast lanes: the two busiest POSTs served without the router and dependency stack.
 
-At the doors of a festival opening, scans are most of the traffic, and the
-framework around them cost as much CPU as the scan itself (routing, dependency
-solving, validation wrappers). This pure ASGI middleware serves the plain
-shape of ``POST /api/v1/festivals/{slug}/checkins`` itself, with the same
-domain call (:func:`tickets.checkin.check_in`), the same unit of work and the
-same replies as the route. Anything else goes to the route unchanged, its body
-replayed: a request with an ``Idempotency-Key``, a body that is not a valid
-``CheckinCreate`` (the route answers its 422), any other method or path.
+At the doors of a festival opening, scans are most of the traffic; when
+registration opens, registrations are. For both, the framework around the call
+(routing, dependency solving, validation wrappers) cost about as much CPU as
+the work itself. This pure ASGI middleware serves the plain shape of
+
+- ``POST /api/v1/festivals/{slug}/checkins`` (:func:`tickets.checkin.check_in`),
+- ``POST /api/v1/festivals/{slug}/registrations`` (:func:`tickets.registration.register`),
+
+with the same domain call, the same unit of work and the same replies as the
+route. Anything else goes to the route unchanged, its body replayed: a request
+with an ``Idempotency-Key``, a body that does not validate (the route answers
+its 422 naming the field), any other method or path.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
+from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.problems import PROBLEM, problem
 from festival.db import unit_of_work
 from festival.errors import FestivalError
-from tickets import checkin
-from tickets.schemas import CheckinCreate
+from tickets import checkin, registration
+from tickets.schemas import CheckinCreate, RegistrationCreate
 
-_PATH = re.compile(r"/api/v1/festivals/([^/]+)/checkins")
-MAX_BODY = 16 * 1024  # a scan is a few hundred bytes; bigger ones go to the route
+MAX_BODY = 16 * 1024  # a scan or a registration is a few hundred bytes; bigger go to the route
 
-
-class _Route:
-    """What the metrics label a request with (the route template)."""
-
-    path = "/api/v1/festivals/{slug}/checkins"
+Serve = Callable[[AsyncSession, Scope, str, Any], Awaitable[JSONResponse]]
 
 
-class DoorScans:
+@dataclass(frozen=True)
+class Lane:
+    """One POST served here. ``path`` is the route template, the metrics' label."""
+
+    path: str
+    pattern: re.Pattern[str]
+    body: type[BaseModel]
+    serve: Serve
+
+
+async def _scan(session: AsyncSession, scope: Scope, slug: str, data: Any) -> JSONResponse:
+    outcome = await checkin.check_in(session, _bearer(scope), slug, data.qr, data.list, data.gate)
+    media_type = PROBLEM if outcome.status >= 400 else None
+    return JSONResponse(outcome.body, status_code=outcome.status, media_type=media_type)
+
+
+async def _register(session: AsyncSession, scope: Scope, slug: str, data: Any) -> JSONResponse:
+    issued = await registration.register(session, slug, data)
+    return JSONResponse(issued.model_dump(mode="json"), status_code=201)
+
+
+def _lane(path: str, body: type[BaseModel], serve: Serve) -> Lane:
+    pattern = re.compile(re.escape(path).replace(re.escape("{slug}"), "([^/]+)"))
+    return Lane(path, pattern, body, serve)
+
+
+LANES = (
+    _lane("/api/v1/festivals/{slug}/checkins", CheckinCreate, _scan),
+    _lane("/api/v1/festivals/{slug}/registrations", RegistrationCreate, _register),
+)
+
+
+class FastLanes:
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        found = None
-        if scope["type"] == "http" and scope["method"] == "POST":
-            found = _PATH.fullmatch(scope["path"])
-        if found is None or _header(scope, b"idempotency-key") is not None:
+        lane, found = _match(scope)
+        if lane is None or found is None or not _plain(scope):
             await self.app(scope, receive, send)
             return
         body, complete = await _read(receive)
         try:
-            data = CheckinCreate.model_validate_json(body) if complete else None
+            data = lane.body.model_validate_json(body) if complete else None
         except ValidationError:
             data = None
         if data is None:
             await self.app(scope, _replay(body, complete, receive), send)
             return
-        scope["route"] = _Route
-        response = await _scan(scope, found[1], data)
+        scope["route"] = lane
+        response = await _serve(lane, scope, found[1], data)
         await response(scope, receive, send)
 
 
-async def _scan(scope: Scope, slug: str, data: CheckinCreate) -> JSONResponse:
+def _match(scope: Scope) -> tuple[Lane | None, re.Match[str] | None]:
+    if scope["type"] != "http" or scope["method"] != "POST":
+        return None, None
+    for lane in LANES:
+        found = lane.pattern.fullmatch(scope["path"])
+        if found is not None:
+            return lane, found
+    return None, None
+
+
+async def _serve(lane: Lane, scope: Scope, slug: str, data: BaseModel) -> JSONResponse:
     sessionmaker = scope["app"].state.sessionmaker
     try:
         async with unit_of_work(sessionmaker) as session:
-            token = _bearer(scope)
-            outcome = await checkin.check_in(session, token, slug, data.qr, data.list, data.gate)
+            return await lane.serve(session, scope, slug, data)
     except FestivalError as exc:
         return problem(exc.status, exc.code, exc.title, exc.detail, **exc.extras)
-    media_type = PROBLEM if outcome.status >= 400 else None
-    return JSONResponse(outcome.body, status_code=outcome.status, media_type=media_type)
+
+
+def _plain(scope: Scope) -> bool:
+    """No ``Idempotency-Key``, and a JSON body by its content type (or none given),
+    which is what the route would parse as JSON."""
+    if _header(scope, b"idempotency-key") is not None:
+        return False
+    content_type = _header(scope, b"content-type")
+    if content_type is None:
+        return True
+    kind = content_type.split(b";", 1)[0].strip().lower()
+    return kind == b"application/json" or (
+        kind.startswith(b"application/") and kind.endswith(b"+json")
+    )
 
 
 def _header(scope: Scope, name: bytes) -> bytes | None:

@@ -274,7 +274,7 @@ async def test_checkin_with_idempotency_key_is_not_recorded_twice(
 async def test_scans_outside_the_plain_shape_get_the_routes_answers(
     client: httpx.AsyncClient, backend: Backend
 ) -> None:
-    """Plain scans take the door's fast lane (api.door); a body the lane cannot read
+    """Plain scans take the fast lane (api.fastlane); a body the lane cannot read
     goes to the route, which answers with its usual 422 and records nothing."""
     door = await _door(client, backend)
     url = f"/api/v1/festivals/{door['slug']}/checkins"

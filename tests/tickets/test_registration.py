@@ -294,3 +294,38 @@ async def test_places_are_made_in_chunks_and_new_ones_go_to_the_waiting_list_fir
     assert (newcomer["status"], newcomer["waitlist_position"]) == ("waitlisted", 2)
     first_waiting = await client.get("/api/v1/me", headers=auth(replies[7]["attendee_token"]))
     assert first_waiting.json()["status"] == "confirmed"  # the freed place went to the queue
+
+
+async def test_the_fast_lane_and_the_route_register_alike(
+    client: httpx.AsyncClient, backend: Backend
+) -> None:
+    """Plain registrations take the fast lane (api.fastlane); one with an
+    Idempotency-Key takes the route. Both answer the same shape, and a body that
+    is not JSON by its content type is the route's 422, as before the lane."""
+    made, _ = await open_festival(client, backend.engine, capacity=1)
+    plain = await register(client, made["slug"], name="Lane", email="lane@example.org")
+    routed = await register(
+        client,
+        made["slug"],
+        name="Route",
+        email="route@example.org",
+        headers={"Idempotency-Key": "k-1"},
+    )
+    assert (plain.status_code, routed.status_code) == (201, 201)
+    assert plain.headers["content-type"] == routed.headers["content-type"] == "application/json"
+    assert set(plain.json()) == set(routed.json())
+    assert (plain.json()["status"], routed.json()["status"]) == ("confirmed", "waitlisted")
+    assert routed.json()["waitlist_position"] == 1
+    url = f"/api/v1/festivals/{made['slug']}/registrations"
+    text = await client.post(
+        url,
+        content=b'{"name": "Text", "email": "text@example.org"}',
+        headers={"Content-Type": "text/plain"},
+    )
+    assert text.status_code == 422
+    assert text.headers["content-type"] == "application/problem+json"
+    unknown = await register(client, f"{made['slug']}-nope")
+    assert unknown.status_code == 404
+    assert unknown.headers["content-type"] == "application/problem+json"
+    metrics = (await client.get("/metrics")).text
+    assert 'route="/api/v1/festivals/{slug}/registrations",status="201"' in metrics
