@@ -18,7 +18,9 @@ from pathlib import Path
 import httpx
 import pytest
 from redis.asyncio import Redis
+from sqlalchemy import select
 
+from realtime.models import Question
 from tests.conftest import Backend, free_port
 from tests.factories.festival import auth
 from tests.factories.realtime import live_session
@@ -139,3 +141,58 @@ async def test_two_processes_serve_one_session_and_clients_resume_across_a_crash
             await on_b.close()
     finally:
         await _forget(redis_url, node_env["FESTIVAL_REDIS_PREFIX"])
+
+
+async def test_votes_on_two_processes_at_once_end_on_the_exact_counts_everywhere(
+    node_env: dict[str, str], backend: Backend, redis_url: str
+) -> None:
+    live = await live_session(backend.engine)
+    try:
+        async with _serve(node_env) as a, _serve(node_env) as b:
+            async with httpx.AsyncClient(base_url=a.url) as http:
+                switched = await http.patch(
+                    f"/api/v1/sessions/{live.session_id}/live",
+                    json={"pre_moderation": False},
+                    headers=auth(live.organiser_token),
+                )
+                assert switched.status_code == 200
+            nodes = [a, b] * 5
+            voters = [
+                await LiveClient.open(n.ws_url, live.session_id, await live.attendee())
+                for n in nodes
+            ]
+            for voter in voters:
+                await voter.event("snapshot")
+            one = (await voters[0].ok("question.ask", {"text": "One?"}))["question"]["id"]
+            two = (await voters[1].ok("question.ask", {"text": "Two?"}))["question"]["id"]
+            plan = [(one, True), (two, True), (two, False), (one, True), (two, True)]
+
+            async def vote(voter: LiveClient) -> set[str]:
+                # All frames out before any ack: the votes of both nodes meet in their batches.
+                ids = [
+                    await voter.send("question.vote", {"question_id": q, "up": u}) for q, u in plan
+                ]
+                while not all(i in voter.replies for i in ids):
+                    await voter.read()
+                return {voter.replies.pop(i)["type"] for i in ids}
+
+            assert await asyncio.gather(*(vote(v) for v in voters)) == [{"ack"}] * len(voters)
+            expected = {one: len(voters), two: len(voters)}
+            async with backend.engine.connect() as connection:
+                rows = await connection.execute(select(Question.id, Question.votes))
+                assert {str(q): n for q, n in rows} == expected
+            for watcher in voters[:2]:  # one on each node
+                await watcher.event("question.votes", lambda d, w=watcher: _counts(w) == expected)
+            for voter in voters:
+                await voter.close()
+    finally:
+        await _forget(redis_url, node_env["FESTIVAL_REDIS_PREFIX"])
+
+
+def _counts(client: LiveClient) -> dict[str, int]:
+    """The newest count of each question among the count frames a client has read."""
+    counts: dict[str, int] = {}
+    for event in client.events:
+        if event["type"] == "question.votes":
+            counts |= event["data"]["counts"]
+    return counts
