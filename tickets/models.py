@@ -107,7 +107,15 @@ class Registration(IdMixin, TimestampMixin, Base):
             postgresql_where=text("status != 'cancelled'"),
         ),
         Index("ix_registrations_festival_status", "festival_id", "status", "created_at"),
-        Index("ix_registrations_waitlist", "festival_id", "status", "waitlist_seq"),
+        # Only the waiting list: "is anyone waiting?" on every registration, and
+        # promotion in order, stay one small index probe however many registered.
+        Index(
+            "ix_registrations_waiting",
+            "festival_id",
+            "waitlist_seq",
+            sqlite_where=text("status = 'waitlisted'"),
+            postgresql_where=text("status = 'waitlisted'"),
+        ),
     )
 
     festival_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("festivals.id", ondelete="CASCADE"))

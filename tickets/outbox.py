@@ -68,6 +68,11 @@ async def post(session: AsyncSession, *rows: dict[str, Any]) -> None:
     if not rows:
         return
     await (await session.connection()).execute(insert(OutboxMessage), list(rows))
+    send_after_commit(session)
+
+
+def send_after_commit(session: AsyncSession) -> None:
+    """Wake the senders once this unit of work commits (for rows written some other way)."""
     effects.defer(session, _poke)
 
 

@@ -9,6 +9,7 @@ hundred racing claims for ten places give exactly ten successes on both.
 
 from __future__ import annotations
 
+import functools
 import uuid
 from typing import Any, cast
 
@@ -37,6 +38,7 @@ from festival.models import Festival, Token
 from schedule.models import Session
 from tickets.models import (
     Checkin,
+    OutboxMessage,
     Place,
     Registration,
     SeatReservation,
@@ -76,8 +78,12 @@ async def insert_ignoring_conflict(session: AsyncSession, model: Any, **values: 
 async def claim_place(
     session: AsyncSession, festival_id: uuid.UUID, registration_id: uuid.UUID
 ) -> bool:
-    """Give the registration the lowest free place within capacity, if there is one.
+    """Give the registration the highest free place within capacity, if there is one.
 
+    Highest, not lowest: a claimed place stays in the free-place index as a dead
+    entry until PostgreSQL vacuums it, and a claim that scanned up from place 1
+    walked past every place claimed so far (0.6 ms at 3,300 registrations,
+    growing). From the top, it passes at most the claims of the current chunk.
     On PostgreSQL a place another transaction is claiming is skipped, not waited
     for, so concurrent registrations do not queue; the price is that a place
     whose claimant then rolls back goes to the next registration rather than to
@@ -96,9 +102,9 @@ async def claim_place(
 
 
 def _claim_place(skip_locked: bool) -> Update:
-    """The claim of the lowest free place within capacity, built once per dialect."""
+    """The claim of the highest free place within capacity, built once per dialect."""
     festival: BindParameter[uuid.UUID] = bindparam("festival")
-    free = _free_places(festival).order_by(Place.number).limit(1)
+    free = _free_places(festival).order_by(Place.number.desc()).limit(1)
     if skip_locked:
         free = free.with_for_update(skip_locked=True)
     return (
@@ -384,3 +390,49 @@ REGISTRATION_DESK = select(
 INSERT_TOKENS = insert(Token)
 INSERT_REGISTRATION = insert(Registration)
 INSERT_TICKET = insert(Ticket)
+
+
+# On PostgreSQL a registration is written in one statement: its row, its two
+# tokens, its ticket and its letter as data-modifying CTEs, and the first claim
+# of a place as the statement itself (foreign keys are checked at its end).
+# Each row's values are parameters named ``<part><i>_<column>`` (see ``enrolment``).
+_ENROLMENT_PARTS = (
+    ("registration", cast(Table, Registration.__table__)),
+    ("token", cast(Table, Token.__table__)),
+    ("ticket", cast(Table, Ticket.__table__)),
+    ("letter", cast(Table, OutboxMessage.__table__)),
+)
+
+
+def enrolment(
+    registration: dict[str, Any],
+    tokens: list[dict[str, Any]],
+    ticket: dict[str, Any],
+    letter: dict[str, Any],
+) -> tuple[Update, dict[str, Any]]:
+    """The one statement (PostgreSQL) and its parameters; it returns the place claimed, if any."""
+    parts = (registration, tokens, ticket, letter)
+    rows = [part if isinstance(part, list) else [part] for part in parts]
+    shape = tuple((len(r), tuple(r[0])) for r in rows)
+    params = {
+        f"{name}{i}_{key}": value
+        for (name, _), part_rows in zip(_ENROLMENT_PARTS, rows, strict=True)
+        for i, row in enumerate(part_rows)
+        for key, value in row.items()
+    }
+    params |= {"festival": registration["festival_id"], "claimant": registration["id"]}
+    return _enrolment(shape), params
+
+
+@functools.cache
+def _enrolment(shape: tuple[tuple[int, tuple[str, ...]], ...]) -> Update:
+    ctes = [
+        # One CTE per row: a multi-row VALUES would not be cached by SQLAlchemy
+        # and was compiled again on every registration.
+        insert(table)
+        .values({key: bindparam(f"{name}{i}_{key}", type_=table.c[key].type) for key in keys})
+        .cte(f"{name}{i}")
+        for (name, table), (count, keys) in zip(_ENROLMENT_PARTS, shape, strict=True)
+        for i in range(count)
+    ]
+    return _CLAIM_PLACE["postgresql"].add_cte(*ctes)

@@ -55,8 +55,8 @@ async def register(
 
     Built for a rush of registrations: one read (``queries.REGISTRATION_DESK``),
     then the registration, its two tokens, ticket and letter written as rows by
-    statements built once, and the place claimed last (``queries.claim_place``).
-    Only when the festival is full is the draft turned into a waiting-list place.
+    statements built once, and the place claimed last (:func:`_enrol`). Only
+    when the festival is full is the draft turned into a waiting-list place.
     """
     connection = await session.connection()
     email = data.email.strip().lower()
@@ -88,15 +88,10 @@ async def register(
         "cancelled_at": None,
         "created_at": now,
     }
-    try:
-        await connection.execute(queries.INSERT_REGISTRATION, registration)
-    except IntegrityError as exc:  # the same e-mail, registered a moment ago
-        raise AlreadyRegistered(f"{email} is already registered", field="email") from exc
     tokens = [
         new_token(kind, festival_id=desk.id, subject_id=registration_id, label=data.name)
         for kind in ("attendee", "feed")
     ]
-    await connection.execute(queries.INSERT_TOKENS, [values for values, _ in tokens])
     ticket = {
         "id": ticket_id,
         "registration_id": registration_id,
@@ -105,13 +100,17 @@ async def register(
         "revoked_at": None,
         "created_at": now,
     }
-    await connection.execute(queries.INSERT_TICKET, ticket)
     qr = await issuing.signed_payload(session, desk.id, ticket_id, 1)
     letter = _letter(desk.name, data.name, email, "confirmed", qr)
     letter |= {"festival_id": desk.id, "registration_id": registration_id}
-    await outbox.post(session, letter)
+    try:
+        placed = await _enrol(session, registration, [row for row, _ in tokens], ticket, letter)
+    except IntegrityError as exc:
+        if not _email_taken(exc):
+            raise
+        raise AlreadyRegistered(f"{email} is already registered", field="email") from exc
     position = None
-    if not await queries.claim_place(session, desk.id, registration_id):
+    if not placed:
         position = await _waitlist(session, desk, data.name, registration_id, ticket_id, letter)
     return RegistrationIssued(
         id=registration_id,
@@ -121,6 +120,37 @@ async def register(
         feed_token=tokens[1][1],
         ticket=TicketRead(id=ticket_id, qr=qr, version=1) if position is None else None,
     )
+
+
+async def _enrol(
+    session: AsyncSession,
+    registration: dict[str, Any],
+    tokens: list[dict[str, Any]],
+    ticket: dict[str, Any],
+    letter: dict[str, Any],
+) -> bool:
+    """Write a confirmed registration, its tokens, ticket and letter, then claim a
+    place for it; whether one was free. On PostgreSQL the writes and the first
+    claim are one statement (``queries.enrolment``), elsewhere one each."""
+    connection = await session.connection()
+    festival_id, registration_id = registration["festival_id"], registration["id"]
+    if connection.dialect.name == "postgresql":
+        statement, params = queries.enrolment(registration, tokens, ticket, letter)
+        claimed = (await connection.execute(statement, params)).first() is not None
+        outbox.send_after_commit(session)
+        return claimed or await queries.claim_place(session, festival_id, registration_id)
+    await connection.execute(queries.INSERT_REGISTRATION, registration)
+    await connection.execute(queries.INSERT_TOKENS, tokens)
+    await connection.execute(queries.INSERT_TICKET, ticket)
+    await outbox.post(session, letter)
+    return await queries.claim_place(session, festival_id, registration_id)
+
+
+def _email_taken(exc: IntegrityError) -> bool:
+    """Whether the active-e-mail index refused the row (PostgreSQL names the index,
+    SQLite its columns), rather than another constraint."""
+    text = str(exc.orig)
+    return "uq_registrations_active_email" in text or "registrations.email" in text
 
 
 async def _waitlist(
