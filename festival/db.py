@@ -11,14 +11,16 @@ transactions both try to upgrade to a write.
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import DateTime, MetaData, String, TypeDecorator, Uuid, event
+from sqlalchemy import DateTime, Executable, MetaData, String, TypeDecorator, Uuid, event
+from sqlalchemy.dialects.postgresql.asyncpg import PGDialect_asyncpg
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
@@ -143,3 +145,53 @@ async def unit_of_work(
             await effects.rollback(session)
             raise
         await effects.commit(session)
+
+
+class Prepared:
+    """A hot statement that, in autocommit on PostgreSQL, runs straight on asyncpg.
+
+    SQLAlchemy's execution layer (execution context, cursor adapter, result
+    object) costs about 0.1 ms of CPU per statement, a third of a door scan.
+    So the statement is compiled once for asyncpg and, when the connection is
+    in autocommit (no transaction of SQLAlchemy's to join), run on the
+    connection's own driver, its parameters converted by the column types'
+    bind processors. The row comes back as an asyncpg ``Record``, read by
+    position like a SQLAlchemy row; JSON arrives decoded (the dialect sets the
+    driver's codec) and timestamps tz-aware. In a transaction, or on SQLite,
+    the statement runs through SQLAlchemy as usual.
+
+    ``statements`` maps a dialect name to its statement (one for all if a single
+    statement); ``column_keys`` names the values an INSERT is given.
+    """
+
+    def __init__(
+        self,
+        statements: Executable | Mapping[str, Executable],
+        column_keys: Sequence[str] | None = None,
+    ) -> None:
+        if isinstance(statements, Executable):
+            statements = {"postgresql": statements, "sqlite": statements}
+        self._statements = dict(statements)
+        dialect = PGDialect_asyncpg()  # type: ignore[no-untyped-call]
+        compiled = self._statements["postgresql"].compile(  # type: ignore[attr-defined]
+            dialect=dialect, column_keys=list(column_keys) if column_keys else None
+        )
+        self._sql = str(compiled)
+        self._binds: tuple[tuple[str, Callable[[Any], Any] | None], ...] = tuple(
+            (name, compiled.binds[name].type.dialect_impl(dialect).bind_processor(dialect))
+            for name in compiled.positiontup
+        )
+
+    async def first(self, connection: AsyncConnection, params: Mapping[str, Any]) -> Any:
+        """The first row (by position), or None."""
+        options = connection.sync_connection.get_execution_options()  # type: ignore[union-attr]
+        autocommit = options.get("isolation_level") == "AUTOCOMMIT"
+        if connection.dialect.name != "postgresql" or not autocommit:
+            statement = self._statements[connection.dialect.name]
+            return (await connection.execute(statement, dict(params))).first()
+        args = [
+            params[name] if process is None else process(params[name])
+            for name, process in self._binds
+        ]
+        raw = await connection.get_raw_connection()
+        return await raw.driver_connection.fetchrow(self._sql, *args)  # type: ignore[union-attr]

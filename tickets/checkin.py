@@ -125,7 +125,7 @@ async def check_in(
     ticket_id = payload.ticket_id if isinstance(payload, signing.Payload) else None
     params = {"token_hash": hash_token(token), "slug": slug, "ticket_id": ticket_id}
     connection = await session.connection(execution_options=_door_options(session))
-    row: Sequence[Any] | None = (await connection.execute(queries.DOOR, params)).first()
+    row: Sequence[Any] | None = await queries.DOOR_ROW.first(connection, params)
     principal = bearer_principal(row)
     if not (principal.kind == "staff" and principal.role == "checkin"):
         raise Forbidden("Only check-in staff may do this")
@@ -279,8 +279,7 @@ async def _insert_live(
     """Insert the live check-in unless one exists (the partial unique index decides)."""
     values = _row(festival_id, scan, checkin_id, "ok", ticket.id, body) | {"live": True}
     connection = await session.connection()
-    stmt = queries.INSERT_LIVE_CHECKIN[connection.dialect.name]
-    return (await connection.execute(stmt, values)).first() is not None
+    return await queries.INSERT_LIVE_CHECKIN.first(connection, values) is not None
 
 
 def _row(
@@ -306,6 +305,7 @@ def _row(
         "recorded_at": utcnow(),
         "staff_token_id": scan.staff_token_id,
         "reply": body,
+        "reverts_id": None,
     }
 
 
@@ -363,7 +363,7 @@ async def revert(
     }
     scan = Scan("", found.list_key, found.gate, now, staff_token_id=principal.token_id)
     values = _row(festival.id, scan, revert_id, "reverted", found.ticket_id, body)
-    await session.execute(insert(Checkin).values(**values, reverts_id=checkin_id))
+    await session.execute(insert(Checkin).values(**values | {"reverts_id": checkin_id}))
     return body
 
 

@@ -34,6 +34,7 @@ from sqlalchemy.sql.dml import Update
 from sqlalchemy.sql.elements import BindParameter
 
 from festival.auth import TOKEN_COLUMNS, Principal
+from festival.db import Prepared
 from festival.models import Festival, Token
 from schedule.models import Session
 from tickets.models import (
@@ -355,17 +356,21 @@ DOOR = (
     .outerjoin(Registration, Registration.id == Ticket.registration_id)
     .where(Token.token_hash == bindparam("token_hash"))
 )
+DOOR_ROW = Prepared(DOOR)
 INSERT_CHECKIN = insert(Checkin)
 _LIVE_KEY, _LIVE_WHERE = ["ticket_id", "list_key"], text("live")
-# Unless a live check-in of the ticket at that list exists (the partial unique index).
-INSERT_LIVE_CHECKIN = {
-    "postgresql": postgresql.insert(Checkin)
-    .on_conflict_do_nothing(index_elements=_LIVE_KEY, index_where=_LIVE_WHERE)
-    .returning(Checkin.id),
-    "sqlite": sqlite.insert(Checkin)
-    .on_conflict_do_nothing(index_elements=_LIVE_KEY, index_where=_LIVE_WHERE)
-    .returning(Checkin.id),
-}
+# Unless a live check-in of the ticket at that list exists (the partial unique
+# index). Given every column (``checkin._row``).
+INSERT_LIVE_CHECKIN = Prepared(
+    {
+        "postgresql": postgresql.insert(Checkin)
+        .on_conflict_do_nothing(index_elements=_LIVE_KEY, index_where=_LIVE_WHERE)
+        .returning(Checkin.id),
+        "sqlite": sqlite.insert(Checkin)
+        .on_conflict_do_nothing(index_elements=_LIVE_KEY, index_where=_LIVE_WHERE)
+        .returning(Checkin.id),
+    }
+)
 
 
 # Registration's first read, built once: the festival (published only), whether

@@ -1,0 +1,79 @@
+"""A prepared hot statement reads and writes what SQLAlchemy would, on either path."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+
+from sqlalchemy import bindparam, insert, select
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+
+from festival.auth import TOKEN_COLUMNS, hash_token, issue_token
+from festival.db import Prepared, make_sessionmaker, unit_of_work
+from festival.models import Token
+from tests.conftest import Backend
+
+TOKEN = Prepared(select(*TOKEN_COLUMNS).where(Token.token_hash == bindparam("token_hash")))
+INSERT_TOKEN = Prepared(insert(Token).returning(Token.id))
+
+
+async def test_a_row_reads_the_same_in_autocommit_and_in_a_transaction(backend: Backend) -> None:
+    """On PostgreSQL in autocommit the statement runs on asyncpg itself; in a
+    transaction (and on SQLite) through SQLAlchemy. Both give the same values:
+    UUIDs, JSON decoded, timestamps tz-aware."""
+    sessions = make_sessionmaker(backend.engine)
+    expires = datetime(2031, 1, 2, 3, 4, 5, tzinfo=UTC)
+    async with unit_of_work(sessions) as session:
+        _, raw = await issue_token(
+            session, "staff", role="checkin", session_ids=["a", "b"], expires_at=expires
+        )
+    params = {"token_hash": hash_token(raw)}
+    async with unit_of_work(sessions) as session:
+        plain = await TOKEN.first(await session.connection(), params)
+    async with unit_of_work(sessions) as session:
+        fast = await TOKEN.first(await _autocommit(session, backend), params)
+    assert plain is not None
+    assert fast is not None
+    assert tuple(fast) == tuple(plain)
+    by_name = dict(zip([c.key for c in TOKEN_COLUMNS], fast, strict=True))
+    assert by_name["session_ids"] == ["a", "b"]
+    assert by_name["expires_at"] == expires
+    assert isinstance(by_name["id"], uuid.UUID)
+    async with unit_of_work(sessions) as session:
+        assert await TOKEN.first(await _autocommit(session, backend), {"token_hash": "-"}) is None
+
+
+async def test_an_insert_in_autocommit_is_durable_and_typed(backend: Backend) -> None:
+    """The driver path converts values with the column types (JSON, UTC timestamps)."""
+    sessions = make_sessionmaker(backend.engine)
+    row = {
+        "id": uuid.uuid4(),
+        "kind": "staff",
+        "token_hash": hash_token(f"raw-{uuid.uuid4()}"),
+        "account_id": None,
+        "festival_id": None,
+        "role": "checkin",
+        "session_ids": ["x"],
+        "subject_id": None,
+        "label": "Door ✓",
+        "expires_at": None,
+        "revoked_at": None,
+        "created_at": datetime.now(UTC),
+    }
+    async with unit_of_work(sessions) as session:
+        written = await INSERT_TOKEN.first(await _autocommit(session, backend), row)
+    assert written is not None
+    assert written[0] == row["id"]
+    async with unit_of_work(sessions) as session:
+        back = await session.get_one(Token, row["id"])
+    assert (back.session_ids, back.label, back.created_at) == (
+        ["x"],
+        "Door ✓",
+        row["created_at"],
+    )
+
+
+async def _autocommit(session: AsyncSession, backend: Backend) -> AsyncConnection:
+    """The session's connection, in autocommit where that takes the driver path."""
+    options = {"isolation_level": "AUTOCOMMIT"} if backend.name == "postgresql" else {}
+    return await session.connection(execution_options=options)
