@@ -38,6 +38,11 @@ async def ensure_ticketing(session: AsyncSession, festival_id: uuid.UUID) -> Non
     )
 
 
+def has_keys(festival_id: uuid.UUID) -> bool:
+    """Whether this process holds the festival's keys already (no database needed)."""
+    return festival_id in _keys
+
+
 async def festival_keys(session: AsyncSession, festival_id: uuid.UUID) -> tuple[bytes, bytes]:
     """(private, public) key of a festival, made on first use."""
     found = _keys.get(festival_id)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import functools
 import uuid
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from sqlalchemy import (
     ColumnElement,
@@ -30,6 +30,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql import Executable
 from sqlalchemy.sql.dml import Update
 from sqlalchemy.sql.elements import BindParameter
 
@@ -47,6 +48,9 @@ from tickets.models import (
     Ticket,
     Ticketing,
 )
+
+if TYPE_CHECKING:
+    from tickets.registration import Draft
 
 
 def visible_registrations(principal: Principal | None) -> ColumnElement[bool]:
@@ -409,14 +413,13 @@ _ENROLMENT_PARTS = (
 )
 
 
-def enrolment(
-    registration: dict[str, Any],
-    tokens: list[dict[str, Any]],
-    ticket: dict[str, Any],
-    letter: dict[str, Any],
-) -> tuple[Update, dict[str, Any]]:
-    """The one statement (PostgreSQL) and its parameters; it returns the place claimed, if any."""
-    parts = (registration, tokens, ticket, letter)
+def enrolment(draft: Draft, *, only_if_placed: bool = False) -> tuple[Executable, dict[str, Any]]:
+    """The one statement (PostgreSQL) and its parameters; it returns the place claimed, if any.
+
+    ``only_if_placed``: the rows are written only if a place was claimed, so
+    that, run in autocommit, a festival without a free place is left untouched.
+    """
+    parts = (draft.registration, draft.tokens, draft.ticket, draft.letter)
     rows = [part if isinstance(part, list) else [part] for part in parts]
     shape = tuple((len(r), tuple(r[0])) for r in rows)
     params = {
@@ -425,19 +428,28 @@ def enrolment(
         for i, row in enumerate(part_rows)
         for key, value in row.items()
     }
-    params |= {"festival": registration["festival_id"], "claimant": registration["id"]}
-    return _enrolment(shape), params
+    params |= {"festival": draft.registration["festival_id"], "claimant": draft.registration["id"]}
+    return _enrolment(shape, only_if_placed), params
 
 
 @functools.cache
-def _enrolment(shape: tuple[tuple[int, tuple[str, ...]], ...]) -> Update:
-    ctes = [
-        # One CTE per row: a multi-row VALUES would not be cached by SQLAlchemy
-        # and was compiled again on every registration.
-        insert(table)
-        .values({key: bindparam(f"{name}{i}_{key}", type_=table.c[key].type) for key in keys})
-        .cte(f"{name}{i}")
-        for (name, table), (count, keys) in zip(_ENROLMENT_PARTS, shape, strict=True)
-        for i in range(count)
-    ]
-    return _CLAIM_PLACE["postgresql"].add_cte(*ctes)
+def _enrolment(shape: tuple[tuple[int, tuple[str, ...]], ...], only_if_placed: bool) -> Executable:
+    claim = _CLAIM_PLACE["postgresql"]
+    placed = None
+    if only_if_placed:
+        claimed = claim.cte("claim")
+        placed = select(claimed.c.number).exists()
+    ctes = []
+    for (name, table), (count, keys) in zip(_ENROLMENT_PARTS, shape, strict=True):
+        for i in range(count):
+            # One CTE per row: a multi-row VALUES would not be cached by
+            # SQLAlchemy and was compiled again on every registration.
+            values = [bindparam(f"{name}{i}_{key}", type_=table.c[key].type) for key in keys]
+            if placed is None:
+                insert_row = insert(table).values(dict(zip(keys, values, strict=True)))
+            else:
+                insert_row = insert(table).from_select(list(keys), select(*values).where(placed))
+            ctes.append(insert_row.cte(f"{name}{i}"))
+    if only_if_placed:
+        return select(claimed.c.number).add_cte(*ctes)
+    return claim.add_cte(*ctes)

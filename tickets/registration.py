@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import delete, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from festival.auth import Principal, new_token
 from festival.db import utcnow
@@ -45,6 +47,31 @@ def ensure_open(festival: Desk) -> None:
         raise RegistrationClosed(f"Registration closed at {closes.isoformat()}")
 
 
+@dataclass(frozen=True)
+class Draft:
+    """A registration's rows before they are written, with the secrets to hand out."""
+
+    registration: dict[str, Any]
+    tokens: list[dict[str, Any]]
+    secrets: tuple[str, str]  # attendee token, feed token
+    ticket: dict[str, Any]
+    letter: dict[str, Any]
+    qr: str
+
+    def issued(self, position: int | None) -> RegistrationIssued:
+        ticket = self.ticket
+        return RegistrationIssued(
+            id=self.registration["id"],
+            status="confirmed" if position is None else "waitlisted",
+            waitlist_position=position,
+            attendee_token=self.secrets[0],
+            feed_token=self.secrets[1],
+            ticket=None
+            if position is not None
+            else TicketRead(id=ticket["id"], qr=self.qr, version=1),
+        )
+
+
 async def register(
     session: AsyncSession, slug: str, data: RegistrationCreate
 ) -> RegistrationIssued:
@@ -57,9 +84,62 @@ async def register(
     then the registration, its two tokens, ticket and letter written as rows by
     statements built once, and the place claimed last (:func:`_enrol`). Only
     when the festival is full is the draft turned into a waiting-list place.
+    On PostgreSQL the common case takes two statements and no transaction
+    (:func:`_register_at_once`).
     """
-    connection = await session.connection()
     email = data.email.strip().lower()
+    if _may_autocommit(session):
+        issued = await _register_at_once(session, slug, data, email)
+        if issued is not None:
+            return issued
+        await session.commit()  # nothing was written; the rest runs in a transaction
+    connection = await session.connection()
+    desk = await _desk(connection, slug, email)
+    await issuing.ensure_ticketing(session, desk.id)
+    if desk.anyone_waiting:
+        # Places freed while people wait (capacity raised, say) go to them first.
+        festival = await session.get_one(Festival, desk.id)
+        while await promote(session, festival) is not None:
+            pass
+    draft = await _draft(session, desk, data, email)
+    with _already_registered(email):
+        placed = await _enrol(session, draft)
+    position = None
+    if not placed:
+        position = await _waitlist(session, desk, data.name, draft)
+    return draft.issued(position)
+
+
+def _may_autocommit(session: AsyncSession) -> bool:
+    """PostgreSQL, and a unit of work not begun (no ``Idempotency-Key`` claimed)."""
+    return session.get_bind().dialect.name == "postgresql" and not session.in_transaction()
+
+
+async def _register_at_once(
+    session: AsyncSession, slug: str, data: RegistrationCreate, email: str
+) -> RegistrationIssued | None:
+    """PostgreSQL's common case in autocommit: the read, then one statement that
+    claims a place and, only if it got one, writes the registration, its tokens,
+    ticket and letter (``queries.enrolment(..., only_if_placed=True)``). Atomic
+    as one statement is, so BEGIN and COMMIT, two round trips, are left out.
+    None, with nothing written, when the festival needs more than that: places
+    to be made, a waiting list, its signing key made."""
+    connection = await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+    desk = await _desk(connection, slug, email)
+    if desk.anyone_waiting or not issuing.has_keys(desk.id):
+        return None
+    draft = await _draft(session, desk, data, email)
+    statement, params = queries.enrolment(draft, only_if_placed=True)
+    with _already_registered(email):
+        placed = (await connection.execute(statement, params)).first() is not None
+    if not placed:
+        return None
+    outbox.send_after_commit(session)
+    return draft.issued(None)
+
+
+async def _desk(connection: AsyncConnection, slug: str, email: str) -> Desk:
+    """The festival as registration reads it; refusals for a closed one or a known e-mail."""
     found = await connection.execute(queries.REGISTRATION_DESK, {"slug": slug, "email": email})
     row = found.first()
     if row is None:
@@ -68,12 +148,10 @@ async def register(
     ensure_open(desk)
     if desk.email_taken:
         raise AlreadyRegistered(f"{email} is already registered", field="email")
-    await issuing.ensure_ticketing(session, desk.id)
-    if desk.anyone_waiting:
-        # Places freed while people wait (capacity raised, say) go to them first.
-        festival = await session.get_one(Festival, desk.id)
-        while await promote(session, festival) is not None:
-            pass
+    return desk
+
+
+async def _draft(session: AsyncSession, desk: Desk, data: RegistrationCreate, email: str) -> Draft:
     now, registration_id, ticket_id = utcnow(), uuid.uuid4(), uuid.uuid4()
     registration = {
         "id": registration_id,
@@ -103,46 +181,37 @@ async def register(
     qr = await issuing.signed_payload(session, desk.id, ticket_id, 1)
     letter = _letter(desk.name, data.name, email, "confirmed", qr)
     letter |= {"festival_id": desk.id, "registration_id": registration_id}
+    rows = [row for row, _ in tokens]
+    return Draft(registration, rows, (tokens[0][1], tokens[1][1]), ticket, letter, qr)
+
+
+@contextmanager
+def _already_registered(email: str) -> Iterator[None]:
+    """The active-e-mail index's refusal (the same e-mail, registered a moment ago)
+    as ``AlreadyRegistered``; another integrity error is not relabelled."""
     try:
-        placed = await _enrol(session, registration, [row for row, _ in tokens], ticket, letter)
+        yield
     except IntegrityError as exc:
         if not _email_taken(exc):
             raise
         raise AlreadyRegistered(f"{email} is already registered", field="email") from exc
-    position = None
-    if not placed:
-        position = await _waitlist(session, desk, data.name, registration_id, ticket_id, letter)
-    return RegistrationIssued(
-        id=registration_id,
-        status="confirmed" if position is None else "waitlisted",
-        waitlist_position=position,
-        attendee_token=tokens[0][1],
-        feed_token=tokens[1][1],
-        ticket=TicketRead(id=ticket_id, qr=qr, version=1) if position is None else None,
-    )
 
 
-async def _enrol(
-    session: AsyncSession,
-    registration: dict[str, Any],
-    tokens: list[dict[str, Any]],
-    ticket: dict[str, Any],
-    letter: dict[str, Any],
-) -> bool:
+async def _enrol(session: AsyncSession, draft: Draft) -> bool:
     """Write a confirmed registration, its tokens, ticket and letter, then claim a
     place for it; whether one was free. On PostgreSQL the writes and the first
     claim are one statement (``queries.enrolment``), elsewhere one each."""
     connection = await session.connection()
-    festival_id, registration_id = registration["festival_id"], registration["id"]
+    festival_id, registration_id = draft.registration["festival_id"], draft.registration["id"]
     if connection.dialect.name == "postgresql":
-        statement, params = queries.enrolment(registration, tokens, ticket, letter)
+        statement, params = queries.enrolment(draft)
         claimed = (await connection.execute(statement, params)).first() is not None
         outbox.send_after_commit(session)
         return claimed or await queries.claim_place(session, festival_id, registration_id)
-    await connection.execute(queries.INSERT_REGISTRATION, registration)
-    await connection.execute(queries.INSERT_TOKENS, tokens)
-    await connection.execute(queries.INSERT_TICKET, ticket)
-    await outbox.post(session, letter)
+    await connection.execute(queries.INSERT_REGISTRATION, draft.registration)
+    await connection.execute(queries.INSERT_TOKENS, draft.tokens)
+    await connection.execute(queries.INSERT_TICKET, draft.ticket)
+    await outbox.post(session, draft.letter)
     return await queries.claim_place(session, festival_id, registration_id)
 
 
@@ -153,27 +222,20 @@ def _email_taken(exc: IntegrityError) -> bool:
     return "uq_registrations_active_email" in text or "registrations.email" in text
 
 
-async def _waitlist(
-    session: AsyncSession,
-    desk: Desk,
-    name: str,
-    registration_id: uuid.UUID,
-    ticket_id: uuid.UUID,
-    letter: dict[str, Any],
-) -> int:
+async def _waitlist(session: AsyncSession, desk: Desk, name: str, draft: Draft) -> int:
     """Turn a drafted confirmation into the next waiting-list place; its position."""
     seq = await queries.next_waitlist_seq(session, desk.id)
     connection = await session.connection()
     await connection.execute(
         update(Registration)
-        .where(Registration.id == registration_id)
+        .where(Registration.id == draft.registration["id"])
         .values(status="waitlisted", waitlist_seq=seq, confirmed_at=None)
     )
-    await connection.execute(delete(Ticket).where(Ticket.id == ticket_id))
-    waitlisted = _letter(desk.name, name, letter["to_address"], "waitlisted", None)
+    await connection.execute(delete(Ticket).where(Ticket.id == draft.ticket["id"]))
+    waitlisted = _letter(desk.name, name, draft.letter["to_address"], "waitlisted", None)
     await connection.execute(
         update(OutboxMessage)
-        .where(OutboxMessage.id == letter["id"])
+        .where(OutboxMessage.id == draft.letter["id"])
         .values(kind=waitlisted["kind"], subject=waitlisted["subject"], body=waitlisted["body"])
     )
     return int(await session.scalar(queries.waitlist_position(desk.id, seq)) or 0)

@@ -8,10 +8,12 @@ on SQLite and on PostgreSQL alike.
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections import Counter
 from typing import Any
 
 import httpx
+from sqlalchemy import text
 
 from tests.conftest import Backend, LiveServer
 from tests.factories.festival import auth
@@ -45,6 +47,38 @@ async def test_200_concurrent_registrations_for_10_places_confirm_exactly_10(
         assert positions[10:] == list(range(1, 191))
         stats = await _stats(client, made["slug"], token)
         assert stats["registrations"] == {"confirmed": 10, "waitlisted": 190, "cancelled": 0}
+
+
+async def test_one_email_registered_by_30_clients_at_once_is_registered_once(
+    live_server: LiveServer, backend: Backend
+) -> None:
+    """The race the active-e-mail index decides: one 201, the others 409, and no
+    half-written registration (tokens, ticket, letter or place) behind the 409s."""
+    async with _client(live_server) as client:
+        made, token = await open_festival(client, backend.engine, capacity=100)
+        url = f"/api/v1/festivals/{made['slug']}/registrations"
+        await registered(client, made["slug"])  # places made, keys known: the common path
+        body = {"name": "Twin", "email": "twin@example.org"}
+        replies = await asyncio.gather(*(client.post(url, json=body) for _ in range(30)))
+        assert sorted(r.status_code for r in replies) == [201] + [409] * 29
+        assert {r.json()["code"] for r in replies if r.status_code == 409} == {"already_registered"}
+        stats = await _stats(client, made["slug"], token)
+        assert stats["registrations"] == {"confirmed": 2, "waitlisted": 0, "cancelled": 0}
+        listed = await client.get(url, headers=auth(token))
+        assert sorted(r["email"] for r in listed.json()["items"])[1:] == ["twin@example.org"]
+        mine = {"festival": uuid.UUID(made["id"]).hex if backend.name == "sqlite" else made["id"]}
+        async with backend.engine.connect() as connection:
+            counts = [
+                (await connection.execute(text(sql), mine)).scalar_one()
+                for sql in (
+                    "SELECT count(*) FROM tickets WHERE festival_id = :festival",
+                    "SELECT count(*) FROM outbox WHERE festival_id = :festival",
+                    "SELECT count(*) FROM tokens WHERE festival_id = :festival AND kind = 'feed'",
+                    "SELECT count(*) FROM places WHERE festival_id = :festival"
+                    " AND registration_id IS NOT NULL",
+                )
+            ]
+        assert counts == [2, 2, 2, 2]  # tickets, letters, feed tokens, places held
 
 
 async def test_50_concurrent_scans_of_one_ticket_give_exactly_one_ok(
