@@ -181,6 +181,8 @@ class Prepared:
             (name, compiled.binds[name].type.dialect_impl(dialect).bind_processor(dialect))
             for name in compiled.positiontup
         )
+        # Values written into the statement (a literal compared with, a LIMIT).
+        self._fixed = {name: b.value for name, b in compiled.binds.items() if not b.required}
 
     async def first(self, connection: AsyncConnection, params: Mapping[str, Any]) -> Any:
         """The first row (by position), or None."""
@@ -189,8 +191,9 @@ class Prepared:
         if connection.dialect.name != "postgresql" or not autocommit:
             statement = self._statements[connection.dialect.name]
             return (await connection.execute(statement, dict(params))).first()
+        values = self._fixed | dict(params)
         args = [
-            params[name] if process is None else process(params[name])
+            values[name] if process is None else process(values[name])
             for name, process in self._binds
         ]
         raw = await connection.get_raw_connection()

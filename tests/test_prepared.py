@@ -13,7 +13,12 @@ from festival.db import Prepared, make_sessionmaker, unit_of_work
 from festival.models import Token
 from tests.conftest import Backend
 
-TOKEN = Prepared(select(*TOKEN_COLUMNS).where(Token.token_hash == bindparam("token_hash")))
+# With literals written into the statement too (a compared value, a LIMIT).
+TOKEN = Prepared(
+    select(*TOKEN_COLUMNS)
+    .where(Token.token_hash == bindparam("token_hash"), Token.kind != "organiser")
+    .limit(1)
+)
 INSERT_TOKEN = Prepared(insert(Token).returning(Token.id))
 
 

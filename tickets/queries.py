@@ -30,7 +30,6 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.sql import Executable
 from sqlalchemy.sql.dml import Update
 from sqlalchemy.sql.elements import BindParameter
 
@@ -396,6 +395,7 @@ REGISTRATION_DESK = select(
     .where(Registration.festival_id == Festival.id, Registration.status == "waitlisted")
     .exists(),
 ).where(Festival.slug == bindparam("slug"), Festival.published_at.is_not(None))
+DESK = Prepared(REGISTRATION_DESK)
 INSERT_TOKENS = insert(Token)
 INSERT_REGISTRATION = insert(Registration)
 INSERT_TICKET = insert(Ticket)
@@ -413,7 +413,7 @@ _ENROLMENT_PARTS = (
 )
 
 
-def enrolment(draft: Draft, *, only_if_placed: bool = False) -> tuple[Executable, dict[str, Any]]:
+def enrolment(draft: Draft, *, only_if_placed: bool = False) -> tuple[Prepared, dict[str, Any]]:
     """The one statement (PostgreSQL) and its parameters; it returns the place claimed, if any.
 
     ``only_if_placed``: the rows are written only if a place was claimed, so
@@ -433,7 +433,7 @@ def enrolment(draft: Draft, *, only_if_placed: bool = False) -> tuple[Executable
 
 
 @functools.cache
-def _enrolment(shape: tuple[tuple[int, tuple[str, ...]], ...], only_if_placed: bool) -> Executable:
+def _enrolment(shape: tuple[tuple[int, tuple[str, ...]], ...], only_if_placed: bool) -> Prepared:
     claim = _CLAIM_PLACE["postgresql"]
     placed = None
     if only_if_placed:
@@ -451,5 +451,5 @@ def _enrolment(shape: tuple[tuple[int, tuple[str, ...]], ...], only_if_placed: b
                 insert_row = insert(table).from_select(list(keys), select(*values).where(placed))
             ctes.append(insert_row.cte(f"{name}{i}"))
     if only_if_placed:
-        return select(claimed.c.number).add_cte(*ctes)
-    return claim.add_cte(*ctes)
+        return Prepared({"postgresql": select(claimed.c.number).add_cte(*ctes)})
+    return Prepared({"postgresql": claim.add_cte(*ctes)})

@@ -131,7 +131,7 @@ async def _register_at_once(
     draft = await _draft(session, desk, data, email)
     statement, params = queries.enrolment(draft, only_if_placed=True)
     with _already_registered(email):
-        placed = (await connection.execute(statement, params)).first() is not None
+        placed = await statement.first(connection, params) is not None
     if not placed:
         return None
     outbox.send_after_commit(session)
@@ -140,8 +140,7 @@ async def _register_at_once(
 
 async def _desk(connection: AsyncConnection, slug: str, email: str) -> Desk:
     """The festival as registration reads it; refusals for a closed one or a known e-mail."""
-    found = await connection.execute(queries.REGISTRATION_DESK, {"slug": slug, "email": email})
-    row = found.first()
+    row = await queries.DESK.first(connection, {"slug": slug, "email": email})
     if row is None:
         raise NotFound(f"No festival {slug!r}")
     desk = Desk(*row)
@@ -205,7 +204,7 @@ async def _enrol(session: AsyncSession, draft: Draft) -> bool:
     festival_id, registration_id = draft.registration["festival_id"], draft.registration["id"]
     if connection.dialect.name == "postgresql":
         statement, params = queries.enrolment(draft)
-        claimed = (await connection.execute(statement, params)).first() is not None
+        claimed = await statement.first(connection, params) is not None
         outbox.send_after_commit(session)
         return claimed or await queries.claim_place(session, festival_id, registration_id)
     await connection.execute(queries.INSERT_REGISTRATION, draft.registration)
