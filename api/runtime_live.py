@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from fastapi import FastAPI
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from festival.db import unit_of_work
@@ -31,6 +32,11 @@ log = logging.getLogger("festival.live")
 DB_GATE = 16
 BATCHED = frozenset({"question.vote", "poll.vote"})
 MAX_BATCH = 256
+# PostgreSQL's deadlock and serialization failures: the batch lost a race it can
+# run again from the start (a batch locks its questions in id order, but a
+# moderator's highlight, for one, takes two questions in its own order).
+RETRYABLE = frozenset({"40P01", "40001"})
+RETRIES = 1
 Waiting = tuple[LiveContext, Command, "asyncio.Future[str]"]
 
 
@@ -95,33 +101,44 @@ class LiveRuntime:
                     future.set_result(reply)
 
     async def _commit(self, batch: list[Waiting]) -> list[str]:
-        """Run a batch in one transaction: its question votes as one set, then each poll vote.
+        """Run a batch in one transaction; once more if PostgreSQL broke a deadlock with it."""
+        for attempt in range(1 + RETRIES):
+            try:
+                return await self._run(batch)
+            except DBAPIError as exc:
+                if attempt < RETRIES and getattr(exc.orig, "sqlstate", None) in RETRYABLE:
+                    log.warning("a batch of %d votes is retried: %s", len(batch), exc.orig)
+                    continue
+                log.exception("a batch of %d votes failed", len(batch))
+            except Exception:
+                log.exception("a batch of %d votes failed", len(batch))
+            break
+        message = "Something went wrong on our side"
+        return [error(c.id, "internal_error", message) for _, c, _ in batch]
+
+    async def _run(self, batch: list[Waiting]) -> list[str]:
+        """Question votes as one set, then each poll vote; the replies, after the commit.
 
         Question votes cannot fail half-way (each is refused before anything is
         written), so they need no savepoint; a poll vote may, and gets one.
         """
         replies: dict[int, str] = {}
         ballots = [i for i, (_, c, _) in enumerate(batch) if c.type == "question.vote"]
-        try:
-            async with unit_of_work(self.sessionmaker) as session:
-                if ballots:
-                    commands = [(batch[i][0], batch[i][1]) for i in ballots]
-                    outcomes = await dispatch.run_votes(session, commands)
-                    for i, outcome in zip(ballots, outcomes, strict=True):
-                        replies[i] = _reply(batch[i][1], outcome)
-                for i, (ctx, command, _) in enumerate(batch):
-                    if i in replies:
-                        continue
-                    try:
-                        async with session.begin_nested():
-                            data = await dispatch.run(session, ctx, command)
-                        replies[i] = ack(command.id, data)
-                    except FestivalError as exc:
-                        replies[i] = _reply(command, exc)
-        except Exception:
-            log.exception("a batch of %d votes failed", len(batch))
-            message = "Something went wrong on our side"
-            return [error(c.id, "internal_error", message) for _, c, _ in batch]
+        async with unit_of_work(self.sessionmaker) as session:
+            if ballots:
+                commands = [(batch[i][0], batch[i][1]) for i in ballots]
+                outcomes = await dispatch.run_votes(session, commands)
+                for i, outcome in zip(ballots, outcomes, strict=True):
+                    replies[i] = _reply(batch[i][1], outcome)
+            for i, (ctx, command, _) in enumerate(batch):
+                if i in replies:
+                    continue
+                try:
+                    async with session.begin_nested():
+                        data = await dispatch.run(session, ctx, command)
+                    replies[i] = ack(command.id, data)
+                except FestivalError as exc:
+                    replies[i] = _reply(command, exc)
         return [replies[i] for i in range(len(batch))]
 
     async def snapshot(self, ctx: LiveContext, seq: int) -> dict[str, Any]:

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import math
 import uuid
 from collections.abc import AsyncIterator
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
+from sqlalchemy.ext.asyncio import AsyncEngine
 
+from api.runtime_live import LiveRuntime
 from festival.auth import resolve_principal
 from festival.db import make_sessionmaker, unit_of_work
 from festival.errors import FestivalError, Forbidden
@@ -18,6 +21,8 @@ from realtime.errors import QuestionNotFound
 from realtime.hub import Hub
 from realtime.live import LiveContext
 from realtime.models import Question, QuestionVote
+from realtime.protocol import Command
+from realtime.protocol import QuestionVote as VoteFrame
 from realtime.votes import Cast, vote_many
 from tests.conftest import Backend, LiveServer
 from tests.factories.realtime import Live, live_session
@@ -170,8 +175,8 @@ async def test_concurrent_voters_over_sockets_end_on_the_exact_counts(
     mod = await LiveClient.open(live_server.ws_url, live.session_id, await live.moderator())
     await mod.event("snapshot")
     qids = []
-    for text in ("One?", "Two?", "Three?"):
-        asked = await _ask_on_socket(live_server, live, text)
+    for wording in ("One?", "Two?", "Three?"):
+        asked = await _ask_on_socket(live_server, live, wording)
         await mod.ok("question.moderate", {"question_id": asked, "action": "approve"})
         qids.append(asked)
     one, two, three = qids
@@ -220,3 +225,45 @@ async def _ask_on_socket(server: LiveServer, live: Live, text: str) -> str:
     qid: str = (await asker.ok("question.ask", {"text": text}))["question"]["id"]
     await asker.close()
     return qid
+
+
+async def test_a_batch_that_loses_a_deadlock_is_run_again(backend: Backend, hub: Hub) -> None:
+    if backend.name != "postgresql":
+        pytest.skip("SQLite has one writer: nothing to deadlock with")
+    live = await live_session(backend.engine)
+    mod = await _enter(live, hub, await live.moderator())
+    async with unit_of_work(make_sessionmaker(live.engine)) as session:
+        await qa.set_pre_moderation(session, mod, False)
+    ada = await _enter(live, hub, await live.attendee("Ada"))
+    low, high = sorted([await _ask(live, ada, "One?"), await _ask(live, ada, "Two?")])
+    runtime = LiveRuntime(hub, make_sessionmaker(live.engine))
+
+    async with live.engine.connect() as other:
+        # The other side waits long before looking for deadlocks: the batch is the one broken.
+        await other.execute(text("SET deadlock_timeout = '60s'"))
+        await other.execute(select(Question.id).where(Question.id == high).with_for_update())
+        acks = [
+            runtime.submit(ada, Command("question.vote", n, VoteFrame(question_id=q)))
+            for n, q in enumerate((low, high))
+        ]
+        while not await _waiting_for_a_lock(live.engine):  # noqa: ASYNC110 - no event to wait on
+            await asyncio.sleep(0.01)
+        await other.execute(select(Question.id).where(Question.id == low).with_for_update())
+        await other.commit()
+
+    replies = [json.loads(await a) for a in acks]
+    assert [(r["type"], r["data"]["votes"]) for r in replies] == [("ack", 1), ("ack", 1)]
+    counts = await _counts(live)
+    assert (counts[low], counts[high]) == (1, 1)
+
+
+async def _waiting_for_a_lock(engine: AsyncEngine) -> bool:
+    """Whether a connection waits for a lock (asked afresh: the view is frozen per transaction)."""
+    async with engine.connect() as connection:
+        waiting = await connection.scalar(
+            text(
+                "SELECT count(*) FROM pg_stat_activity"
+                " WHERE wait_event_type = 'Lock' AND datname = current_database()"
+            )
+        )
+    return bool(waiting)
