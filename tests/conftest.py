@@ -49,6 +49,8 @@ BACKENDS = [
         ],
     ),
 ]
+# For a test about PostgreSQL alone (row locks, deadlocks): skipped only when its URL is unset.
+POSTGRES_ONLY = pytest.mark.parametrize("backend", BACKENDS[1:], indirect=True)
 
 
 @dataclass

@@ -24,7 +24,7 @@ from realtime.models import Question, QuestionVote
 from realtime.protocol import Command
 from realtime.protocol import QuestionVote as VoteFrame
 from realtime.votes import Cast, vote_many
-from tests.conftest import Backend, LiveServer
+from tests.conftest import POSTGRES_ONLY, Backend, LiveServer
 from tests.factories.realtime import Live, live_session
 from tests.realtime.clients import LiveClient
 
@@ -227,9 +227,8 @@ async def _ask_on_socket(server: LiveServer, live: Live, text: str) -> str:
     return qid
 
 
+@POSTGRES_ONLY  # SQLite has one writer: nothing to deadlock with
 async def test_a_batch_that_loses_a_deadlock_is_run_again(backend: Backend, hub: Hub) -> None:
-    if backend.name != "postgresql":
-        pytest.skip("SQLite has one writer: nothing to deadlock with")
     live = await live_session(backend.engine)
     mod = await _enter(live, hub, await live.moderator())
     async with unit_of_work(make_sessionmaker(live.engine)) as session:
