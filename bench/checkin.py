@@ -436,6 +436,19 @@ def baseline(args: argparse.Namespace) -> WrkResult:
         )
 
 
+def bare_at_pace(args: argparse.Namespace) -> PacedResult:
+    """The bare endpoint at the same pace, by the same scanners: the floor of the paced run."""
+    port = free_port()
+    command, env = bare_server(port, args.workers)
+    with serving(command, env, port):
+        body = json.dumps({"qr": "A" * 135, "gate": "bench"}).encode()
+        headers = {"Content-Type": "application/json", "Authorization": "Bearer fs_" + "x" * 43}
+        requests = [post("/", body, headers)] * (args.rate * args.paced_seconds)
+        return paced(
+            port, requests, rate=args.rate, scanners=args.connections, seconds=args.paced_seconds
+        )
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
@@ -481,6 +494,7 @@ def main() -> int:
             result, cpu_ms = measured(served, target, SCAN_LUA, scans_env, args)
             paced_result = at_pace(served, port, festival.slug, staff, kept, args)
         bare = baseline(args)
+        bare_paced = bare_at_pace(args) if paced_result is not None else None
     unique = min(result.requests, len(scans))
     setup = (
         f"festival serve --workers {args.workers}, PostgreSQL, wrk -t2 "
@@ -490,6 +504,8 @@ def main() -> int:
     if paced_result is not None:
         notes["checkin_paced"] = paced_result.line()
         notes["paced_setup"] = f"{args.connections} scanners sharing {args.rate:,} scans/s"
+    if bare_paced is not None:
+        notes["bare_asgi_paced"] = bare_paced.line()
     report("checkin", "scan", result, cpu_ms, bare, notes | {"setup": setup})
     return 0
 

@@ -10,7 +10,9 @@ when it was sent, so a reply that comes late also makes the scans queued behind
 it late (no "coordinated omission", as in wrk2).
 
 Used by ``bench.checkin --rate``; runs in its own process (uvloop when
-installed) so that its CPU is not the server's.
+installed) so that its CPU is not the server's. That process is spawned, so
+call :func:`paced` from a script whose work sits under
+``if __name__ == "__main__":``.
 """
 
 from __future__ import annotations
