@@ -147,6 +147,21 @@ async def unit_of_work(
         await effects.commit(session)
 
 
+def autocommit_options(session: AsyncSession) -> dict[str, Any]:
+    """Execution options for work made of statements each atomic by itself.
+
+    On PostgreSQL, when the unit of work has not begun, such work runs in
+    autocommit: BEGIN and COMMIT, two round trips, buy nothing (READ COMMITTED
+    would see no more inside a transaction), and :class:`Prepared` statements
+    then run on the driver. Work within a begun unit of work (an
+    ``Idempotency-Key`` was claimed, say) keeps its transaction; SQLite keeps
+    its BEGIN IMMEDIATE recipe. Empty when autocommit does not apply.
+    """
+    if session.get_bind().dialect.name == "postgresql" and not session.in_transaction():
+        return {"isolation_level": "AUTOCOMMIT"}
+    return {}
+
+
 class Prepared:
     """A hot statement that, in autocommit on PostgreSQL, runs straight on asyncpg.
 

@@ -9,7 +9,7 @@ from sqlalchemy import bindparam, insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from festival.auth import TOKEN_COLUMNS, hash_token, issue_token
-from festival.db import Prepared, make_sessionmaker, unit_of_work
+from festival.db import Prepared, autocommit_options, make_sessionmaker, unit_of_work
 from festival.models import Token
 from tests.conftest import Backend
 
@@ -80,5 +80,6 @@ async def test_an_insert_in_autocommit_is_durable_and_typed(backend: Backend) ->
 
 async def _autocommit(session: AsyncSession, backend: Backend) -> AsyncConnection:
     """The session's connection, in autocommit where that takes the driver path."""
-    options = {"isolation_level": "AUTOCOMMIT"} if backend.name == "postgresql" else {}
+    options = autocommit_options(session)
+    assert bool(options) == (backend.name == "postgresql")
     return await session.connection(execution_options=options)

@@ -19,7 +19,7 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from festival.auth import TOKEN_COLUMNS, Principal, bearer_principal, hash_token
-from festival.db import utcnow
+from festival.db import autocommit_options, utcnow
 from festival.errors import Conflict, Forbidden, NotFound, Unauthorized
 from festival.models import Festival
 from festival.service import get_festival
@@ -89,20 +89,6 @@ def _may_scan_at(principal: Principal, festival_id: uuid.UUID) -> None:
         raise Forbidden("Only check-in staff of this festival may scan tickets")
 
 
-def _door_options(session: AsyncSession) -> dict[str, Any]:
-    """On PostgreSQL a scan that starts the unit of work runs in autocommit mode.
-
-    Each statement of a scan is atomic by itself: the read, then one insert
-    that the partial unique index arbitrates (READ COMMITTED would see no more
-    inside a transaction). So BEGIN and COMMIT, two round trips, are left out.
-    A scan within a begun unit of work (an ``Idempotency-Key`` was claimed) keeps it.
-    """
-    bind = session.get_bind()
-    if bind.dialect.name == "postgresql" and not session.in_transaction():
-        return {"isolation_level": "AUTOCOMMIT"}
-    return {}
-
-
 _FESTIVAL = len(TOKEN_COLUMNS)  # where the festival's columns begin in a DOOR row
 _TICKET = _FESTIVAL + 2  # and the ticket's
 _FORGED = "The signature is not valid"
@@ -124,7 +110,9 @@ async def check_in(
         payload = exc
     ticket_id = payload.ticket_id if isinstance(payload, signing.Payload) else None
     params = {"token_hash": hash_token(token), "slug": slug, "ticket_id": ticket_id}
-    connection = await session.connection(execution_options=_door_options(session))
+    # The read, then one insert that the partial unique index arbitrates: each
+    # atomic by itself, so a plain scan runs in autocommit on PostgreSQL.
+    connection = await session.connection(execution_options=autocommit_options(session))
     row: Sequence[Any] | None = await queries.DOOR_ROW.first(connection, params)
     principal = bearer_principal(row)
     if not (principal.kind == "staff" and principal.role == "checkin"):

@@ -14,7 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from festival.auth import Principal, new_token
-from festival.db import utcnow
+from festival.db import autocommit_options, utcnow
 from festival.errors import NotFound
 from festival.models import Festival
 from tickets import attendees, issuing, outbox, queries, seats
@@ -59,16 +59,16 @@ class Draft:
     qr: str
 
     def issued(self, position: int | None) -> RegistrationIssued:
-        ticket = self.ticket
+        ticket = None
+        if position is None:
+            ticket = TicketRead(id=self.ticket["id"], qr=self.qr, version=1)
         return RegistrationIssued(
             id=self.registration["id"],
             status="confirmed" if position is None else "waitlisted",
             waitlist_position=position,
             attendee_token=self.secrets[0],
             feed_token=self.secrets[1],
-            ticket=None
-            if position is not None
-            else TicketRead(id=ticket["id"], qr=self.qr, version=1),
+            ticket=ticket,
         )
 
 
@@ -88,8 +88,10 @@ async def register(
     (:func:`_register_at_once`).
     """
     email = data.email.strip().lower()
-    if _may_autocommit(session):
-        issued = await _register_at_once(session, slug, data, email)
+    options = autocommit_options(session)
+    if options:
+        connection = await session.connection(execution_options=options)
+        issued = await _register_at_once(session, connection, slug, data, email)
         if issued is not None:
             return issued
         await session.commit()  # nothing was written; the rest runs in a transaction
@@ -110,13 +112,12 @@ async def register(
     return draft.issued(position)
 
 
-def _may_autocommit(session: AsyncSession) -> bool:
-    """PostgreSQL, and a unit of work not begun (no ``Idempotency-Key`` claimed)."""
-    return session.get_bind().dialect.name == "postgresql" and not session.in_transaction()
-
-
 async def _register_at_once(
-    session: AsyncSession, slug: str, data: RegistrationCreate, email: str
+    session: AsyncSession,
+    connection: AsyncConnection,
+    slug: str,
+    data: RegistrationCreate,
+    email: str,
 ) -> RegistrationIssued | None:
     """PostgreSQL's common case in autocommit: the read, then one statement that
     claims a place and, only if it got one, writes the registration, its tokens,
@@ -124,7 +125,6 @@ async def _register_at_once(
     as one statement is, so BEGIN and COMMIT, two round trips, are left out.
     None, with nothing written, when the festival needs more than that: places
     to be made, a waiting list, its signing key made."""
-    connection = await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
     desk = await _desk(connection, slug, email)
     if desk.anyone_waiting or not issuing.has_keys(desk.id):
         return None
