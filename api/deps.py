@@ -67,15 +67,19 @@ SettingsDep = Annotated[Settings, Depends(_settings)]
 
 
 async def _optional_principal(session: SessionDep, credentials: BearerDep) -> Principal | None:
-    if credentials is None:
-        return None
-    return await resolve_principal(session, credentials.credentials)
+    return await _bearer_principal(session, credentials)
 
 
 MaybePrincipalDep = Annotated[Principal | None, Depends(_optional_principal)]
 
 
 async def _optional_reader(session: ReadSessionDep, credentials: BearerDep) -> Principal | None:
+    return await _bearer_principal(session, credentials)
+
+
+async def _bearer_principal(
+    session: AsyncSession, credentials: HTTPAuthorizationCredentials | None
+) -> Principal | None:
     if credentials is None:
         return None
     return await resolve_principal(session, credentials.credentials)

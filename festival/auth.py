@@ -166,10 +166,23 @@ def bearer_principal(row: Sequence[Any] | None) -> Principal:
 
 def live_principal(row: Sequence[Any] | None) -> Principal:
     """The principal of a token row (``TOKEN_COLUMNS``), unless unknown, revoked or expired."""
-    if row is None or row[0] is None or row[8] is not None:
+    if row is None or row[0] is None:
         raise Unauthorized("The token is unknown or revoked")
-    token_id, kind, account_id, festival_id, role, session_ids, subject_id, label = row[:8]
-    if row[9] is not None and row[9] <= utcnow():
+    (
+        token_id,
+        kind,
+        account_id,
+        festival_id,
+        role,
+        session_ids,
+        subject_id,
+        label,
+        revoked_at,
+        expires_at,
+    ) = row[: len(TOKEN_COLUMNS)]
+    if revoked_at is not None:
+        raise Unauthorized("The token is unknown or revoked")
+    if expires_at is not None and expires_at <= utcnow():
         raise Unauthorized("The token has expired")
     return Principal(
         kind=kind,

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import uuid
+from datetime import datetime
+
 from sqlalchemy import ColumnElement, Select, false, or_, select, true
 
 from festival.auth import Principal
@@ -18,6 +21,21 @@ def visible_festivals(principal: Principal | None) -> ColumnElement[bool]:
     elif principal.festival_id is not None:
         own = Festival.id == principal.festival_id
     return or_(Festival.published_at.is_not(None), own)
+
+
+def sees_festival(
+    principal: Principal,
+    festival_id: uuid.UUID,
+    published_at: datetime | None,
+    owner_id: uuid.UUID | None,
+) -> bool:
+    """:func:`visible_festivals` for one festival already read (the door reads it
+    in the same statement as the scanner's token)."""
+    if published_at is not None:
+        return True
+    if principal.is_organiser and principal.account_id is not None:
+        return owner_id == principal.account_id
+    return principal.festival_id is not None and festival_id == principal.festival_id
 
 
 def managed_festivals(principal: Principal | None) -> ColumnElement[bool]:

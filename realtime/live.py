@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from festival import effects
 from festival.auth import Principal
+from festival.errors import Forbidden
 from realtime.protocol import Event
 
 
@@ -45,6 +46,11 @@ class LiveContext:
     @property
     def is_moderator(self) -> bool:
         return self.role == "moderator"
+
+
+def not_an_attendee(ctx: LiveContext) -> Forbidden | None:
+    """The refusal of anyone but an attendee who asks or votes; None for an attendee."""
+    return None if ctx.role == "attendee" else Forbidden("Only attendees ask and vote")
 
 
 def announce(session: AsyncSession, ctx: LiveContext, event: Event) -> None:

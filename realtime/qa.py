@@ -22,7 +22,7 @@ from festival.errors import Conflict, FestivalError, Forbidden, Invalid
 from realtime import votes
 from realtime.access import pre_moderation
 from realtime.errors import QuestionNotFound
-from realtime.live import LiveContext, announce
+from realtime.live import LiveContext, announce, not_an_attendee
 from realtime.models import LiveChannel, ModerationAction, Question
 from realtime.protocol import Event
 from realtime.queries import PUBLIC_STATUSES, questions_of
@@ -50,8 +50,8 @@ def _require_moderator(ctx: LiveContext) -> None:
 
 
 def _require_attendee(ctx: LiveContext) -> None:
-    if ctx.role != "attendee":
-        raise Forbidden("Only attendees ask and vote")
+    if (refused := not_an_attendee(ctx)) is not None:
+        raise refused
 
 
 def _audience(*statuses: str) -> str:

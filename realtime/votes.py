@@ -25,9 +25,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from festival import effects
 from festival.db import utcnow
-from festival.errors import FestivalError, Forbidden
+from festival.errors import FestivalError
 from realtime.errors import QuestionNotFound
-from realtime.live import LiveContext
+from realtime.live import LiveContext, not_an_attendee
 from realtime.queries import add_votes, count_votes, remove_votes, voted_questions
 
 Key = tuple[uuid.UUID, uuid.UUID]  # (question, voter)
@@ -58,8 +58,8 @@ async def vote_many(session: AsyncSession, casts: Sequence[Cast]) -> list[int | 
     """
     out: list[int | FestivalError] = [0] * len(casts)
     for i, cast in enumerate(casts):
-        if cast.ctx.role != "attendee":
-            out[i] = Forbidden("Only attendees ask and vote")
+        if (refused := not_an_attendee(cast.ctx)) is not None:
+            out[i] = refused
     wanted = sorted(
         {c.question_id for c, o in zip(casts, out, strict=True) if not isinstance(o, FestivalError)}
     )

@@ -22,6 +22,7 @@ from festival.auth import TOKEN_COLUMNS, Principal, bearer_principal, hash_token
 from festival.db import autocommit_options, utcnow
 from festival.errors import Conflict, Forbidden, NotFound, Unauthorized
 from festival.models import Festival
+from festival.queries import sees_festival
 from festival.service import get_festival
 from schedule.models import Session
 from tickets import issuing, queries, signing
@@ -90,7 +91,7 @@ def _may_scan_at(principal: Principal, festival_id: uuid.UUID) -> None:
 
 
 _FESTIVAL = len(TOKEN_COLUMNS)  # where the festival's columns begin in a DOOR row
-_TICKET = _FESTIVAL + 2  # and the ticket's
+_TICKET = _FESTIVAL + 3  # and the ticket's
 _FORGED = "The signature is not valid"
 
 
@@ -118,8 +119,8 @@ async def check_in(
     if not (principal.kind == "staff" and principal.role == "checkin"):
         raise Forbidden("Only check-in staff may do this")
     assert row is not None  # a principal came of it
-    festival_id, published_at = row[_FESTIVAL], row[_FESTIVAL + 1]
-    if festival_id is None or (published_at is None and festival_id != principal.festival_id):
+    festival_id, published_at, owner_id = row[_FESTIVAL:_TICKET]
+    if festival_id is None or not sees_festival(principal, festival_id, published_at, owner_id):
         raise NotFound(f"No festival {slug!r}")
     _may_scan_at(principal, festival_id)
     ticket = ScannedTicket(*row[_TICKET:]) if row[_TICKET] is not None else None

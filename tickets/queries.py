@@ -32,6 +32,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.dml import Update
 from sqlalchemy.sql.elements import BindParameter
+from sqlalchemy.sql.selectable import ScalarSelect
 
 from festival.auth import TOKEN_COLUMNS, Principal
 from festival.db import Prepared
@@ -123,13 +124,28 @@ def _claim_place(skip_locked: bool) -> Update:
     )
 
 
-def _free_places(festival: BindParameter[uuid.UUID] | uuid.UUID) -> Select[int]:
+FestivalRef = BindParameter[uuid.UUID] | uuid.UUID  # a festival id, given or a parameter
+
+
+def _free_places(festival: FestivalRef) -> Select[int]:
     """The festival's places within its capacity that nobody holds."""
-    capacity = select(Festival.capacity).where(Festival.id == festival).scalar_subquery()
     return select(Place.number).where(
         Place.festival_id == festival,
         Place.registration_id.is_(None),
-        Place.number <= capacity,
+        Place.number <= _capacity(festival),
+    )
+
+
+def _capacity(festival: FestivalRef) -> ScalarSelect[int]:
+    return select(Festival.capacity).where(Festival.id == festival).scalar_subquery()
+
+
+def _places_made(festival: FestivalRef) -> ScalarSelect[int]:
+    """How many place rows the festival has (they are numbered from 1)."""
+    return (
+        select(func.coalesce(func.max(Place.number), 0))
+        .where(Place.festival_id == festival)
+        .scalar_subquery()
     )
 
 
@@ -141,14 +157,9 @@ PLACE_CHUNK = 256
 
 async def has_free_place(session: AsyncSession, festival_id: uuid.UUID) -> bool:
     """Whether a place within capacity is free or still to be made (reads, locks nothing)."""
-    capacity = select(Festival.capacity).where(Festival.id == festival_id).scalar_subquery()
     free = _free_places(festival_id).exists()
-    made = (
-        select(func.coalesce(func.max(Place.number), 0))
-        .where(Place.festival_id == festival_id)
-        .scalar_subquery()
-    )
-    return bool(await session.scalar(select(or_(free, made < capacity))))
+    made_fewer = _places_made(festival_id) < _capacity(festival_id)
+    return bool(await session.scalar(select(or_(free, made_fewer))))
 
 
 async def _more_places(session: AsyncSession, festival_id: uuid.UUID) -> bool:
@@ -166,12 +177,7 @@ async def _more_places(session: AsyncSession, festival_id: uuid.UUID) -> bool:
     return True
 
 
-_PLACES_MADE = select(
-    select(func.coalesce(func.max(Place.number), 0))
-    .where(Place.festival_id == bindparam("festival"))
-    .scalar_subquery(),
-    select(Festival.capacity).where(Festival.id == bindparam("festival")).scalar_subquery(),
-)
+_PLACES_MADE = select(_places_made(bindparam("festival")), _capacity(bindparam("festival")))
 _PLACES = cast(Table, Place.__table__)
 _MAKE_PLACES = {
     "postgresql": postgresql.insert(_PLACES).on_conflict_do_nothing(),
@@ -352,7 +358,13 @@ TICKET_FOR_SCAN = (
 # and the scanned ticket (each column NULL when there is no such thing). Built
 # once, executed with parameters: the door answers a thousand scans a second.
 DOOR = (
-    select(*TOKEN_COLUMNS, Festival.id, Festival.published_at, *SCANNED_TICKET_COLUMNS)
+    select(
+        *TOKEN_COLUMNS,
+        Festival.id,
+        Festival.published_at,
+        Festival.owner_id,
+        *SCANNED_TICKET_COLUMNS,
+    )
     .select_from(Token)
     .outerjoin(Festival, Festival.slug == bindparam("slug"))
     .outerjoin(Ticket, Ticket.id == bindparam("ticket_id", type_=Uuid()))
@@ -401,10 +413,11 @@ INSERT_REGISTRATION = insert(Registration)
 INSERT_TICKET = insert(Ticket)
 
 
-# On PostgreSQL a registration is written in one statement: its row, its two
-# tokens, its ticket and its letter as data-modifying CTEs, and the first claim
-# of a place as the statement itself (foreign keys are checked at its end).
-# Each row's values are parameters named ``<part><i>_<column>`` (see ``enrolment``).
+# On PostgreSQL a registration's common case is one statement: the claim of a
+# place, and, only if it got one, the registration, its two tokens, its ticket
+# and its letter as data-modifying CTEs (foreign keys are checked at its end).
+# Run in autocommit, it leaves a festival without a free place untouched.
+# Each row's values are parameters named ``<part><i>_<column>``.
 _ENROLMENT_PARTS = (
     ("registration", cast(Table, Registration.__table__)),
     ("token", cast(Table, Token.__table__)),
@@ -413,12 +426,8 @@ _ENROLMENT_PARTS = (
 )
 
 
-def enrolment(draft: Draft, *, only_if_placed: bool = False) -> tuple[Prepared, dict[str, Any]]:
-    """The one statement (PostgreSQL) and its parameters; it returns the place claimed, if any.
-
-    ``only_if_placed``: the rows are written only if a place was claimed, so
-    that, run in autocommit, a festival without a free place is left untouched.
-    """
+def enrolment(draft: Draft) -> tuple[Prepared, dict[str, Any]]:
+    """The one statement (PostgreSQL) and its parameters; it returns the place claimed, if any."""
     parts = (draft.registration, draft.tokens, draft.ticket, draft.letter)
     rows = [part if isinstance(part, list) else [part] for part in parts]
     shape = tuple((len(r), tuple(r[0])) for r in rows)
@@ -429,27 +438,25 @@ def enrolment(draft: Draft, *, only_if_placed: bool = False) -> tuple[Prepared, 
         for key, value in row.items()
     }
     params |= {"festival": draft.registration["festival_id"], "claimant": draft.registration["id"]}
-    return _enrolment(shape, only_if_placed), params
+    return _enrolment(shape), params
 
 
 @functools.cache
-def _enrolment(shape: tuple[tuple[int, tuple[str, ...]], ...], only_if_placed: bool) -> Prepared:
-    claim = _CLAIM_PLACE["postgresql"]
-    placed = None
-    if only_if_placed:
-        claimed = claim.cte("claim")
-        placed = select(claimed.c.number).exists()
-    ctes = []
-    for (name, table), (count, keys) in zip(_ENROLMENT_PARTS, shape, strict=True):
-        for i in range(count):
-            # One CTE per row: a multi-row VALUES would not be cached by
-            # SQLAlchemy and was compiled again on every registration.
-            values = [bindparam(f"{name}{i}_{key}", type_=table.c[key].type) for key in keys]
-            if placed is None:
-                insert_row = insert(table).values(dict(zip(keys, values, strict=True)))
-            else:
-                insert_row = insert(table).from_select(list(keys), select(*values).where(placed))
-            ctes.append(insert_row.cte(f"{name}{i}"))
-    if only_if_placed:
-        return Prepared({"postgresql": select(claimed.c.number).add_cte(*ctes)})
-    return Prepared({"postgresql": claim.add_cte(*ctes)})
+def _enrolment(shape: tuple[tuple[int, tuple[str, ...]], ...]) -> Prepared:
+    claimed = _CLAIM_PLACE["postgresql"].cte("claim")
+    placed = select(claimed.c.number).exists()
+    # One CTE per row: a multi-row VALUES would not be cached by SQLAlchemy and
+    # was compiled again on every registration.
+    ctes = [
+        insert(table)
+        .from_select(
+            list(keys),
+            select(*(bindparam(f"{name}{i}_{key}", type_=table.c[key].type) for key in keys)).where(
+                placed
+            ),
+        )
+        .cte(f"{name}{i}")
+        for (name, table), (count, keys) in zip(_ENROLMENT_PARTS, shape, strict=True)
+        for i in range(count)
+    ]
+    return Prepared({"postgresql": select(claimed.c.number).add_cte(*ctes)})

@@ -121,7 +121,7 @@ async def _register_at_once(
 ) -> RegistrationIssued | None:
     """PostgreSQL's common case in autocommit: the read, then one statement that
     claims a place and, only if it got one, writes the registration, its tokens,
-    ticket and letter (``queries.enrolment(..., only_if_placed=True)``). Atomic
+    ticket and letter (``queries.enrolment``). Atomic
     as one statement is, so BEGIN and COMMIT, two round trips, are left out.
     None, with nothing written, when the festival needs more than that: places
     to be made, a waiting list, its signing key made."""
@@ -129,7 +129,7 @@ async def _register_at_once(
     if desk.anyone_waiting or not issuing.has_keys(desk.id):
         return None
     draft = await _draft(session, desk, data, email)
-    statement, params = queries.enrolment(draft, only_if_placed=True)
+    statement, params = queries.enrolment(draft)
     with _already_registered(email):
         placed = await statement.first(connection, params) is not None
     if not placed:
@@ -178,8 +178,7 @@ async def _draft(session: AsyncSession, desk: Desk, data: RegistrationCreate, em
         "created_at": now,
     }
     qr = await issuing.signed_payload(session, desk.id, ticket_id, 1)
-    letter = _letter(desk.name, data.name, email, "confirmed", qr)
-    letter |= {"festival_id": desk.id, "registration_id": registration_id}
+    letter = _letter(desk.name, data.name, email, "confirmed", qr, desk.id, registration_id)
     rows = [row for row, _ in tokens]
     return Draft(registration, rows, (tokens[0][1], tokens[1][1]), ticket, letter, qr)
 
@@ -198,15 +197,9 @@ def _already_registered(email: str) -> Iterator[None]:
 
 async def _enrol(session: AsyncSession, draft: Draft) -> bool:
     """Write a confirmed registration, its tokens, ticket and letter, then claim a
-    place for it; whether one was free. On PostgreSQL the writes and the first
-    claim are one statement (``queries.enrolment``), elsewhere one each."""
+    place for it (making places if needed); whether one was free."""
     connection = await session.connection()
     festival_id, registration_id = draft.registration["festival_id"], draft.registration["id"]
-    if connection.dialect.name == "postgresql":
-        statement, params = queries.enrolment(draft)
-        claimed = await statement.first(connection, params) is not None
-        outbox.send_after_commit(session)
-        return claimed or await queries.claim_place(session, festival_id, registration_id)
     await connection.execute(queries.INSERT_REGISTRATION, draft.registration)
     await connection.execute(queries.INSERT_TOKENS, draft.tokens)
     await connection.execute(queries.INSERT_TICKET, draft.ticket)
@@ -224,14 +217,15 @@ def _email_taken(exc: IntegrityError) -> bool:
 async def _waitlist(session: AsyncSession, desk: Desk, name: str, draft: Draft) -> int:
     """Turn a drafted confirmation into the next waiting-list place; its position."""
     seq = await queries.next_waitlist_seq(session, desk.id)
+    registration_id, to = draft.registration["id"], draft.letter["to_address"]
     connection = await session.connection()
     await connection.execute(
         update(Registration)
-        .where(Registration.id == draft.registration["id"])
+        .where(Registration.id == registration_id)
         .values(status="waitlisted", waitlist_seq=seq, confirmed_at=None)
     )
     await connection.execute(delete(Ticket).where(Ticket.id == draft.ticket["id"]))
-    waitlisted = _letter(desk.name, name, draft.letter["to_address"], "waitlisted", None)
+    waitlisted = _letter(desk.name, name, to, "waitlisted", None, desk.id, registration_id)
     await connection.execute(
         update(OutboxMessage)
         .where(OutboxMessage.id == draft.letter["id"])
@@ -255,16 +249,22 @@ _MESSAGES = {
 
 
 def _letter(
-    festival_name: str, person_name: str, to: str, kind: str, qr: str | None
+    festival_name: str,
+    person_name: str,
+    to: str,
+    kind: str,
+    qr: str | None,
+    festival_id: uuid.UUID,
+    registration_id: uuid.UUID,
 ) -> dict[str, Any]:
-    """A message about a registration (an outbox row, without festival and registration)."""
+    """A message about a registration (an outbox row)."""
     subject, text = _MESSAGES[kind]
     body = f"Hello {person_name},\n\n{text}\n"
     if qr is not None:
         body += f"\nYour ticket (show it as a QR code at the door):\n{qr}\n"
     return outbox.message(
-        festival_id=None,
-        registration_id=None,
+        festival_id=festival_id,
+        registration_id=registration_id,
         kind=f"registration.{kind}",
         to=to,
         subject=subject.format(festival=festival_name),
@@ -275,8 +275,9 @@ def _letter(
 async def _tell(
     session: AsyncSession, festival: Festival, registration: Registration, kind: str, qr: str | None
 ) -> None:
-    letter = _letter(festival.name, registration.name, registration.email, kind, qr)
-    letter |= {"festival_id": festival.id, "registration_id": registration.id}
+    letter = _letter(
+        festival.name, registration.name, registration.email, kind, qr, festival.id, registration.id
+    )
     await outbox.post(session, letter)
 
 

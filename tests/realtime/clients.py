@@ -54,6 +54,14 @@ class LiveClient:
     ) -> dict[str, Any]:
         return await self.until(lambda f: f.get("type") == kind and check(f.get("data", {})))
 
+    def vote_counts(self) -> dict[str, int]:
+        """The newest count of each question among the count frames read so far."""
+        counts: dict[str, int] = {}
+        for event in self.events:
+            if event["type"] == "question.votes":
+                counts |= event["data"]["counts"]
+        return counts
+
     async def send(self, kind: str, data: dict[str, Any] | None = None) -> Any:
         frame_id = f"c{next(_ids)}"
         await self.ws.send(json.dumps({"type": kind, "id": frame_id, "data": data or {}}))

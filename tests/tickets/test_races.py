@@ -8,7 +8,6 @@ on SQLite and on PostgreSQL alike.
 from __future__ import annotations
 
 import asyncio
-import uuid
 from collections import Counter
 from typing import Any
 
@@ -66,16 +65,15 @@ async def test_one_email_registered_by_30_clients_at_once_is_registered_once(
         assert stats["registrations"] == {"confirmed": 2, "waitlisted": 0, "cancelled": 0}
         listed = await client.get(url, headers=auth(token))
         assert sorted(r["email"] for r in listed.json()["items"])[1:] == ["twin@example.org"]
-        mine = {"festival": uuid.UUID(made["id"]).hex if backend.name == "sqlite" else made["id"]}
+        # Every test starts on empty tables: all rows here are this festival's.
         async with backend.engine.connect() as connection:
             counts = [
-                (await connection.execute(text(sql), mine)).scalar_one()
+                (await connection.execute(text(sql))).scalar_one()
                 for sql in (
-                    "SELECT count(*) FROM tickets WHERE festival_id = :festival",
-                    "SELECT count(*) FROM outbox WHERE festival_id = :festival",
-                    "SELECT count(*) FROM tokens WHERE festival_id = :festival AND kind = 'feed'",
-                    "SELECT count(*) FROM places WHERE festival_id = :festival"
-                    " AND registration_id IS NOT NULL",
+                    "SELECT count(*) FROM tickets",
+                    "SELECT count(*) FROM outbox",
+                    "SELECT count(*) FROM tokens WHERE kind = 'feed'",
+                    "SELECT count(*) FROM places WHERE registration_id IS NOT NULL",
                 )
             ]
         assert counts == [2, 2, 2, 2]  # tickets, letters, feed tokens, places held
