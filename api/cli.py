@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import sys
 from collections.abc import Awaitable, Callable
-from typing import Annotated, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
@@ -72,19 +72,24 @@ def serve(
     import uvicorn
 
     s = settings()
-    uvicorn.run(
-        "api.main:app",
-        host=host,
-        port=port,
-        workers=None if reload else workers,
-        reload=reload,
-        log_level=s.log_level.lower(),
-        proxy_headers=True,
-        ws_max_size=65536,
-        ws="websockets-sansio",  # lighter per idle socket than the legacy implementation
-        ws_per_message_deflate=False,  # a zlib state per socket costs more than it saves here
-        timeout_graceful_shutdown=10,
-    )
+    options: dict[str, Any] = {
+        "host": host,
+        "port": port,
+        "log_level": s.log_level.lower(),
+        "proxy_headers": True,
+        "ws_max_size": 65536,
+        "ws": "websockets-sansio",  # lighter per idle socket than the legacy implementation
+        "ws_per_message_deflate": False,  # a zlib state per socket costs more than it saves here
+        "timeout_graceful_shutdown": 10,
+    }
+    if workers > 1 and not reload:
+        from api.workers import PortInUse, serve_workers
+
+        try:
+            raise typer.Exit(serve_workers(options, workers))
+        except PortInUse as exc:
+            fail(str(exc))
+    uvicorn.run("api.main:app", reload=reload, **options)
 
 
 @db_app.command("upgrade")
