@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import os
 import signal
@@ -35,11 +36,13 @@ def served(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], int]]:
         _wait_for(lambda: len(_listening(port)) == 2, "two workers listening")
         yield parent, port
     finally:
+        workers = _children(parent.pid)
         if parent.poll() is None:
             parent.kill()
             parent.wait()
-        for pid in _children(parent.pid):
-            os.kill(pid, signal.SIGKILL)
+        for pid in workers:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
 
 
 def test_connections_are_spread_over_both_workers(
