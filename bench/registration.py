@@ -28,6 +28,7 @@ from bench.checkin import (
     scratch_database,
     seed_festival,
     serving,
+    verdict,
 )
 
 REGISTER_LUA = """
@@ -70,6 +71,10 @@ def main() -> int:
             result, cpu_ms = measured(served, target, REGISTER_LUA, {"BENCH_RUN": "main"}, args)
         bare = baseline(args)
     report("registration", "registration", result, cpu_ms, bare)
+    if args.connections == 32:
+        print(
+            verdict(">= 500 registrations/s, 32 clients", result.rps >= 500, f"{result.rps:,.0f}/s")
+        )
     return 0
 
 
