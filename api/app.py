@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from starlette.types import Receive, Scope, Send
 
 from api import problems, runtime_live, runtime_tickets, websocket
 from api.fastlane import FastLanes
@@ -63,11 +64,26 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         await engine.dispose()
 
 
+class FestivalAPI(FastAPI):
+    """FastAPI, but a live-session socket goes straight to :func:`api.websocket.live_session`.
+
+    Before the middleware stack, not inside it: each layer would stay alive, as
+    a coroutine frame, on every one of thousands of idle sockets for hours.
+    """
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        raw_id = websocket.live_path(scope)
+        if raw_id is None:
+            await super().__call__(scope, receive, send)
+        else:
+            await websocket.live_session(self.state.live, scope, receive, send, raw_id)
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     """A Festival app for ``settings`` (read from the environment when omitted)."""
     settings = settings or Settings()
     logging.basicConfig(level=settings.log_level.upper())
-    app = FastAPI(
+    app = FestivalAPI(
         title="Festival",
         version="0.1.0",
         description="Programmes, registration, tickets and live sessions for festivals.",
@@ -83,5 +99,4 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     pages.install_static(app)
     app.add_middleware(FastLanes)  # plain scans and registrations skip the router (api.fastlane)
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
-    app.add_middleware(websocket.LiveSockets)  # outermost: live sockets skip the stack
     return app

@@ -78,7 +78,7 @@ def serve(
         "log_level": s.log_level.lower(),
         "proxy_headers": True,
         "ws_max_size": 65536,
-        "ws": "websockets-sansio",  # lighter per idle socket than the legacy implementation
+        "ws": "api.ws_protocol:LiveWebSocketProtocol",  # websockets-sansio, leaner (see there)
         "ws_per_message_deflate": False,  # a zlib state per socket costs more than it saves here
         "timeout_graceful_shutdown": 10,
     }

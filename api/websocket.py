@@ -6,11 +6,15 @@ denial responses, a close with 1008 (policy) otherwise. After that the
 endpoint only shuttles frames between the socket and the hub; the protocol and
 the domain decide everything.
 
-The socket is served by :class:`LiveSockets`, a pure ASGI middleware, rather
-than by a route: a live socket is held for hours, by thousands at once, and
-behind the router each one kept some twenty frames of middleware, routing and
-dependency solving alive (a third of its memory, and objects every full
-garbage collection walks), for one path whose parameters take a few lines.
+The socket is served by :func:`live_session`, called by the app before its
+middleware stack (:class:`api.app.FestivalAPI`), rather than by a route: a live
+socket is held for hours, by thousands at once, and each frame of middleware,
+routing and dependency solving it kept alive cost memory on every idle socket
+(once some twenty frames, a third of its memory), for one path whose
+parameters take a few lines. For the same reason the Starlette ``WebSocket``
+serves the handshake only; after it, frames go through the server's ASGI
+``receive`` and ``send``, and through its ``festival.send_now`` extension where
+the server offers it (``festival serve`` does: :mod:`api.ws_protocol`).
 """
 
 from __future__ import annotations
@@ -18,14 +22,16 @@ from __future__ import annotations
 import asyncio
 import re
 import uuid
+from collections.abc import Callable
 from urllib.parse import parse_qs
 
 from fastapi.responses import JSONResponse
-from starlette.types import ASGIApp, Receive, Scope, Send
-from starlette.websockets import WebSocket, WebSocketDisconnect
+from starlette.types import Receive, Scope, Send
+from starlette.websockets import WebSocket
 
 from api.problems import PROBLEM, TYPE_BASE
 from api.runtime_live import BATCHED, LiveRuntime
+from api.ws_protocol import SEND_NOW
 from festival.auth import resolve_principal
 from festival.db import unit_of_work
 from festival.errors import FestivalError, Invalid, NotFound
@@ -42,40 +48,35 @@ _PATH = re.compile(r"/ws/sessions/([^/]+)/?")
 class SocketTransport:
     """The hub's :class:`~realtime.hub.Transport` over an ASGI websocket.
 
-    Frames go to the server's ASGI ``send`` directly: this is the hot path of
-    every fan-out, and Starlette's wrapper would add two coroutines per frame
-    for checks the server makes anyway (a send after close or disconnect raises).
+    ``write_now`` is the server's ``festival.send_now`` where it has one, and
+    otherwise never writes, so every frame goes through ``websocket.send``.
     """
 
-    __slots__ = ("send", "ws")
+    __slots__ = ("send", "send_now")
 
-    def __init__(self, ws: WebSocket, send: Send) -> None:
-        self.ws, self.send = ws, send
+    def __init__(self, send: Send, send_now: Callable[[str], bool] | None) -> None:
+        self.send, self.send_now = send, send_now
+
+    def write_now(self, text: str) -> bool:
+        return self.send_now is not None and self.send_now(text)
 
     async def send_text(self, text: str) -> None:
         await self.send({"type": "websocket.send", "text": text})
 
     async def close(self, code: int, reason: str = "") -> None:
-        await self.ws.close(code, reason)
+        await self.send({"type": "websocket.close", "code": code, "reason": reason})
 
 
-class LiveSockets:
-    """Pure ASGI middleware: live-session sockets go straight to :func:`live_session`."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "websocket":
-            found = _PATH.fullmatch(scope["path"])
-            if found is not None:
-                await live_session(WebSocket(scope, receive, send), send, found[1])
-                return
-        await self.app(scope, receive, send)
+def live_path(scope: Scope) -> str | None:
+    """The raw session id of a live-session socket's path; None for anything else."""
+    if scope["type"] != "websocket":
+        return None
+    found = _PATH.fullmatch(scope["path"])
+    return None if found is None else found[1]
 
 
-def _token(ws: WebSocket, query: dict[str, list[str]]) -> str | None:
-    headers: list[tuple[bytes, bytes]] = ws.scope["headers"]
+def _token(scope: Scope, query: dict[str, list[str]]) -> str | None:
+    headers: list[tuple[bytes, bytes]] = scope["headers"]
     for name, value in headers:
         if name == b"authorization" and value[:7].lower() == b"bearer ":
             return value[7:].decode("latin-1").strip()
@@ -108,18 +109,22 @@ async def _deny(ws: WebSocket, exc: FestivalError) -> None:
         await ws.close(CLOSE_POLICY, exc.code)
 
 
-async def _enter(
-    ws: WebSocket, runtime: LiveRuntime, raw_id: str
+async def _open(
+    runtime: LiveRuntime, scope: Scope, receive: Receive, send: Send, raw_id: str
 ) -> tuple[LiveContext, int | None] | None:
-    query = parse_qs(ws.scope["query_string"].decode("latin-1"))
+    """Accept the socket of someone who may join, or deny it; who, and since when."""
+    ws = WebSocket(scope, receive, send)
+    query = parse_qs(scope["query_string"].decode("latin-1"))
     try:
         session_id, since = _parse(raw_id, query)
         async with unit_of_work(runtime.sessionmaker) as session:
-            principal = await resolve_principal(session, _token(ws, query))
-            return await access.enter(session, principal, session_id, runtime.hub), since
+            principal = await resolve_principal(session, _token(scope, query))
+            ctx = await access.enter(session, principal, session_id, runtime.hub)
     except FestivalError as exc:
         await _deny(ws, exc)
         return None
+    await ws.accept()
+    return ctx, since
 
 
 async def _pipeline(
@@ -146,28 +151,27 @@ async def _pipeline(
         await asyncio.wait(set(in_flight), return_when=asyncio.FIRST_COMPLETED)
 
 
-async def live_session(ws: WebSocket, send: Send, raw_id: str) -> None:
+async def live_session(
+    runtime: LiveRuntime, scope: Scope, receive: Receive, send: Send, raw_id: str
+) -> None:
     """One participant in one live session (see API.md, Live sessions)."""
-    runtime: LiveRuntime = ws.scope["app"].state.live
-    entered = await _enter(ws, runtime, raw_id)
-    if entered is None:
+    opened = await _open(runtime, scope, receive, send, raw_id)
+    if opened is None:
         return
-    ctx, since = entered
-    await ws.accept()
+    ctx, since = opened
 
     async def _snapshot(seq: int) -> dict[str, object]:
         return await runtime.snapshot(ctx, seq)
 
-    client = await runtime.hub.join(
-        str(ctx.session_id), SocketTransport(ws, send), ctx.role, since, _snapshot
-    )
+    transport = SocketTransport(send, (scope.get("extensions") or {}).get(SEND_NOW))
+    client = await runtime.hub.join(str(ctx.session_id), transport, ctx.role, since, _snapshot)
     state = ClientState(ctx.role, runtime.limits, runtime.allowance(ctx))
     in_flight: set[asyncio.Future[str]] = set()
     clock = runtime.hub.clock
     try:
         while not client.closed:
-            message = await ws.receive()
-            if message["type"] == "websocket.disconnect":
+            message = await receive()
+            if message["type"] != "websocket.receive":
                 break
             raw = message.get("text")
             decision = decide(
@@ -184,7 +188,5 @@ async def live_session(ws: WebSocket, send: Send, raw_id: str) -> None:
                 await _pipeline(runtime, ctx, decision, client, in_flight)
                 continue
             client.push(await runtime.execute(ctx, decision))
-    except (WebSocketDisconnect, RuntimeError):
-        pass
     finally:
         runtime.hub.leave(client)

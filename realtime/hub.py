@@ -1,10 +1,10 @@
 """The hub: channels of sockets, fan-out, coalescing and back-pressure.
 
-It does the I/O the pure core leaves out, through a two-method
+It does the I/O the pure core leaves out, through a three-method
 :class:`Transport`, so nothing here knows of FastAPI. Each socket has one
-bounded queue and at most one writer; fan-out appends to queues and writes
-what a socket takes at once, but never awaits a socket, so a slow client
-cannot slow the others. A socket whose queue
+bounded queue and at most one writer; fan-out writes what a socket takes at
+once and queues the rest, but never awaits a socket, so a slow client cannot
+slow the others. A socket whose queue
 overflows is evicted (closed with 1013, "try again later": it may resume with
 ``since=``). There is no other back-pressure: a client that reads slowly but
 within its queue is served late, not dropped.
@@ -17,8 +17,7 @@ import contextlib
 import logging
 import time
 import uuid
-from collections import deque
-from collections.abc import Awaitable, Callable, Coroutine, Generator
+from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
 from realtime.broker import Broker, MemoryBroker
@@ -37,6 +36,10 @@ FANOUT_BUDGET = 10_000
 
 
 class Transport(Protocol):
+    def write_now(self, text: str) -> bool:
+        """Write ``text`` at once if the socket can take it now, without waiting; else False."""
+        ...
+
     async def send_text(self, text: str) -> None: ...
     async def close(self, code: int, reason: str = "") -> None: ...
 
@@ -44,26 +47,27 @@ class Transport(Protocol):
 class Client:
     """One socket: its role, its bounded queue and its writer.
 
-    The writer exists only while the queue holds frames, so an idle socket
-    costs no task. It starts eagerly (:func:`run_eagerly`): when the transport
-    takes a frame at once, it is written before :meth:`push` returns, with no
-    task and no turn of the loop, as ``websockets.broadcast`` writes. Only a
-    socket that cannot take its frame now gets a task, which keeps the order
-    of the queue and drains it while the others carry on.
+    A frame is written at once when the socket can take it (``write_now``), as
+    ``websockets.broadcast`` writes: no task, no coroutine, no turn of the
+    loop. Only a socket that cannot take its frame now queues it, and a writer
+    task drains its queue in order while the others carry on; an idle socket
+    costs no task and an empty list.
     """
 
     __slots__ = ("channel", "closed", "held", "hub", "queue", "role", "transport", "writer")
 
     def __init__(self, hub: Hub, channel: Channel, transport: Transport, role: str) -> None:
         self.hub, self.channel, self.transport, self.role = hub, channel, transport, role
-        self.queue: deque[str] = deque()
+        self.queue: list[str] = []  # a deque would hold ~700 bytes per idle socket
         self.held: list[Stamped] | None = []
         self.closed = False
         self.writer: asyncio.Task[None] | None = None
 
     def push(self, text: str) -> None:
-        """Queue a frame (and write it now if it can go at once); evict a client too far behind."""
+        """Write a frame now or queue it behind the others; evict a client too far behind."""
         if self.closed:
+            return
+        if self.writer is None and not self.queue and self.transport.write_now(text):
             return
         if len(self.queue) >= self.hub.queue_size:
             self.hub.evict(self, CLOSE_TOO_SLOW, "too slow; resume with since=")
@@ -72,14 +76,18 @@ class Client:
         self.start()
 
     def start(self) -> None:
-        """Write what is queued, unless a writer is at it already."""
-        if self.writer is None and self.queue:
-            self.writer = run_eagerly(self._write())
+        """Write what is queued: at once while the socket takes it, then by one writer task."""
+        if self.writer is not None:
+            return
+        while self.queue and self.transport.write_now(self.queue[0]):
+            del self.queue[0]
+        if self.queue:
+            self.writer = asyncio.ensure_future(self._write())
 
     async def _write(self) -> None:
         try:
             while self.queue:
-                await self.transport.send_text(self.queue.popleft())
+                await self.transport.send_text(self.queue.pop(0))
         except Exception:  # the peer went away: the reader will notice too
             self.hub.drop(self)
         finally:
@@ -91,52 +99,6 @@ class Client:
             writer.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await writer
-
-
-def run_eagerly(coro: Coroutine[Any, Any, None]) -> asyncio.Task[None] | None:
-    """Run ``coro`` now, up to its first suspension; a task finishes it from there.
-
-    None when it finished without suspending. This is what Python 3.12's
-    ``asyncio.eager_task_factory`` does for every task; here it spares a task
-    and a turn of the loop per frame per socket when sends do not block.
-    """
-    try:
-        pending = coro.send(None)
-    except StopIteration:
-        return None
-    return asyncio.ensure_future(_resume(coro, pending))
-
-
-async def _resume(coro: Coroutine[Any, Any, None], pending: Any) -> None:
-    await _Resumed(coro, pending)
-
-
-class _Resumed:
-    """Hands a started coroutine's pending future to the task, then drives the coroutine."""
-
-    __slots__ = ("coro", "pending")
-
-    def __init__(self, coro: Coroutine[Any, Any, None], pending: Any) -> None:
-        self.coro, self.pending = coro, pending
-
-    def __await__(self) -> Generator[Any, Any, None]:
-        coro, pending = self.coro, self.pending
-        while True:
-            try:
-                received = yield pending
-            except GeneratorExit:
-                coro.close()
-                raise
-            except BaseException as exc:  # a cancellation, thrown in by the task
-                try:
-                    pending = coro.throw(exc)
-                except StopIteration:
-                    return
-            else:
-                try:
-                    pending = coro.send(received)
-                except StopIteration:
-                    return
 
 
 class Channel:

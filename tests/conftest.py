@@ -175,7 +175,12 @@ async def live_server(settings: Settings) -> AsyncIterator[LiveServer]:
     application = create_app(settings)
     port = free_port()
     config = uvicorn.Config(
-        application, host="127.0.0.1", port=port, log_level="warning", ws_max_size=65536
+        application,
+        host="127.0.0.1",
+        port=port,
+        log_level="warning",
+        ws_max_size=65536,
+        ws="api.ws_protocol:LiveWebSocketProtocol",  # as `festival serve` runs it
     )
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())

@@ -1,0 +1,108 @@
+"""`festival serve`'s websocket protocol (api.ws_protocol) on a real uvicorn, with a bare app.
+
+The live-session tests run on it too (the live_server fixture); these pin down
+what it adds to uvicorn's: the ``festival.send_now`` extension and its refusals.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import pytest
+import uvicorn
+from websockets.asyncio.client import connect
+from websockets.frames import Frame, Opcode
+
+from api.ws_protocol import SEND_NOW, Gate, Inbox, text_frame
+from tests.conftest import free_port
+
+Said = dict[str, Any]
+
+
+class EchoNow:
+    """Accepts, then answers each text with what ``send_now`` said, written both ways."""
+
+    def __init__(self) -> None:
+        self.said: list[Said] = []
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "websocket":
+            return
+        send_now: Callable[[str], bool] | None = scope["extensions"].get(SEND_NOW)
+        assert send_now is not None
+        await receive()
+        self.said.append({"before_accept": send_now("too early")})
+        await send({"type": "websocket.accept"})
+        while (message := await receive())["type"] == "websocket.receive":
+            written = send_now(f"now:{message['text']}")
+            await send({"type": "websocket.send", "text": f"sent:{message['text']}"})
+            self.said.append({"text": message["text"], "written": written})
+        self.said.append({"after_close": send_now("too late")})
+
+
+@pytest.fixture(params=[False, True], ids=["plain", "deflate"])
+async def echo(request: pytest.FixtureRequest) -> AsyncIterator[tuple[str, EchoNow, bool]]:
+    app = EchoNow()
+    port = free_port()
+    config = uvicorn.Config(
+        app,
+        host="127.0.0.1",
+        port=port,
+        log_level="warning",
+        lifespan="off",
+        ws="api.ws_protocol:LiveWebSocketProtocol",
+        ws_per_message_deflate=request.param,
+    )
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve())
+    while not server.started:  # noqa: ASYNC110 - uvicorn offers no event for this
+        await asyncio.sleep(0.02)
+    yield f"ws://127.0.0.1:{port}/", app, request.param
+    server.should_exit = True
+    await asyncio.wait_for(task, 15)
+
+
+async def test_send_now_writes_in_order_with_websocket_send_and_refuses_when_it_cannot(
+    echo: tuple[str, EchoNow, bool],
+) -> None:
+    """It writes plain frames only: before the accept, after the close or with an
+    extension (permessage-deflate) it says no, and the app sends the usual way."""
+    url, app, deflate = echo
+    texts = ("a", "héllo", "x" * 70_000)  # 1-, 2- and 8-byte payload lengths
+    async with connect(url, max_size=2**20) as ws:
+        got = []
+        for text in texts:
+            await ws.send(text)
+            got += [await ws.recv() for _ in range(1 if deflate else 2)]
+    for _ in range(100):  # the app notes the close after the client has seen it
+        if "after_close" in app.said[-1]:
+            break
+        await asyncio.sleep(0.02)
+    hows = ("sent",) if deflate else ("now", "sent")
+    assert got == [f"{how}:{text}" for text in texts for how in hows]
+    assert app.said[0] == {"before_accept": False}
+    assert [s["written"] for s in app.said[1:-1]] == [not deflate] * 3
+    assert app.said[-1] == {"after_close": False}
+
+
+def test_a_text_frame_is_websockets_own_unmasked_frame() -> None:
+    for text in ("", "hé", "x" * 200, "y" * 70_000):
+        expected = Frame(Opcode.TEXT, text.encode()).serialize(mask=False)
+        assert text_frame(text) == expected
+
+
+async def test_the_inbox_wakes_its_reader_and_the_gate_its_waiters() -> None:
+    inbox, gate = Inbox(), Gate()
+    inbox.waiter = asyncio.get_running_loop().create_future()
+    assert inbox.empty()
+    inbox.put_nowait({"type": "websocket.connect"})
+    assert inbox.waiter.done()
+    assert not inbox.empty()
+    gate.clear()
+    waiting = asyncio.ensure_future(gate.wait())
+    await asyncio.sleep(0)
+    assert not waiting.done()
+    gate.set()
+    await asyncio.wait_for(waiting, 1)
