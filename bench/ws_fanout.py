@@ -11,8 +11,12 @@ For each N (default 1,000 / 5,000 / 10,000) it measures, against a real uvicorn:
 With `--redis URL`, two server processes share Redis and a session: the time
 from a question asked on one to its arrival at sockets of the other.
 
-Clients are spread over several processes (`--procs`); on a 2-core box they
-compete with the server for CPU, which slows both us and the baseline.
+The clients run in `--procs` processes (default 1), each socket a
+`websockets` client protocol with no task of its own (`bench.ws_clients`).
+On a 2-core box every client process competes with the single-threaded
+server for the cores; one leaves the server a core of its own, and more
+slowed both us and the baseline (the bare server's p99 at 10,000: 142 to
+212 ms with 2 or 4 processes, 124 to 148 ms with 1).
 Run: `.venv/bin/python -m bench.ws_fanout [--sizes 1000,5000,10000] [--redis URL]`.
 Only 127.0.0.0/8 is touched; every wait is bounded.
 """
@@ -286,7 +290,7 @@ def redis_cross(
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="1000,5000,10000")
-    parser.add_argument("--procs", type=int, default=4, help="client processes")
+    parser.add_argument("--procs", type=int, default=1, help="client processes")
     parser.add_argument("--database-url", default=os.environ.get("FESTIVAL_BENCH_DATABASE_URL"))
     parser.add_argument("--redis", default=os.environ.get("FESTIVAL_BENCH_REDIS_URL"))
     parser.add_argument("--limit", type=int, default=3000, help="hard limit in seconds")
