@@ -18,7 +18,7 @@ import os
 import socket
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from contextlib import contextmanager
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -169,28 +169,34 @@ class LiveServer:
     app: FastAPI
 
 
-@pytest.fixture
-async def live_server(settings: Settings) -> AsyncIterator[LiveServer]:
-    """The app served by a real uvicorn on a free loopback port, in this event loop."""
-    application = create_app(settings)
+@asynccontextmanager
+async def uvicorn_in_loop(app: Any, **options: Any) -> AsyncIterator[int]:
+    """``app`` served by a real uvicorn on a free loopback port, in this event loop; the port.
+
+    With the websocket protocol ``festival serve`` runs, unless ``options`` say otherwise.
+    """
     port = free_port()
-    config = uvicorn.Config(
-        application,
-        host="127.0.0.1",
-        port=port,
-        log_level="warning",
-        ws_max_size=65536,
-        ws="api.ws_protocol:LiveWebSocketProtocol",  # as `festival serve` runs it
-    )
+    options.setdefault("ws", "api.ws_protocol:LiveWebSocketProtocol")
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", **options)
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
     while not server.started:
         if task.done():
             task.result()
         await asyncio.sleep(0.02)
-    yield LiveServer(f"http://127.0.0.1:{port}", f"ws://127.0.0.1:{port}", application)
-    server.should_exit = True
-    await asyncio.wait_for(task, 15)
+    try:
+        yield port
+    finally:
+        server.should_exit = True
+        await asyncio.wait_for(task, 15)
+
+
+@pytest.fixture
+async def live_server(settings: Settings) -> AsyncIterator[LiveServer]:
+    """The app served by a real uvicorn on a free loopback port, in this event loop."""
+    application = create_app(settings)
+    async with uvicorn_in_loop(application, ws_max_size=65536) as port:
+        yield LiveServer(f"http://127.0.0.1:{port}", f"ws://127.0.0.1:{port}", application)
 
 
 @dataclass

@@ -11,12 +11,11 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import pytest
-import uvicorn
 from websockets.asyncio.client import connect
 from websockets.frames import Frame, Opcode
 
 from api.ws_protocol import SEND_NOW, Gate, Inbox, text_frame
-from tests.conftest import free_port
+from tests.conftest import uvicorn_in_loop
 
 Said = dict[str, Any]
 
@@ -45,23 +44,9 @@ class EchoNow:
 @pytest.fixture(params=[False, True], ids=["plain", "deflate"])
 async def echo(request: pytest.FixtureRequest) -> AsyncIterator[tuple[str, EchoNow, bool]]:
     app = EchoNow()
-    port = free_port()
-    config = uvicorn.Config(
-        app,
-        host="127.0.0.1",
-        port=port,
-        log_level="warning",
-        lifespan="off",
-        ws="api.ws_protocol:LiveWebSocketProtocol",
-        ws_per_message_deflate=request.param,
-    )
-    server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve())
-    while not server.started:  # noqa: ASYNC110 - uvicorn offers no event for this
-        await asyncio.sleep(0.02)
-    yield f"ws://127.0.0.1:{port}/", app, request.param
-    server.should_exit = True
-    await asyncio.wait_for(task, 15)
+    options = {"lifespan": "off", "ws_per_message_deflate": request.param}
+    async with uvicorn_in_loop(app, **options) as port:
+        yield f"ws://127.0.0.1:{port}/", app, request.param
 
 
 async def test_send_now_writes_in_order_with_websocket_send_and_refuses_when_it_cannot(
