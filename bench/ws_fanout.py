@@ -48,6 +48,7 @@ VOTERS = 1000
 STORM_RATE = 2000
 STORM_SECONDS = 10
 ROUNDS = 8
+SETTLE = 2.0  # seconds between the askers joining and the first timed question
 
 
 def raise_fd_limit() -> None:
@@ -194,6 +195,9 @@ def run_size(n: int, procs: int, base: int, tmp: Path, db_url: str | None) -> di
         time.sleep(3.0)
         result["kib_per_socket"] = round((rss_kib(server.pid) - idle_before) / max(1, n), 1)
         asker = ws_setup.Asker(port, setup)
+        # The askers' joins change the participant count, broadcast to every socket
+        # (coalesced, once a second at 10,000): let it go out before the timing starts.
+        time.sleep(SETTLE)
         lat, full = _latency_rounds(pool, asker.ask, ROUNDS)
         asker.close()
         log(f"n={n}: latency rounds done")
