@@ -82,14 +82,14 @@ def serve(
         "ws_per_message_deflate": False,  # a zlib state per socket costs more than it saves here
         "timeout_graceful_shutdown": 10,
     }
-    if workers > 1 and not reload:
-        from api.workers import PortInUse, serve_workers
+    from api.workers import APP, PortInUse, serve_workers
 
+    if workers > 1 and not reload:
         try:
             raise typer.Exit(serve_workers(options, workers))
         except PortInUse as exc:
             fail(str(exc))
-    uvicorn.run("api.main:app", reload=reload, **options)
+    uvicorn.run(APP, reload=reload, **options)
 
 
 @db_app.command("upgrade")

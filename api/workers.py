@@ -39,8 +39,10 @@ class PortInUse(Exception):
 
 
 def serve_workers(options: dict[str, Any], workers: int) -> int:
-    """Run ``workers`` workers of ``uvicorn.Config(APP, **options)`` until told to stop; the
-    exit code."""
+    """Run ``workers`` workers of ``uvicorn.Config(APP, **options)`` until told to stop.
+
+    Returns the exit code: 0, or ``STARTUP_FAILURE`` when a worker could not start.
+    """
     config = uvicorn.Config(APP, **options)  # checks the options, sets up logging
     ensure_free(config.host, config.port)
     context = multiprocessing.get_context("spawn")

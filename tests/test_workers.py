@@ -16,8 +16,6 @@ import pytest
 from tests.conftest import free_port
 from tests.test_cli import FESTIVAL, run
 
-pytestmark = pytest.mark.skipif(not Path("/proc/net/tcp").exists(), reason="reads Linux's /proc")
-
 
 @pytest.fixture
 def served(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], int]]:
