@@ -72,6 +72,48 @@ async def test_send_now_writes_in_order_with_websocket_send_and_refuses_when_it_
     assert app.said[-1] == {"after_close": False}
 
 
+class Burst:
+    """On "go", writes ``count`` big frames: ``send_now`` while it takes them, else ``send``."""
+
+    def __init__(self, count: int, size: int) -> None:
+        self.count, self.size = count, size
+        self.now = 0
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "websocket":
+            return
+        send_now: Callable[[str], bool] = scope["extensions"][SEND_NOW]
+        await receive()
+        await send({"type": "websocket.accept"})
+        await receive()  # "go"
+        for i in range(self.count):
+            text = f"{i}:" + chr(ord("a") + i % 26) * self.size
+            if send_now(text):
+                self.now += 1
+            else:
+                await send({"type": "websocket.send", "text": text})
+        await receive()
+
+
+async def test_frames_written_now_to_a_client_that_is_not_reading_arrive_whole_and_in_order() -> (
+    None
+):
+    """A client that stops reading fills the kernel's buffers: a frame is then written
+    in part straight to the socket and the rest behind it, then buffered, then (flow
+    control) sent the waiting way. Every frame must still arrive whole, in order."""
+    app = Burst(count=64, size=256 * 1024)
+    async with uvicorn_in_loop(app, lifespan="off") as port:
+        url = f"ws://127.0.0.1:{port}/"
+        async with connect(url, compression=None, max_size=2**20, max_queue=1) as ws:
+            await ws.send("go")
+            await asyncio.sleep(0.5)  # not reading: the queue of 1 stops the client's reads
+            got = [await asyncio.wait_for(ws.recv(), 10) for _ in range(app.count)]
+    expected = [f"{i}:" + chr(ord("a") + i % 26) * app.size for i in range(app.count)]
+    assert [g[:8] for g in got] == [e[:8] for e in expected]
+    assert got == expected
+    assert 0 < app.now < app.count  # some written at once, the rest after waiting
+
+
 def test_a_text_frame_is_websockets_own_unmasked_frame() -> None:
     for text in ("", "hé", "x" * 200, "y" * 70_000):
         expected = Frame(Opcode.TEXT, text.encode()).serialize(mask=False)
