@@ -7,7 +7,9 @@ For each N (default 1,000 / 5,000 / 10,000) it measures, against a real uvicorn:
 - a vote storm: 2,000 votes/s for 10 s from 1,000 distinct attendees, then
   whether every socket ends on the exact counts in the database;
 - in the same run, a raw `websockets` server broadcasting one frame to the same
-  N clients (`websockets.broadcast`), and our delivery rate as a ratio of it.
+  N clients (`websockets.broadcast`), and our delivery rate as a ratio of it;
+  then, on the same sockets, the floor: the frame written by a bare loop of
+  `os.write` (`loop_*`), what any one-threaded Python server could do here.
 With `--redis URL`, two server processes share Redis and a session: the time
 from a question asked on one to its arrival at sockets of the other.
 
@@ -203,6 +205,7 @@ def run_size(n: int, procs: int, base: int, tmp: Path, db_url: str | None) -> di
         log(f"n={n}: latency rounds done")
         result |= {"p50_ms": pct(lat, 0.5), "p99_ms": pct(lat, 0.99)}
         result["all_ms"] = statistics.median(full)
+        result["rounds_ms"] = [round(ms) for ms in full]
         result |= storm(pool, setup, n)
         pool.ask("close_all", timeout=300)
     finally:
@@ -217,10 +220,15 @@ def run_size(n: int, procs: int, base: int, tmp: Path, db_url: str | None) -> di
         result["raw_kib_per_socket"] = round((rss_kib(raw.pid) - idle_before) / max(1, n), 1)
         trigger = ws_setup.RawTrigger(port)
         lat, full = _latency_rounds(pool, trigger.send, ROUNDS)
-        trigger.close()
         result |= {"raw_p50_ms": pct(lat, 0.5), "raw_p99_ms": pct(lat, 0.99)}
         result["raw_all_ms"] = statistics.median(full)
+        result["raw_rounds_ms"] = [round(ms) for ms in full]
         result["ratio"] = round(result["raw_all_ms"] / result["all_ms"], 2)
+        lat, full = _latency_rounds(pool, lambda marker: trigger.send(f"loop:{marker}"), ROUNDS)
+        trigger.close()
+        result |= {"loop_p50_ms": pct(lat, 0.5), "loop_p99_ms": pct(lat, 0.99)}
+        result["loop_all_ms"] = statistics.median(full)
+        result["loop_rounds_ms"] = [round(ms) for ms in full]
         pool.ask("close_all", timeout=300)
     finally:
         pool.stop()
@@ -291,6 +299,32 @@ def redis_cross(
     return out
 
 
+def verdicts(result: dict[str, Any]) -> list[str]:
+    """One line per target of the issue for one N: met or not in this run."""
+    n = result["n"]
+
+    def line(target: str, met: bool, figure: str) -> str:
+        return f"N={n:,}: {target}: {'met' if met else 'NOT met'} ({figure})"
+
+    p99, loop_p99, kib = result["p99_ms"], result["loop_p99_ms"], result["kib_per_socket"]
+    return [
+        line("sockets held", result["connected"] == n, f"{result['connected']:,} connected"),
+        line(
+            "p99 <= 150 ms",
+            p99 <= 150,
+            f"{p99:.0f} ms; raw websockets {result['raw_p99_ms']:.0f}, bare send loop "
+            f"{loop_p99:.0f}",
+        ),
+        line("ratio >= 0.7", result["ratio"] >= 0.7, f"{result['ratio']:.2f}"),
+        line("<= 20 KiB per idle socket", result["kib_per_socket"] <= 20, f"{kib} KiB"),
+        line(
+            "vote storm, every socket exact",
+            result["exact_sockets"] == n and result["storm_errors"] == 0,
+            f"{result['storm_rate']:,} votes/s, {result['exact_sockets']:,} sockets exact",
+        ),
+    ]
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="1000,5000,10000")
@@ -304,13 +338,16 @@ def main() -> int:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     faulthandler.dump_traceback_later(args.limit, exit=True)
     with tempfile.TemporaryDirectory(prefix="festival-bench-") as tmp:
+        judged: list[str] = []
         for i, n in enumerate(int(s) for s in args.sizes.split(",")):
-            print(json.dumps(run_size(n, args.procs, 10 + i, Path(tmp), args.database_url)))
-            sys.stdout.flush()
+            result = run_size(n, args.procs, 10 + i, Path(tmp), args.database_url)
+            print(json.dumps(result), flush=True)
+            judged += verdicts(result)
         if args.redis:
             print(
                 json.dumps({"redis": redis_cross(args.redis, 2, Path(tmp), args.database_url, 200)})
             )
+    print("\n".join(judged))
     return 0
 
 
