@@ -13,17 +13,13 @@ all of them at once. This subclass of uvicorn's protocol changes three things:
   paused by flow control); otherwise it says no and the app falls back to
   ``websocket.send``, which waits. A server frame is unmasked, so the bytes
   are the same for every socket: a fan-out hands each socket the same ``str``
-  and the frame is built once. When nothing is buffered for the socket, the
-  frame goes to its descriptor with one ``os.write``, as a bare send loop
-  would; uvloop's write path around the same system call made a fan-out to
-  10,000 sockets 1.4 times as slow as that loop (1.2 with this).
+  and the frame is built once.
 - Nothing else: the handshake, pings, closing and flow control are uvicorn's.
 """
 
 from __future__ import annotations
 
 import asyncio
-import os
 from functools import lru_cache
 from typing import Any
 
@@ -99,17 +95,9 @@ class LiveWebSocketProtocol(WebSocketsSansIOProtocol):
         _loop: asyncio.AbstractEventLoop | None = None,
     ) -> None:
         super().__init__(config, server_state, app_state, _loop)
-        self.fd = -1
         self.inbox, self.gate = Inbox(), Gate()
         self.queue = self.inbox  # type: ignore[assignment]
         self.writable = self.gate  # type: ignore[assignment]
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        super().connection_made(transport)
-        sock = transport.get_extra_info("socket")
-        # Under TLS the descriptor carries ciphertext: frames go through the transport.
-        if sock is not None and self.scheme == "ws":
-            self.fd = sock.fileno()
 
     def handle_connect(self, event: Request) -> None:
         super().handle_connect(event)
@@ -130,22 +118,7 @@ class LiveWebSocketProtocol(WebSocketsSansIOProtocol):
             or self.conn.extensions
         ):
             return False
-        frame = text_frame(text)
-        transport = self.transport
-        if self.fd < 0 or transport.is_closing() or transport.get_write_buffer_size():
-            transport.write(frame)  # behind what is buffered, in order
-            return True
-        # Nothing waits before it: the same write(2) the transport would make,
-        # without its buffer's bookkeeping. The descriptor is the transport's
-        # until connection_lost (it is closed after), which the checks above exclude.
-        try:
-            written = os.write(self.fd, frame)
-        except BlockingIOError:  # the kernel's send buffer is full
-            written = 0
-        except OSError:  # the peer is gone; the transport reports it to connection_lost
-            return True
-        if written < len(frame):
-            transport.write(frame[written:])
+        self.transport.write(text_frame(text))
         return True
 
     async def send(self, message: ASGISendEvent) -> None:

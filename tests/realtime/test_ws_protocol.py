@@ -98,9 +98,9 @@ class Burst:
 async def test_frames_written_now_to_a_client_that_is_not_reading_arrive_whole_and_in_order() -> (
     None
 ):
-    """A client that stops reading fills the kernel's buffers: a frame is then written
-    in part straight to the socket and the rest behind it, then buffered, then (flow
-    control) sent the waiting way. Every frame must still arrive whole, in order."""
+    """A client that stops reading fills the kernel's buffers: frames written now are
+    then buffered by the transport until flow control stops ``send_now``, and the app
+    sends the rest the waiting way. Every frame must still arrive whole, in order."""
     app = Burst(count=64, size=256 * 1024)
     async with uvicorn_in_loop(app, lifespan="off") as port:
         url = f"ws://127.0.0.1:{port}/"
