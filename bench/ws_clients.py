@@ -69,7 +69,6 @@ class Peer(asyncio.Protocol):
 
     def feed(self, data: bytes, at: float) -> None:
         """Parse ``data``, which arrived at ``at``, and act on its frames."""
-        self.clients.now = at
         self.protocol.receive_data(data)
         for event in self.protocol.events_received():
             if isinstance(event, Response):
@@ -78,16 +77,16 @@ class Peer(asyncio.Protocol):
                 elif not self.snapshot:
                     self._ready(True)
             elif isinstance(event, Frame):
-                self.frame(event)
+                self.frame(event, at)
         self.flush()
 
-    def frame(self, frame: Frame) -> None:
+    def frame(self, frame: Frame, at: float) -> None:
         if frame.opcode is Opcode.TEXT or (frame.opcode is Opcode.CONT and self.parts):
             self.parts.append(bytes(frame.data))
             if frame.fin:
                 text = b"".join(self.parts).decode()
                 self.parts = []
-                self.clients.received(self, text)
+                self.clients.received(self, text, at)
                 self._ready(True)
 
     def eof_received(self) -> bool | None:
@@ -143,7 +142,6 @@ class Clients:
         self.round = 0
         self.heard = 0
         self.pending: list[tuple[Peer, float, bytes]] = []
-        self.now = 0.0  # when the chunk being parsed arrived
         self.acks = 0
         self.errors = 0
         self.closes: dict[str, int] = {}
@@ -177,9 +175,9 @@ class Clients:
         await asyncio.gather(*(one(i, url) for i, url in share))
         return len(self.peers), failed
 
-    def received(self, peer: Peer, text: str) -> None:
+    def received(self, peer: Peer, text: str, at: float) -> None:
         if self.marker and self.marker in text:
-            self.arrivals.append(self.now)
+            self.arrivals.append(at)
         elif text.startswith('{"type":"question.votes"'):
             counts = self.parsed.get(text)
             if counts is None:

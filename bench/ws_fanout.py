@@ -316,7 +316,7 @@ def verdicts(result: dict[str, Any]) -> list[str]:
             f"{loop_p99:.0f}",
         ),
         line("ratio >= 0.7", result["ratio"] >= 0.7, f"{result['ratio']:.2f}"),
-        line("<= 20 KiB per idle socket", result["kib_per_socket"] <= 20, f"{kib} KiB"),
+        line("<= 20 KiB per idle socket", kib <= 20, f"{kib} KiB"),
         line(
             "vote storm, every socket exact",
             result["exact_sockets"] == n and result["storm_errors"] == 0,

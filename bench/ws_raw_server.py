@@ -19,7 +19,8 @@ import resource
 import sys
 
 from websockets.asyncio.server import ServerConnection, broadcast, serve
-from websockets.frames import Frame, Opcode
+
+from api.ws_protocol import text_frame
 
 clients: dict[ServerConnection, int] = {}  # each connection's socket descriptor
 
@@ -55,12 +56,12 @@ async def handler(ws: ServerConnection) -> None:
 
 
 def send_loop(text: str) -> None:
-    data = Frame(Opcode.TEXT, text.encode()).serialize(mask=False)
+    data = text_frame(text)
     for ws, fd in clients.items():
         if ws.transport.get_write_buffer_size():  # a ping waits there: keep the order
             ws.transport.write(data)
-        else:
-            os.write(fd, data)
+        elif (written := os.write(fd, data)) < len(data):  # its send buffer filled up
+            ws.transport.write(data[written:])
 
 
 async def main(port: int) -> None:
