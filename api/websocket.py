@@ -48,23 +48,26 @@ _PATH = re.compile(r"/ws/sessions/([^/]+)/?")
 class SocketTransport:
     """The hub's :class:`~realtime.hub.Transport` over an ASGI websocket.
 
-    ``write_now`` is the server's ``festival.send_now`` where it has one, and
+    ``write_now`` is the server's ``festival.send_now`` itself where it has one,
+    so that a fan-out calls the server with no frame of ours between, and
     otherwise never writes, so every frame goes through ``websocket.send``.
     """
 
-    __slots__ = ("send", "send_now")
+    __slots__ = ("send", "write_now")
 
     def __init__(self, send: Send, send_now: Callable[[str], bool] | None) -> None:
-        self.send, self.send_now = send, send_now
-
-    def write_now(self, text: str) -> bool:
-        return self.send_now is not None and self.send_now(text)
+        self.send = send
+        self.write_now: Callable[[str], bool] = send_now or _never
 
     async def send_text(self, text: str) -> None:
         await self.send({"type": "websocket.send", "text": text})
 
     async def close(self, code: int, reason: str = "") -> None:
         await self.send({"type": "websocket.close", "code": code, "reason": reason})
+
+
+def _never(text: str) -> bool:
+    return False
 
 
 def live_path(scope: Scope) -> str | None:

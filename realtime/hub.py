@@ -52,9 +52,25 @@ class Client:
     loop. Only a socket that cannot take its frame now queues it, and a writer
     task drains its queue in order while the others carry on; an idle socket
     costs no task and an empty list.
+
+    ``fast`` is the transport's ``write_now`` while nothing waits ahead of a new
+    frame (joined, open, nothing queued, no writer), and None otherwise: a
+    fan-out's whole path to a socket is then one load and one call. At 10,000
+    sockets each object touched on that path is a cache miss, and the fan-out
+    time is the kernel's sends plus these.
     """
 
-    __slots__ = ("channel", "closed", "held", "hub", "queue", "role", "transport", "writer")
+    __slots__ = (
+        "channel",
+        "closed",
+        "fast",
+        "held",
+        "hub",
+        "queue",
+        "role",
+        "transport",
+        "writer",
+    )
 
     def __init__(self, hub: Hub, channel: Channel, transport: Transport, role: str) -> None:
         self.hub, self.channel, self.transport, self.role = hub, channel, transport, role
@@ -62,6 +78,7 @@ class Client:
         self.held: list[Stamped] | None = []
         self.closed = False
         self.writer: asyncio.Task[None] | None = None
+        self.fast: Callable[[str], bool] | None = None
 
     def push(self, text: str) -> None:
         """Write a frame now or queue it behind the others; evict a client too far behind."""
@@ -83,6 +100,11 @@ class Client:
             del self.queue[0]
         if self.queue:
             self.writer = asyncio.ensure_future(self._write())
+        self._open_fast()
+
+    def _open_fast(self) -> None:
+        idle = self.writer is None and not self.queue and self.held is None and not self.closed
+        self.fast = self.transport.write_now if idle else None
 
     async def _write(self) -> None:
         try:
@@ -92,6 +114,7 @@ class Client:
             self.hub.drop(self)
         finally:
             self.writer = None
+            self._open_fast()
 
     async def stop(self) -> None:
         writer = self.writer
@@ -128,6 +151,9 @@ class Channel:
                 continue
             text = text or encode_event(stamped.seq, stamped.event)
             for client in list(group):
+                fast = client.fast
+                if fast is not None and fast(text):
+                    continue
                 if client.held is not None:
                     client.held.append(stamped)
                 else:
@@ -234,7 +260,7 @@ class Hub:
     def drop(self, client: Client, stop_writer: bool = True) -> None:
         if client.closed:
             return
-        client.closed = True
+        client.closed, client.fast = True, None
         client.channel.clients[client.role].discard(client)
         self._presence_changed(client.channel)
         if stop_writer:
