@@ -12,7 +12,9 @@ from typing import Any
 
 import pytest
 from websockets.asyncio.client import connect
+from websockets.client import ClientProtocol
 from websockets.frames import Frame, Opcode
+from websockets.uri import parse_uri
 
 from api.ws_protocol import SEND_NOW, Gate, Inbox, text_frame
 from tests.conftest import uvicorn_in_loop
@@ -133,3 +135,82 @@ async def test_the_inbox_wakes_its_reader_and_the_gate_its_waiters() -> None:
     assert not waiting.done()
     gate.set()
     await asyncio.wait_for(waiting, 1)
+
+
+class Lend:
+    """Accepts, lends the test its socket's protocol, and notes what the client sends."""
+
+    def __init__(self) -> None:
+        self.protocol: Any = None
+        self.accepted = asyncio.Event()
+        self.received: list[str] = []
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "websocket":
+            return
+        await receive()
+        await send({"type": "websocket.accept"})
+        self.protocol = scope["extensions"][SEND_NOW].__self__
+        self.accepted.set()
+        while (message := await receive())["type"] == "websocket.receive":
+            self.received.append(message["text"])
+
+
+async def _until(condition: Callable[[], bool]) -> None:
+    for _ in range(500):
+        if condition():
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("timed out waiting")
+
+
+async def _frames(reader: asyncio.StreamReader, client: ClientProtocol, count: int) -> list[Frame]:
+    frames: list[Frame] = []
+    while len(frames) < count:
+        client.receive_data(await asyncio.wait_for(reader.read(2**20), 10))
+        frames += [e for e in client.events_received() if isinstance(e, Frame)]
+    return frames
+
+
+async def test_frames_never_overtake_bytes_the_transport_holds_uvicorns_own_included() -> None:
+    """``send_now`` writes to the descriptor only while the transport holds nothing. A
+    client that reads nothing fills the kernel's buffers, a short write leaves the rest
+    with the transport, and then neither uvicorn's own write (a ping) nor a frame from
+    the client may reopen that path; once the client has read it all, the next frame
+    does. Every byte arrives in the order it was given."""
+    app = Lend()
+    async with uvicorn_in_loop(app, lifespan="off", ws_ping_interval=None) as port:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        client = ClientProtocol(parse_uri(f"ws://127.0.0.1:{port}/"))
+        client.send_request(client.connect())
+        writer.write(b"".join(client.data_to_send()))
+        await asyncio.wait_for(app.accepted.wait(), 10)
+        while not client.events_received():
+            client.receive_data(await asyncio.wait_for(reader.read(4096), 10))
+        server = app.protocol
+        assert server.direct == server.fd is not None  # accepted, open, nothing held
+
+        sent: list[str] = []
+        while not server.raw.get_write_buffer_size():  # the client reads nothing
+            sent.append(f"{len(sent)}:" + "x" * 65_536)
+            assert server.send_now(sent[-1])
+        assert server.direct is None
+        server.transport.write(Frame(Opcode.PING, b"held").serialize(mask=False))
+        assert server.direct is None
+        client.send_text(b"hello")
+        writer.write(b"".join(client.data_to_send()))
+        await _until(lambda: bool(app.received))
+        assert server.direct is None
+
+        frames = await _frames(reader, client, len(sent) + 1)
+        assert [f.opcode for f in frames] == [Opcode.TEXT] * len(sent) + [Opcode.PING]
+        assert [f.data.decode() for f in frames[:-1]] == sent
+        await _until(lambda: not server.raw.get_write_buffer_size())
+        assert server.send_now("after")
+        assert server.direct == server.fd  # the transport had sent it all
+        assert [f.data for f in await _frames(reader, client, 1)] == [b"after"]
+
+        writer.close()
+        await _until(lambda: server.disconnected)
+        assert server.direct is None
+        assert not server.send_now("gone")
