@@ -151,17 +151,20 @@ class LiveWebSocketProtocol(WebSocketsSansIOProtocol):
         if sock is not None and not is_ssl(self.raw):  # TLS bytes are never ours to write
             self.fd = sock.fileno()
 
-    def arm(self) -> None:
-        """Open the direct path if a frame may go straight to the socket now, else close it."""
+    def _writable(self) -> bool:
+        """Accepted and open, without extensions, not closing, not paused by flow control."""
         conn = self.conn
-        ready = (
+        return (
             self.gate.is_open
             and conn.state is OPEN
             and not conn.extensions
             and not self.close_sent
             and not self.disconnected
-            and not self.raw.get_write_buffer_size()
         )
+
+    def arm(self) -> None:
+        """Open the direct path if a frame may go straight to the socket now, else close it."""
+        ready = self._writable() and not self.raw.get_write_buffer_size()
         self.direct = self.fd if ready else None
 
     def data_received(self, data: bytes) -> None:
@@ -208,18 +211,11 @@ class LiveWebSocketProtocol(WebSocketsSansIOProtocol):
         return True
 
     def _send_checked(self, text: str) -> bool:
-        conn = self.conn
-        if (
-            self.gate.is_open
-            and conn.state is OPEN
-            and not conn.extensions
-            and not self.close_sent
-            and not self.disconnected
-        ):
-            self.raw.write(text_frame(text))
-            self.arm()
-            return True
-        return False
+        if not self._writable():
+            return False
+        self.raw.write(text_frame(text))
+        self.arm()
+        return True
 
     async def send(self, message: ASGISendEvent) -> None:
         await super().send(message)

@@ -82,9 +82,13 @@ class Client:
 
     def push(self, text: str) -> None:
         """Write a frame now or queue it behind the others; evict a client too far behind."""
+        fast = self.fast
+        if fast is None or not fast(text):
+            self.enqueue(text)
+
+    def enqueue(self, text: str) -> None:
+        """Queue a frame the socket cannot take now; evict a client too far behind."""
         if self.closed:
-            return
-        if self.writer is None and not self.queue and self.transport.write_now(text):
             return
         if len(self.queue) >= self.hub.queue_size:
             self.hub.evict(self, CLOSE_TOO_SLOW, "too slow; resume with since=")
@@ -157,7 +161,7 @@ class Channel:
                 if client.held is not None:
                     client.held.append(stamped)
                 else:
-                    client.push(text)
+                    client.enqueue(text)
 
 
 class Hub:
