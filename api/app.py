@@ -10,33 +10,30 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from starlette.types import Receive, Scope, Send
 
-from api import problems, runtime_live, runtime_tickets, websocket
+from api import docs, problems, runtime_live, runtime_tickets, websocket
 from api.fastlane import FastLanes
 from api.idempotency import IdempotencyCollision, replay_after_collision
 from api.metrics import Metrics, MetricsMiddleware
 from api.routers import auth, checkin, festivals, live, pages, programme, registration, system
 from festival.db import make_engine, make_sessionmaker
-from festival.migrate import pending
+from festival.migrate import DatabaseNotReady, require_current, sqlite_file
 from festival.settings import Settings
 
 log = logging.getLogger("festival")
 
 
-class UnmigratedDatabase(RuntimeError):
-    pass
-
-
 @asynccontextmanager
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings: Settings = app.state.settings
+    path = sqlite_file(settings.database_url)
+    if path is not None and not path.exists():  # connecting would make an empty one
+        raise DatabaseNotReady(f"no database at {path}: run `festival db upgrade` first")
     engine = make_engine(settings.database_url, pool_size=settings.db_pool_size)
-    current, head = await pending(engine)
-    if current != head:
+    try:
+        await require_current(engine)
+    except BaseException:
         await engine.dispose()
-        raise UnmigratedDatabase(
-            f"The database is at migration {current or 'none'}, the code needs {head}: "
-            "run `festival db upgrade` first"
-        )
+        raise
     app.state.engine = engine
     app.state.sessionmaker = make_sessionmaker(engine)
     app.state.redis = None
@@ -88,6 +85,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version="0.1.0",
         description="Programmes, registration, tickets and live sessions for festivals.",
         lifespan=_lifespan,
+        docs_url=None,  # served by api.docs without a CDN
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.metrics = Metrics()
@@ -96,7 +95,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # The busiest routes under load (the door's scans, a registration rush) are matched first.
     for module in (checkin, registration, system, auth, festivals, programme, live, pages):
         app.include_router(module.router)
-    pages.install_static(app)
+    pages.install(app)
+    docs.install(app)
     app.add_middleware(FastLanes)  # plain scans and registrations skip the router (api.fastlane)
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
     return app

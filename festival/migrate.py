@@ -42,3 +42,27 @@ async def pending(engine: AsyncEngine) -> tuple[str | None, str | None]:
         current = await connection.run_sync(_current)
     head = ScriptDirectory.from_config(alembic_config()).get_current_head()
     return current, head
+
+
+class DatabaseNotReady(Exception):
+    """The database cannot serve this code yet; the message says what to run."""
+
+
+def sqlite_file(url: str) -> Path | None:
+    """The file behind a SQLite URL (None for other databases and in-memory ones)."""
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return None
+    return Path(parsed.database)
+
+
+async def require_current(engine: AsyncEngine) -> None:
+    """Raise :class:`DatabaseNotReady` unless the database is at the code's head revision."""
+    current, head = await pending(engine)
+    if current != head:
+        raise DatabaseNotReady(
+            f"the database is at migration {current or 'none'}, the code needs {head}: "
+            "run `festival db upgrade` first"
+        )

@@ -6,7 +6,7 @@ import secrets
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PLACEHOLDER_SECRETS = frozenset({"", "change-me", "changeme", "secret", "dev", "development"})
@@ -14,7 +14,66 @@ DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./festival.db"
 SECRET_FILE = Path(".festival-secret")
 
 
-class Settings(BaseSettings):
+# The async drivers Festival runs on, and what a URL without one means.
+DRIVERS = {"sqlite": "aiosqlite", "postgresql": "asyncpg"}
+DIALECT_ALIASES = {"postgres": "postgresql"}
+REDIS_SCHEMES = ("redis", "rediss", "unix")
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
+def check_database_url(url: str) -> str:
+    """``url`` with its async driver, or ValueError with a sentence a person can act on.
+
+    ``sqlite:///festival.db`` and ``postgresql://…`` get the driver Festival runs
+    on; any other dialect or driver is refused here, before anything connects.
+    """
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    example = "sqlite+aiosqlite:///./festival.db or postgresql+asyncpg://user:pass@host/db"
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise ValueError(f"{url!r} is not a database URL (expected {example})") from None
+    dialect, _, driver = parsed.drivername.partition("+")
+    dialect = DIALECT_ALIASES.get(dialect, dialect)
+    if dialect not in DRIVERS:
+        raise ValueError(
+            f"unsupported database {parsed.drivername!r}: Festival runs on SQLite and "
+            f"PostgreSQL (expected {example})"
+        )
+    if driver not in ("", DRIVERS[dialect]):
+        raise ValueError(
+            f"unsupported driver {parsed.drivername!r}: use {dialect}+{DRIVERS[dialect]}"
+        )
+    if dialect == "sqlite" and not parsed.database:
+        raise ValueError(f"{url!r} names no database file (expected {example})")
+    normal = parsed.set(drivername=f"{dialect}+{DRIVERS[dialect]}")
+    return normal.render_as_string(hide_password=False)
+
+
+class DatabaseSettings(BaseSettings):
+    """Where the database is: all a command needs to know before it touches anything."""
+
+    model_config = SettingsConfigDict(env_prefix="FESTIVAL_", env_file=None, extra="ignore")
+
+    database_url: str = DEFAULT_DATABASE_URL
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_url(cls, value: str) -> str:
+        return check_database_url(value)
+
+    @property
+    def is_embedded(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+
+class Settings(DatabaseSettings):
     """Everything the process is told from outside.
 
     ``secret_key`` signs nothing by itself (tickets carry per-festival Ed25519 keys);
@@ -22,10 +81,7 @@ class Settings(BaseSettings):
     once and kept in ``.festival-secret``; elsewhere a placeholder is refused.
     """
 
-    model_config = SettingsConfigDict(env_prefix="FESTIVAL_", env_file=None, extra="ignore")
-
     environment: Literal["development", "production", "test"] = "development"
-    database_url: str = DEFAULT_DATABASE_URL
     # PostgreSQL connections per process. Requests beyond it wait for one (FIFO)
     # rather than open more: a pool that overflows opens and closes a connection
     # (a server process) per request under load.
@@ -39,6 +95,23 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     pre_moderation: bool = True
 
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_url(cls, value: str | None) -> str | None:
+        if value and value.partition("://")[0] not in REDIS_SCHEMES:
+            raise ValueError(
+                "not a Redis URL (expected redis://host:6379/0, rediss://… or unix://…)"
+            )
+        return value or None
+
+    @field_validator("log_level")
+    @classmethod
+    def _log_level(cls, value: str) -> str:
+        level = value.strip().upper()
+        if level not in LOG_LEVELS:
+            raise ValueError(f"{value!r} is not a log level (one of {', '.join(LOG_LEVELS)})")
+        return level
+
     @model_validator(mode="after")
     def _secret(self) -> Settings:
         if self.secret_key.strip().lower() in PLACEHOLDER_SECRETS:
@@ -46,14 +119,6 @@ class Settings(BaseSettings):
                 raise ValueError("FESTIVAL_SECRET_KEY must be set to a real secret in production")
             self.secret_key = _stored_secret() if self.is_embedded else secrets.token_urlsafe(32)
         return self
-
-    @property
-    def is_embedded(self) -> bool:
-        return self.database_url.startswith("sqlite")
-
-    @property
-    def is_sqlite(self) -> bool:
-        return self.database_url.startswith("sqlite")
 
 
 def _stored_secret() -> str:

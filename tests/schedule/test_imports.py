@@ -8,7 +8,7 @@ from typing import Any
 
 import httpx
 import pytest
-from typer.testing import CliRunner
+from click.testing import CliRunner
 
 from api.cli import app as cli
 from festival.settings import Settings
