@@ -28,7 +28,7 @@ router = APIRouter(include_in_schema=False, default_response_class=HTMLResponse)
 Slug = Annotated[str, PathParam(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_-]+$")]
 
 
-def install_static(app: FastAPI) -> None:
+def install(app: FastAPI) -> None:
     """Serve ``api/static`` at ``/static`` (CSS and the pages' ES modules)."""
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
 
