@@ -27,6 +27,7 @@ from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.problems import PROBLEM, problem
+from api.routing import is_json
 from festival.db import unit_of_work
 from festival.errors import FestivalError
 from tickets import checkin, registration
@@ -111,17 +112,12 @@ async def _serve(lane: Lane, scope: Scope, slug: str, data: BaseModel) -> JSONRe
 
 
 def _plain(scope: Scope) -> bool:
-    """No ``Idempotency-Key``, and a JSON body by its content type (or none given),
-    which is what the route would parse as JSON."""
+    """No ``Idempotency-Key``, and a body that says it is JSON, as the route requires
+    (:mod:`api.routing`): any other type, or none, goes to the route for its 415."""
     if _header(scope, b"idempotency-key") is not None:
         return False
     content_type = _header(scope, b"content-type")
-    if content_type is None:
-        return True
-    kind = content_type.split(b";", 1)[0].strip().lower()
-    return kind == b"application/json" or (
-        kind.startswith(b"application/") and kind.endswith(b"+json")
-    )
+    return content_type is not None and is_json(content_type.decode("latin-1"))
 
 
 def _header(scope: Scope, name: bytes) -> bytes | None:

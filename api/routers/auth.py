@@ -8,10 +8,13 @@ from fastapi.responses import JSONResponse
 from api.deps import SessionDep
 from api.idempotency import IdempotencyDep
 from api.problems import ERROR_RESPONSES
+from api.routing import JSONRoute
 from festival.auth import sign_in
 from festival.schemas import TokenReply, TokenRequest
 
-router = APIRouter(prefix="/api/v1/auth", tags=["auth"], responses=ERROR_RESPONSES)
+router = APIRouter(
+    route_class=JSONRoute, prefix="/api/v1/auth", tags=["auth"], responses=ERROR_RESPONSES
+)
 
 
 @router.post(

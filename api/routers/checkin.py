@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse
 from api.deps import BearerDep, PrincipalDep, SessionDep
 from api.idempotency import IdempotencyDep
 from api.problems import ERROR_RESPONSES, PROBLEM
+from api.routing import JSONRoute
 from festival.auth import Principal
 from festival.errors import Forbidden
 from tickets import checkin, offline, reports
@@ -26,7 +27,9 @@ from tickets.schemas import (
     SyncRequest,
 )
 
-router = APIRouter(prefix="/api/v1/festivals", tags=["check-in"], responses=ERROR_RESPONSES)
+router = APIRouter(
+    route_class=JSONRoute, prefix="/api/v1/festivals", tags=["check-in"], responses=ERROR_RESPONSES
+)
 
 
 async def _checkin_staff(principal: PrincipalDep) -> Principal:

@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse
 from api.deps import CursorQuery, LimitQuery, MaybePrincipalDep, OrganiserDep, SessionDep
 from api.idempotency import IdempotencyDep
 from api.problems import ERROR_RESPONSES
+from api.routing import JSONRoute
 from festival import service, staff
 from festival.models import Festival
 from festival.schemas import (
@@ -22,7 +23,9 @@ from festival.schemas import (
     StaffTokenRead,
 )
 
-router = APIRouter(prefix="/api/v1/festivals", tags=["festivals"], responses=ERROR_RESPONSES)
+router = APIRouter(
+    route_class=JSONRoute, prefix="/api/v1/festivals", tags=["festivals"], responses=ERROR_RESPONSES
+)
 
 
 def _read(festival: Festival) -> FestivalRead:

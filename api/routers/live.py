@@ -16,6 +16,7 @@ from fastapi.responses import JSONResponse
 from api.deps import PrincipalDep, SessionDep, SettingsDep
 from api.idempotency import IdempotencyDep
 from api.problems import ERROR_RESPONSES
+from api.routing import JSONRoute
 from festival.errors import RateLimited
 from realtime import access, polls, projector, qa, reports
 from realtime.live import LiveContext
@@ -36,7 +37,9 @@ from realtime.schemas import (
 )
 from realtime.views import poll_view, question_view
 
-router = APIRouter(prefix="/api/v1/sessions", tags=["live"], responses=ERROR_RESPONSES)
+router = APIRouter(
+    route_class=JSONRoute, prefix="/api/v1/sessions", tags=["live"], responses=ERROR_RESPONSES
+)
 CSV = "text/csv; charset=utf-8"
 
 

@@ -19,6 +19,7 @@ from api.deps import (
 )
 from api.idempotency import IdempotencyDep
 from api.problems import ERROR_RESPONSES
+from api.routing import JSONRoute
 from festival.schemas import Page
 from schedule import catalogue, feeds, imports, programme, publishing
 from schedule.models import Room, Speaker, Track
@@ -44,7 +45,9 @@ from schedule.schemas import (
 
 PREFIX = "/api/v1/festivals/{slug}"
 MAX_IMPORT_BYTES = 20 * 1024 * 1024
-router = APIRouter(prefix=PREFIX, tags=["programme"], responses=ERROR_RESPONSES)
+router = APIRouter(
+    route_class=JSONRoute, prefix=PREFIX, tags=["programme"], responses=ERROR_RESPONSES
+)
 
 TrackQuery = Annotated[uuid.UUID | None, Query(description="Only this track")]
 RoomQuery = Annotated[uuid.UUID | None, Query(description="Only this room")]

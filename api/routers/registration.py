@@ -18,6 +18,7 @@ from api.deps import (
 )
 from api.idempotency import IdempotencyDep
 from api.problems import ERROR_RESPONSES
+from api.routing import JSONRoute
 from festival.schemas import Page
 from tickets import agenda, attendees, qr, registration, reports, seats
 from tickets.reports import RegistrationStatus
@@ -31,7 +32,9 @@ from tickets.schemas import (
     TicketRead,
 )
 
-router = APIRouter(prefix="/api/v1", tags=["registration"], responses=ERROR_RESPONSES)
+router = APIRouter(
+    route_class=JSONRoute, prefix="/api/v1", tags=["registration"], responses=ERROR_RESPONSES
+)
 CSV = "text/csv; charset=utf-8"
 
 

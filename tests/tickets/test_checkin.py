@@ -275,12 +275,15 @@ async def test_scans_outside_the_plain_shape_get_the_routes_answers(
     client: httpx.AsyncClient, backend: Backend
 ) -> None:
     """Plain scans take the fast lane (api.fastlane); a body the lane cannot read
-    goes to the route, which answers with its usual 422 and records nothing."""
+    goes to the route, which answers with its usual 422 (415 for a body not typed
+    as JSON) and records nothing."""
     door = await _door(client, backend)
     url = f"/api/v1/festivals/{door['slug']}/checkins"
     missing = await client.post(url, json={"gate": "North"}, headers=auth(door["staff"]))
-    garbage = await client.post(url, content=b"{not json", headers=auth(door["staff"]))
-    assert (missing.status_code, garbage.status_code) == (422, 422)
+    json_type = {"Content-Type": "application/json"}
+    garbage = await client.post(url, content=b"{not json", headers=auth(door["staff"]) | json_type)
+    untyped = await client.post(url, content=b'{"qr": "x"}', headers=auth(door["staff"]))
+    assert (missing.status_code, garbage.status_code, untyped.status_code) == (422, 422, 415)
     assert missing.headers["content-type"] == "application/problem+json"
     assert missing.json()["errors"][0]["field"] == "qr"
     assert await _history(backend) == []

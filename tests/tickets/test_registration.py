@@ -301,7 +301,7 @@ async def test_the_fast_lane_and_the_route_register_alike(
 ) -> None:
     """Plain registrations take the fast lane (api.fastlane); one with an
     Idempotency-Key takes the route. Both answer the same shape, and a body that
-    is not JSON by its content type is the route's 422, as before the lane."""
+    is not JSON by its content type is the route's 415."""
     made, _ = await open_festival(client, backend.engine, capacity=1)
     plain = await register(client, made["slug"], name="Lane", email="lane@example.org")
     routed = await register(
@@ -322,7 +322,7 @@ async def test_the_fast_lane_and_the_route_register_alike(
         content=b'{"name": "Text", "email": "text@example.org"}',
         headers={"Content-Type": "text/plain"},
     )
-    assert text.status_code == 422
+    assert text.status_code == 415
     assert text.headers["content-type"] == "application/problem+json"
     unknown = await register(client, f"{made['slug']}-nope")
     assert unknown.status_code == 404
