@@ -294,13 +294,9 @@ async def check_clashes(
             )
         ).first()
         if row is not None:
-            other, speaker_id = row
-            raise _clash(
-                other,
-                zone,
-                "speaker_ids",
-                f"Speaker {speaker_id} is in {other.title!r} at that time",
-            )
+            other, speaker_name = row
+            detail = f"{speaker_name} is in {other.title!r} at that time"
+            raise _clash(other, zone, "speaker_ids", detail)
 
 
 def _clash(other: Session, zone: ZoneInfo, field: str, detail: str) -> ScheduleClash:

@@ -125,15 +125,17 @@ def speaker_clash(
     starts_at: datetime,
     ends_at: datetime,
     exclude: uuid.UUID | None,
-) -> Select[Session, uuid.UUID]:
+) -> Select[Session, str]:
+    """The earliest overlapping session that shares a speaker, with that speaker's name."""
     return (
-        select(Session, session_speakers.c.speaker_id)
+        select(Session, Speaker.name)
         .join(session_speakers, session_speakers.c.session_id == Session.id)
+        .join(Speaker, Speaker.id == session_speakers.c.speaker_id)
         .where(
             overlapping(festival_id, starts_at, ends_at, exclude),
             session_speakers.c.speaker_id.in_(speaker_ids),
         )
-        .order_by(Session.starts_at)
+        .order_by(Session.starts_at, session_speakers.c.position)
         .limit(1)
     )
 

@@ -135,6 +135,32 @@ async def test_speaker_in_two_sessions_at_once_is_409_and_cancelled_sessions_do_
     ).status_code == 201
 
 
+async def test_speaker_clash_names_the_clashing_speaker_by_name_not_by_id(
+    client: httpx.AsyncClient, backend: Backend
+) -> None:
+    token, slug = await _setup(client, backend)
+    ada = await sf.speaker(client, token, slug, name="Ada Lovelace")
+    bo = await sf.speaker(client, token, slug, name="Bo Chen")
+    await sf.session(
+        client,
+        token,
+        slug,
+        "2030-10-08T08:00:00Z",
+        "2030-10-08T09:00:00Z",
+        title="Opening",
+        speaker_ids=[ada["id"]],
+    )
+    body = sf.session_body(
+        "2030-10-08T08:30:00Z", "2030-10-08T09:30:00Z", speaker_ids=[bo["id"], ada["id"]]
+    )
+    clash = await client.post(f"{sf.base(slug)}/sessions", headers=auth(token), json=body)
+    assert clash.status_code == 409
+    problem = clash.json()
+    assert problem["detail"] == "Ada Lovelace is in 'Opening' at that time"
+    assert ada["id"] not in clash.text
+    assert bo["id"] not in clash.text
+
+
 async def test_moving_a_session_onto_another_is_409_and_changes_nothing(
     client: httpx.AsyncClient, backend: Backend
 ) -> None:
