@@ -10,8 +10,9 @@ the work itself. This pure ASGI middleware serves the plain shape of
 
 with the same domain call, the same unit of work and the same replies as the
 route. Anything else goes to the route unchanged, its body replayed: a request
-with an ``Idempotency-Key``, a body that does not validate (the route answers
-its 422 naming the field), any other method or path.
+with an ``Idempotency-Key``, a body not sent as JSON (the route answers 415) or
+that does not validate (the route answers its 422 naming the field), any other
+method or path.
 """
 
 from __future__ import annotations
