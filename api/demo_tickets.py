@@ -66,6 +66,12 @@ def _email(name: str, festival: Festival) -> str:
     return f"{local}+{festival.slug}@demo.festival"
 
 
+def _taken_at(festival: Festival) -> datetime:
+    """When the demo's registrations are taken: now, or, for a festival that is
+    over (it takes none then), as it opened."""
+    return min(utcnow(), datetime.combine(festival.starts_on, time(0), ZoneInfo(festival.timezone)))
+
+
 def _principal(reg: Registration) -> Principal:
     return Principal(
         kind="attendee", token_id=uuid.uuid4(), festival_id=reg.festival_id, subject_id=reg.id
@@ -85,7 +91,8 @@ async def _attendees(session: AsyncSession, festival: Festival, count: int) -> l
             data = RegistrationCreate(
                 name=name, email=email, organisation=organisation, country=country
             )
-            issued = await registration.register(session, festival.slug, data)
+            at = _taken_at(festival)
+            issued = await registration.register(session, festival.slug, data, at=at)
             found = await session.get(Registration, issued.id)
         assert found is not None
         made.append(found)

@@ -388,14 +388,17 @@ INSERT_LIVE_CHECKIN = Prepared(
 )
 
 
-# Registration's first read, built once: the festival (published only), whether
-# the e-mail holds an active registration there, and whether anyone waits.
+# Registration's first read, built once: the festival (published only) with what
+# its registration window needs, whether the e-mail holds an active registration
+# there, and whether anyone waits. Its columns are ``registration.Desk``'s, in order.
 REGISTRATION_DESK = select(
     Festival.id,
     Festival.name,
     Festival.published_at,
     Festival.registration_opens_at,
     Festival.registration_closes_at,
+    Festival.timezone,
+    Festival.ends_on,
     select(Registration.id)
     .where(
         Registration.festival_id == Festival.id,

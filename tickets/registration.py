@@ -6,7 +6,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import delete, update
@@ -17,8 +17,8 @@ from festival.auth import Principal, new_token
 from festival.db import autocommit_options, utcnow
 from festival.errors import NotFound
 from festival.models import Festival
-from tickets import attendees, issuing, outbox, queries, seats
-from tickets.errors import AlreadyRegistered, RegistrationClosed, RegistrationNotFound
+from tickets import attendees, issuing, outbox, queries, seats, window
+from tickets.errors import AlreadyRegistered, RegistrationNotFound
 from tickets.models import OutboxMessage, Registration, Ticket
 from tickets.schemas import RegistrationCreate, RegistrationIssued, TicketRead
 
@@ -32,19 +32,10 @@ class Desk:
     published_at: datetime | None
     registration_opens_at: datetime | None
     registration_closes_at: datetime | None
+    timezone: str
+    ends_on: date
     email_taken: bool
     anyone_waiting: bool
-
-
-def ensure_open(festival: Desk) -> None:
-    if festival.published_at is None:
-        raise RegistrationClosed(f"{festival.name} is not published yet")
-    now = utcnow()
-    opens, closes = festival.registration_opens_at, festival.registration_closes_at
-    if opens is not None and now < opens:
-        raise RegistrationClosed(f"Registration opens at {opens.isoformat()}")
-    if closes is not None and now >= closes:
-        raise RegistrationClosed(f"Registration closed at {closes.isoformat()}")
 
 
 @dataclass(frozen=True)
@@ -73,12 +64,17 @@ class Draft:
 
 
 async def register(
-    session: AsyncSession, slug: str, data: RegistrationCreate
+    session: AsyncSession, slug: str, data: RegistrationCreate, *, at: datetime | None = None
 ) -> RegistrationIssued:
     """Register for a published festival whose registration is open.
 
     Confirmed while a place remains, else waitlisted in arrival order. The same
     e-mail twice is ``AlreadyRegistered`` and no secret is handed out again.
+    Outside the registration window (:mod:`tickets.window`: without an
+    explicit close, once the festival has ended) it is ``RegistrationClosed``,
+    waiting list included. ``at`` is when the registration is taken, now
+    unless given: only a loader of registrations made earlier (the demo's past
+    festivals) gives it.
 
     Built for a rush of registrations: one read (``queries.REGISTRATION_DESK``),
     then the registration, its two tokens, ticket and letter written as rows by
@@ -87,23 +83,23 @@ async def register(
     On PostgreSQL the common case takes two statements and no transaction
     (:func:`_register_at_once`).
     """
-    email = data.email.strip().lower()
+    email, at = data.email.strip().lower(), at or utcnow()
     options = autocommit_options(session)
     if options:
         connection = await session.connection(execution_options=options)
-        issued = await _register_at_once(session, connection, slug, data, email)
+        issued = await _register_at_once(session, connection, slug, data, email, at)
         if issued is not None:
             return issued
         await session.commit()  # nothing was written; the rest runs in a transaction
     connection = await session.connection()
-    desk = await _desk(connection, slug, email)
+    desk = await _desk(connection, slug, email, at)
     await issuing.ensure_ticketing(session, desk.id)
     if desk.anyone_waiting:
         # Places freed while people wait (capacity raised, say) go to them first.
         festival = await session.get_one(Festival, desk.id)
         while await promote(session, festival) is not None:
             pass
-    draft = await _draft(session, desk, data, email)
+    draft = await _draft(session, desk, data, email, at)
     with _already_registered(email):
         placed = await _enrol(session, draft)
     position = None
@@ -118,6 +114,7 @@ async def _register_at_once(
     slug: str,
     data: RegistrationCreate,
     email: str,
+    at: datetime,
 ) -> RegistrationIssued | None:
     """PostgreSQL's common case in autocommit: the read, then one statement that
     claims a place and, only if it got one, writes the registration, its tokens,
@@ -125,10 +122,10 @@ async def _register_at_once(
     as one statement is, so BEGIN and COMMIT, two round trips, are left out.
     None, with nothing written, when the festival needs more than that: places
     to be made, a waiting list, its signing key made."""
-    desk = await _desk(connection, slug, email)
+    desk = await _desk(connection, slug, email, at)
     if desk.anyone_waiting or not issuing.has_keys(desk.id):
         return None
-    draft = await _draft(session, desk, data, email)
+    draft = await _draft(session, desk, data, email, at)
     statement, params = queries.enrolment(draft)
     with _already_registered(email):
         placed = await statement.first(connection, params) is not None
@@ -138,20 +135,22 @@ async def _register_at_once(
     return draft.issued(None)
 
 
-async def _desk(connection: AsyncConnection, slug: str, email: str) -> Desk:
+async def _desk(connection: AsyncConnection, slug: str, email: str, at: datetime) -> Desk:
     """The festival as registration reads it; refusals for a closed one or a known e-mail."""
     row = await queries.DESK.first(connection, {"slug": slug, "email": email})
     if row is None:
         raise NotFound(f"No festival {slug!r}")
     desk = Desk(*row)
-    ensure_open(desk)
+    window.ensure_registration_open(desk, at)
     if desk.email_taken:
         raise AlreadyRegistered(f"{email} is already registered", field="email")
     return desk
 
 
-async def _draft(session: AsyncSession, desk: Desk, data: RegistrationCreate, email: str) -> Draft:
-    now, registration_id, ticket_id = utcnow(), uuid.uuid4(), uuid.uuid4()
+async def _draft(
+    session: AsyncSession, desk: Desk, data: RegistrationCreate, email: str, now: datetime
+) -> Draft:
+    registration_id, ticket_id = uuid.uuid4(), uuid.uuid4()
     registration = {
         "id": registration_id,
         "festival_id": desk.id,
