@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Mapping
+from http import HTTPStatus
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -48,6 +50,53 @@ def _field(loc: tuple[Any, ...]) -> str:
     return ".".join(parts) or str(loc[0] if loc else "")
 
 
+def message(error: Mapping[str, Any]) -> str:
+    """A pydantic error's message for people: without pydantic's "Value error, " before
+    the text of a validator's ``ValueError``."""
+    return str(error.get("msg", "")).removeprefix("Value error, ")
+
+
+def _field_error(error: Mapping[str, Any], body: Any) -> dict[str, str]:
+    if error.get("type") == "json_invalid":
+        # FastAPI's loc for a body that is not JSON is ("body", <character offset>).
+        loc = tuple(error.get("loc", ()))
+        offset = loc[1] if len(loc) > 1 and isinstance(loc[1], int) else None
+        reason = str(error.get("ctx", {}).get("error", "")) or "Not valid JSON"
+        return {"field": "body", "message": _where(reason, body, offset)}
+    return {"field": _field(tuple(error.get("loc", ()))), "message": message(error)}
+
+
+def _where(reason: str, document: Any, offset: int | None) -> str:
+    """``reason`` with the line and column of ``offset`` in ``document``, as ``json`` says it."""
+    if offset is None or not isinstance(document, str):
+        return reason
+    line = document.count("\n", 0, offset) + 1
+    column = offset - document.rfind("\n", 0, offset)
+    return f"{reason} at line {line}, column {column}"
+
+
+def validation_problem(errors: list[dict[str, str]]) -> JSONResponse:
+    detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors) or "Invalid request"
+    return problem(422, "validation_failed", "Invalid input", detail, errors=errors)
+
+
+def _undecodable(exc: BaseException) -> JSONResponse | None:
+    """The problem for a JSON body whose bytes are not text (FastAPI's bare 400)."""
+    cause = exc.__cause__
+    if not isinstance(cause, UnicodeDecodeError):
+        return None
+    reason = f"Not valid {cause.encoding.upper()}: {cause.reason} at byte {cause.start}"
+    return validation_problem([{"field": "body", "message": reason}])
+
+
+def _phrase(status: int) -> str:
+    """The status's reason phrase as a title ("Bad request"), never a bare "Error"."""
+    try:
+        return HTTPStatus(status).phrase.capitalize()
+    except ValueError:
+        return "Error"
+
+
 def install(app: FastAPI) -> None:
     @app.exception_handler(FestivalError)
     async def _domain(_: Request, exc: FestivalError) -> JSONResponse:
@@ -55,20 +104,16 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
-        errors = [
-            {"field": _field(tuple(e.get("loc", ()))), "message": str(e.get("msg", ""))}
-            for e in exc.errors()
-        ]
-        detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors) or "Invalid request"
-        return problem(422, "validation_failed", "Invalid input", detail, errors=errors)
+        return validation_problem([_field_error(e, exc.body) for e in exc.errors()])
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if exc.status_code == 400 and (undecodable := _undecodable(exc)) is not None:
+            return undecodable
         titles = {404: "Not found", 405: "Method not allowed", 401: "Authentication required"}
         code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
-        response = problem(
-            exc.status_code, code, titles.get(exc.status_code, "Error"), str(exc.detail)
-        )
+        title = titles.get(exc.status_code) or _phrase(exc.status_code)
+        response = problem(exc.status_code, code, title, str(exc.detail))
         if exc.headers:
             response.headers.update(exc.headers)
         return response

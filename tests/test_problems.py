@@ -118,3 +118,87 @@ async def test_the_fast_lanes_refuse_other_types_as_the_routes_do(
         f"{FESTIVALS}/{made['slug']}/registrations", headers=auth(token)
     )
     assert registrations.json()["items"] == []
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        (b'{"slug": "a" "name": "b"}', "Expecting ',' delimiter at line 1, column 14"),
+        (b'{\n  "slug": "a",\n  "name": \n}', "Expecting value at line 4, column 1"),
+        (  # columns count characters, not bytes
+            b'{"slug": "\xc3\xa9t\xc3\xa9" "name": 1}',
+            "Expecting ',' delimiter at line 1, column 16",
+        ),
+    ],
+)
+async def test_malformed_json_says_where_on_which_line_and_column(
+    client: httpx.AsyncClient, backend: Backend, raw: bytes, message: str
+) -> None:
+    _, token = await organiser(backend.engine)
+    response = await client.post(
+        FESTIVALS, content=raw, headers={**auth(token), "Content-Type": "application/json"}
+    )
+    problem = problem_of(response, 422)
+    assert problem["errors"] == [{"field": "body", "message": message}]
+    assert problem["detail"] == f"body: {message}"
+
+
+async def test_malformed_json_in_a_fast_lane_is_the_routes_answer(
+    client: httpx.AsyncClient, backend: Backend
+) -> None:
+    _, token = await organiser(backend.engine)
+    made = await festival(client, token)
+    url = f"{FESTIVALS}/{made['slug']}/registrations"
+    raw = b'{"name": "Ada",, "email": "ada@example.org"}'
+    lane = await client.post(url, content=raw, headers={"Content-Type": "application/json"})
+    route = await client.post(
+        url, content=raw, headers={"Content-Type": "application/json", "Idempotency-Key": "k"}
+    )
+    assert problem_of(lane, 422) == problem_of(route, 422)
+    expected = "Expecting property name enclosed in double quotes at line 1, column 16"
+    assert lane.json()["errors"] == [{"field": "body", "message": expected}]
+
+
+async def test_validator_messages_come_without_pydantics_value_error_prefix(
+    client: httpx.AsyncClient, backend: Backend
+) -> None:
+    _, token = await organiser(backend.engine)
+    body = festival_body(timezone="Mars/Olympus", starts_on="2030-10-09", ends_on="2030-10-08")
+    response = await client.post(FESTIVALS, json=body, headers=auth(token))
+    problem = problem_of(response, 422)
+    assert problem["errors"] == [
+        {"field": "timezone", "message": "unknown IANA time zone 'Mars/Olympus'"},
+        {"field": "ends_on", "message": "ends_on is before starts_on"},
+    ]
+    assert "Value error" not in problem["detail"]
+
+
+@pytest.mark.parametrize("path", [FESTIVALS, "{festival}/registrations"])
+async def test_a_body_that_is_not_utf8_is_an_invalid_input_problem(
+    client: httpx.AsyncClient, backend: Backend, path: str
+) -> None:
+    _, token = await organiser(backend.engine)
+    made = await festival(client, token)
+    url = path.format(festival=f"{FESTIVALS}/{made['slug']}")
+    raw = b'{"name": "Ad\xff", "email": "ada@example.org"}'
+    response = await client.post(
+        url, content=raw, headers={**auth(token), "Content-Type": "application/json"}
+    )
+    problem = problem_of(response, 422)
+    assert problem["title"] == "Invalid input"
+    assert problem["code"] == "validation_failed"
+    message = "Not valid UTF-8: invalid start byte at byte 12"
+    assert problem["errors"] == [{"field": "body", "message": message}]
+    assert problem["detail"] == f"body: {message}"
+
+
+async def test_a_body_json_cannot_read_at_all_is_a_bad_request_with_a_real_title(
+    client: httpx.AsyncClient,
+) -> None:
+    """Nesting deeper than the parser goes: FastAPI's bare 400, titled by its status."""
+    response = await client.post(
+        FESTIVALS, content=b"[" * 100_000, headers={"Content-Type": "application/json"}
+    )
+    problem = problem_of(response, 400)
+    assert problem["title"] == "Bad request"
+    assert problem["detail"] == "There was an error parsing the body"
