@@ -39,7 +39,7 @@ from schedule.schemas import ProgrammeItem, programme_item
 from schedule.timing import festival_zone
 
 FeedKind = Literal["ics", "xml", "json", "csv"]
-EXPORT_VERSION = "1"  # bump when the output of an export changes for the same data
+EXPORT_VERSION = "2"  # bump when the output of an export changes for the same data
 MEDIA_TYPES = {
     "ics": "text/calendar; charset=utf-8",
     "xml": "application/xml; charset=utf-8",

@@ -5,7 +5,8 @@ Valid against the schemas in ``shared/schemas`` (see their README):
 - persons carry ``name`` and ``public_name`` but no integer ``id``, so exactly
   one branch of the schema's ``oneOf`` matches;
 - empty URLs are omitted, never written as empty elements;
-- the legacy integer event ``id`` is derived from the guid and de-duplicated.
+- the legacy integer event ``id`` is derived from the guid and de-duplicated;
+- a track's slug is one XML-name-safe form in both files (see :func:`track_slugs`).
 Cancelled sessions are left out: signage and schedule apps have no way to show
 them. Fields frab has no place for (seat capacity, live Q&A, a session's own
 stream URL, room kind) travel in ``conference.meta.festival``, so importing
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import json
 import re
+import unicodedata
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -32,6 +34,9 @@ SCHEMA_URL = "https://c3voc.de/schedule/schema.json"
 GENERATOR = {"name": "festival", "version": "0.1.0"}
 _TZ_NAME = re.compile(r"^([A-Z][a-z]+/[A-Z][a-z]+)|UTC$")
 _NOT_SLUG = re.compile(r"[^a-z0-9]+")
+# The XSD's track slug (a letter, then letters, digits, hyphens) that also ends as
+# the JSON schema's does (a letter or digit).
+_TRACK_SLUG = re.compile(r"^[a-z][a-z0-9-]*[a-z0-9]$")
 
 
 @dataclass
@@ -50,6 +55,31 @@ def acronym(slug: str) -> str:
 
 def _slugify(text: str) -> str:
     return _NOT_SLUG.sub("-", text.lower()).strip("-")[:60].strip("-") or "session"
+
+
+def track_slugs(tracks: Iterable[Track]) -> list[tuple[Track, str]]:
+    """The tracks by name, each with the slug both exports give it.
+
+    The slug is the name folded to ASCII and slugified (``Food & Agriculture``
+    is ``food-agriculture``), prefixed with ``track-`` when that would not start
+    with a letter or would be shorter than two characters (``2030 Agenda`` is
+    ``track-2030-agenda``), and suffixed ``-2``, ``-3``... when two names give
+    the same one. Valid for the XSD and the JSON schema alike.
+    """
+    slugs: list[tuple[Track, str]] = []
+    used: set[str] = set()
+    for track in sorted(tracks, key=lambda t: t.name):
+        folded = unicodedata.normalize("NFKD", track.name).encode("ascii", "ignore").decode()
+        slug = _NOT_SLUG.sub("-", folded.lower()).strip("-")[:60].strip("-")
+        if not _TRACK_SLUG.match(slug):
+            slug = f"track-{slug}".rstrip("-")
+        unique, n = slug, 1
+        while unique in used:
+            n += 1
+            unique = f"{slug}-{n}"
+        used.add(unique)
+        slugs.append((track, unique))
+    return slugs
 
 
 def _duration(start: datetime, end: datetime) -> str:
@@ -179,7 +209,7 @@ def schedule_json(
         "daysCount": (festival.ends_on - festival.starts_on).days + 1,
         "timeslot_duration": "00:05",
         "url": f"{base_url.rstrip('/')}/f/{festival.slug}",
-        "tracks": [_json_track(t) for t in sorted(tracks, key=lambda t: t.name)],
+        "tracks": [_json_track(t, slug) for t, slug in track_slugs(tracks)],
         "rooms": [_json_room(r) for r in all_rooms],
         "meta": {"festival": _meta(events, all_rooms)},
         "days": [],
@@ -215,8 +245,8 @@ def schedule_json(
     return json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode()
 
 
-def _json_track(track: Track) -> dict[str, Any]:
-    out: dict[str, Any] = {"name": track.name, "slug": _slugify(track.name)}
+def _json_track(track: Track, slug: str) -> dict[str, Any]:
+    out: dict[str, Any] = {"name": track.name, "slug": slug}
     if track.colour:
         out["color"] = track.colour.lower()
     return out
@@ -269,9 +299,8 @@ def schedule_xml(
         ("time_zone_name", festival.timezone),
     ):
         out.append(f"    <{tag}>{_x(text)}</{tag}>\n")
-    for track in sorted(tracks, key=lambda t: t.name):
+    for track, slug in track_slugs(tracks):
         colour = f' color="{track.colour.lower()}"' if track.colour else ""
-        slug = "t" + _slugify(track.name)
         out.append(
             f'    <track name="{_x(track.name)}" slug="{slug}"{colour}>{_x(track.name)}</track>\n'
         )

@@ -307,6 +307,28 @@ def test_frab_exports_escape_markup_and_drop_characters_xml_forbids() -> None:
     assert event["slug"].startswith("pure_fest-")
 
 
+def test_a_track_has_one_slug_in_both_frab_exports_valid_for_both_schemas() -> None:
+    festival, sessions = _transient_programme()
+    names = ["Main", "2030 Agenda", "X", "Économie & Data", "Économie / Data"]
+    tracks = [sessions[0].track, *(Track(id=uuid.uuid4(), name=n, colour=None) for n in names)]
+    args = (festival, sessions, tracks, [sessions[0].room])
+    document = assert_valid_xml(
+        schedule_xml(*args, base_url="https://fest.example.org", version="1")
+    )
+    data = assert_valid_json(schedule_json(*args, base_url="https://fest.example.org", version="1"))
+    in_xml = {t.get("name"): t.get("slug") for t in document.iterfind("conference/track")}
+    in_json = {t["name"]: t["slug"] for t in data["schedule"]["conference"]["tracks"]}
+    assert in_xml == in_json
+    assert in_json == {
+        "2030 Agenda": "track-2030-agenda",
+        "Food, Farming & <Data>": "food-farming-data",
+        "Main": "main",
+        "X": "track-x",
+        "Économie & Data": "economie-data",
+        "Économie / Data": "economie-data-2",
+    }
+
+
 @pytest.mark.parametrize("tzid", ["Europe/Amsterdam", "America/Sao_Paulo", "Australia/Lord_Howe"])
 def test_vtimezone_onsets_are_the_zones_real_transitions(tzid: str) -> None:
     """RFC 5545: an observance's DTSTART is the local onset in the offset it leaves."""
