@@ -1,24 +1,36 @@
+# Everything installs from uv.lock, so a fresh machine, CI and the Docker image get
+# the set of packages that was tested. `make lock` refreshes it (see the README).
 PYTHON ?= python3
+UV_VERSION := 0.13.9
 VENV := .venv
 BIN := $(VENV)/bin
+UV := $(BIN)/uv
 STAMP := $(VENV)/.installed
+HOST ?= 127.0.0.1
+PORT ?= 8000
 
-.PHONY: run test lint bench serve clean
+.PHONY: run test system-packages lint lock bench clean
 
-$(BIN)/python:
+# The venv carries its own pinned uv, so nothing is needed beyond python3 with venv.
+$(UV):
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
 
-$(STAMP): $(BIN)/python pyproject.toml
-	$(BIN)/pip install --quiet -e '.[dev]'
+# --locked: stop if uv.lock no longer matches pyproject.toml (run `make lock`);
+# --inexact: leave the venv's own pip and uv where they are.
+$(STAMP): $(UV) uv.lock pyproject.toml
+	$(UV) sync --locked --inexact --extra dev
 	touch $(STAMP)
 
 run: $(STAMP)
 	$(BIN)/festival db upgrade
 	$(BIN)/festival demo
-	$(BIN)/festival serve --host 127.0.0.1 --port 8000
+	$(BIN)/festival serve --host $(HOST) --port $(PORT)
 
-test: $(STAMP)
+system-packages:
+	@sh tests/system-packages.sh
+
+test: $(STAMP) system-packages
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 lint: $(STAMP)
@@ -26,6 +38,14 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	$(BIN)/lint-imports
+
+# Resolve the newest releases pyproject.toml allows, then install them: run the
+# whole suite (and make bench where the stack under the live path moved) before
+# committing the new uv.lock.
+lock: $(UV)
+	$(UV) lock --upgrade
+	$(UV) sync --locked --inexact --extra dev
+	touch $(STAMP)
 
 bench: $(STAMP)
 	@command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk) \

@@ -23,6 +23,7 @@ import yaml
 from api.cli import app as cli_app
 from festival.settings import Settings
 from tests.conftest import LiveServer
+from tests.test_lock import uv_version
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -314,12 +315,16 @@ def test_image_is_python_311_slim_running_as_a_non_root_user() -> None:
     assert users[-1] not in {"root", "0"}
 
 
-def test_image_installs_the_project_without_editable_mode_or_dev_extras() -> None:
-    installs = [
-        arg for word, arg in dockerfile_instructions() if word == "RUN" and "pip install" in arg
-    ]
-    assert any(re.search(r"pip install \.(\s|$)", arg) for arg in installs), installs
-    assert not any(" -e " in arg or "--editable" in arg or "[dev]" in arg for arg in installs)
+def test_image_installs_the_locked_project_without_editable_mode_or_dev_extras() -> None:
+    runs = [arg for word, arg in dockerfile_instructions() if word == "RUN"]
+    syncs = [arg for arg in runs if arg.startswith("uv sync")]
+    assert syncs, runs
+    assert all("--locked" in arg for arg in syncs), syncs
+    assert "--no-editable" in syncs[-1]
+    assert not any("--extra" in arg or "--all-extras" in arg for arg in syncs)
+    # Nothing reaches the image around the lock: no pip install but uv's own pinned one.
+    pip_installs = [arg for arg in runs if "pip install" in arg]
+    assert pip_installs == [f"pip install uv=={uv_version()}"]
 
 
 def test_image_default_command_is_a_real_cli_command_on_the_exposed_port() -> None:

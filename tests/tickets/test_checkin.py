@@ -9,14 +9,28 @@ import xml.etree.ElementTree as ET
 from typing import Any
 
 import httpx
+import pytest
 from PIL import Image
-from pyzbar.pyzbar import decode
 from sqlalchemy import select
 
 from tests.conftest import Backend
 from tests.factories.festival import auth
 from tests.factories.tickets import open_festival, programme_session, registered, staff_token
 from tickets.models import Checkin
+
+
+def zbar_decode(image: Image.Image) -> list[Any]:
+    """The QR codes zbar reads in ``image``; fails (not skips) this test where zbar is missing.
+
+    Imported here, not at the top: a machine without libzbar0 loses this test,
+    not the collection of the whole suite.
+    """
+    try:
+        from pyzbar.pyzbar import decode
+    except ImportError as exc:  # pyzbar raises ImportError when the shared library is absent
+        pytest.fail(f"zbar is missing ({exc}): apt-get install libzbar0 (make test installs it)")
+    found: list[Any] = decode(image)
+    return found
 
 
 async def _door(client: httpx.AsyncClient, backend: Backend, **overrides: Any) -> dict[str, Any]:
@@ -54,7 +68,7 @@ async def test_ticket_png_decodes_to_the_payload_which_checks_in_once(
     png = await client.get("/api/v1/me/ticket.png", headers=auth(attendee["attendee_token"]))
     assert png.status_code == 200
     assert png.headers["content-type"] == "image/png"
-    decoded = decode(Image.open(io.BytesIO(png.content)))
+    decoded = zbar_decode(Image.open(io.BytesIO(png.content)))
     assert [d.data.decode() for d in decoded] == [attendee["ticket"]["qr"]]
     ok = await _scan(client, door, decoded[0].data.decode(), gate="North")
     assert ok.status_code == 201
