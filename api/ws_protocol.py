@@ -47,6 +47,36 @@ SEND_NOW = "festival.send_now"
 OPEN = State.OPEN
 _write = os.write
 
+# The uvicorn releases this subclass is written and tested against; pyproject.toml
+# pins the same range. It reads and replaces these parts of the parent's state, and
+# overrides these of its methods: tests/realtime/test_ws_protocol.py checks that the
+# installed uvicorn still has each, and names the version if one is gone.
+UVICORN_RANGE = ">=0.35,<0.56"
+PARENT_STATE = (
+    "queue",
+    "writable",
+    "transport",
+    "conn",
+    "close_sent",
+    "disconnected",
+    "handshake_complete",
+    "read_paused",
+    "loop",
+    "scope",
+    "request",
+    "response",
+)
+PARENT_METHODS = (
+    "connection_made",
+    "connection_lost",
+    "data_received",
+    "pause_writing",
+    "resume_writing",
+    "handle_connect",
+    "send",
+    "receive",
+)
+
 
 class Inbox:
     """The part of ``asyncio.Queue`` uvicorn's protocol uses, and the one reader's waiter."""

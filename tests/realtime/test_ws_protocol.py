@@ -7,19 +7,73 @@ what it adds to uvicorn's: the ``festival.send_now`` extension and its refusals.
 from __future__ import annotations
 
 import asyncio
+import inspect
+import re
+import tomllib
 from collections.abc import AsyncIterator, Callable
+from importlib import metadata
+from pathlib import Path
 from typing import Any
 
 import pytest
+from packaging.requirements import Requirement
+from packaging.specifiers import SpecifierSet
 from websockets.asyncio.client import connect
 from websockets.client import ClientProtocol
 from websockets.frames import Frame, Opcode
 from websockets.uri import parse_uri
 
-from api.ws_protocol import SEND_NOW, Gate, Inbox, text_frame
+from api.ws_protocol import (
+    PARENT_METHODS,
+    PARENT_STATE,
+    SEND_NOW,
+    UVICORN_RANGE,
+    Gate,
+    Inbox,
+    LiveWebSocketProtocol,
+    text_frame,
+)
 from tests.conftest import uvicorn_in_loop
 
 Said = dict[str, Any]
+UVICORN = metadata.version("uvicorn")
+
+
+def test_the_installed_uvicorn_is_one_the_protocol_is_written_for() -> None:
+    assert UVICORN in SpecifierSet(UVICORN_RANGE), (
+        f"uvicorn {UVICORN} is outside {UVICORN_RANGE}, the releases api/ws_protocol.py is "
+        "written and tested against: check its overrides against this release, then widen "
+        "UVICORN_RANGE and pyproject.toml together"
+    )
+    pyproject = tomllib.loads((Path(__file__).parents[2] / "pyproject.toml").read_text())
+    [uvicorn] = [
+        Requirement(line)
+        for line in pyproject["project"]["dependencies"]
+        if Requirement(line).name == "uvicorn"
+    ]
+    assert uvicorn.specifier == SpecifierSet(UVICORN_RANGE)
+
+
+def test_the_parent_protocol_still_has_what_the_subclass_reads_and_replaces() -> None:
+    from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
+
+    parent = vars(WebSocketsSansIOProtocol)
+    used = set(re.findall(r"self\.(\w+)", inspect.getsource(WebSocketsSansIOProtocol)))
+    missing = [name for name in PARENT_STATE if name not in used]
+    assert not missing, f"uvicorn {UVICORN}'s websockets-sansio protocol has no {missing}"
+    gone = [name for name in PARENT_METHODS if name not in parent]
+    assert not gone, f"uvicorn {UVICORN}'s websockets-sansio protocol no longer defines {gone}"
+    # The stand-ins for its asyncio.Queue and asyncio.Event have every method that the
+    # parent's code still running under the subclass calls (its own receive is replaced).
+    kept = "\n".join(
+        inspect.getsource(member)
+        for name, member in parent.items()
+        if inspect.isfunction(member) and name not in vars(LiveWebSocketProtocol)
+    )
+    for attribute, stand_in in (("queue", Inbox), ("writable", Gate)):
+        calls = set(re.findall(rf"self\.{attribute}\.(\w+)", kept))
+        lacking = sorted(calls - set(dir(stand_in)))
+        assert not lacking, f"uvicorn {UVICORN} calls {attribute}.{lacking}: {stand_in} lacks it"
 
 
 class EchoNow:
