@@ -72,3 +72,17 @@ def test_make_ci_and_the_image_install_from_the_lock() -> None:
     assert "COPY pyproject.toml uv.lock" in dockerfile
     assert "uv sync --locked" in dockerfile
     assert f"pip install uv=={uv_version()}" in dockerfile
+
+
+def test_make_run_serves_on_the_port_it_is_given() -> None:
+    import subprocess
+
+    planned = subprocess.run(
+        ["make", "-n", "run", "PORT=8080", "HOST=0.0.0.0"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=True,
+    ).stdout
+    assert ".venv/bin/festival serve --host 0.0.0.0 --port 8080" in planned
