@@ -4,6 +4,7 @@ way of installing Festival (make run, make test, CI, the Docker image) installs 
 from __future__ import annotations
 
 import re
+import subprocess
 import tomllib
 from importlib import metadata
 from pathlib import Path
@@ -75,8 +76,6 @@ def test_make_ci_and_the_image_install_from_the_lock() -> None:
 
 
 def test_make_run_serves_on_the_port_it_is_given() -> None:
-    import subprocess
-
     planned = subprocess.run(
         ["make", "-n", "run", "PORT=8080", "HOST=0.0.0.0"],
         cwd=ROOT,
