@@ -67,8 +67,8 @@ def _email(name: str, festival: Festival) -> str:
 
 
 def _taken_at(festival: Festival) -> datetime:
-    """When the demo's registrations are taken: now, or, for a festival that is
-    over (it takes none then), as it opened."""
+    """When the demo's registrations and seats are taken: now, or, for a festival
+    that is over (it takes none then), as it opened."""
     return min(utcnow(), datetime.combine(festival.starts_on, time(0), ZoneInfo(festival.timezone)))
 
 
@@ -110,7 +110,7 @@ async def _seats(session: AsyncSession, festival: Festival, people: list[Registr
     if workshop is None:
         return "no workshop with seats"
     for person in people:
-        await seats.reserve(session, _principal(person), workshop.id)
+        await seats.reserve(session, _principal(person), workshop.id, at=_taken_at(festival))
     return f"{workshop.title!r} ({workshop.capacity} seats)"
 
 

@@ -29,6 +29,11 @@ class NoSeats(Invalid):
     title = "The session has no seats to reserve"
 
 
+class SeatsClosed(Conflict):
+    code = "seats_closed"
+    title = "Seat reservation is closed"
+
+
 class SeatClash(Conflict):
     code = "seat_clash"
     title = "Overlaps another reserved session"

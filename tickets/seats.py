@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
@@ -12,7 +13,7 @@ from festival.auth import Principal
 from festival.db import utcnow
 from festival.errors import Conflict, NotFound
 from schedule.models import Session
-from tickets import attendees, outbox, queries
+from tickets import attendees, outbox, queries, window
 from tickets.errors import NoSeats, SeatClash
 from tickets.models import Favourite, Registration, SeatReservation, SessionSeats
 from tickets.schemas import SeatRead
@@ -38,11 +39,20 @@ async def _seat_read(session: AsyncSession, reservation: SeatReservation) -> Sea
     )
 
 
-async def reserve(session: AsyncSession, principal: Principal, session_id: uuid.UUID) -> SeatRead:
+async def reserve(
+    session: AsyncSession,
+    principal: Principal,
+    session_id: uuid.UUID,
+    *,
+    at: datetime | None = None,
+) -> SeatRead:
     """Reserve a seat in a session with a capacity: confirmed while seats remain
     (a conditional update of the session's counter), else waitlisted. Reserving
     twice returns the reservation held; a session overlapping another reserved
-    one is ``SeatClash`` naming it."""
+    one is ``SeatClash`` naming it. A new reservation in a session that has
+    ended, or once the festival has, is ``SeatsClosed`` (:mod:`tickets.window`).
+    ``at`` is when the reservation is made, now unless given (the demo's past
+    festivals give it)."""
     me = await attendees.confirmed_attendee(session, principal)
     programme = await _festival_session(session, me.festival.id, session_id)
     if programme.capacity is None:
@@ -58,6 +68,7 @@ async def reserve(session: AsyncSession, principal: Principal, session_id: uuid.
     )
     if held is not None:
         return await _seat_read(session, held)
+    window.ensure_seats_open(me.festival, programme, at or utcnow())
     clash = await session.scalar(queries.overlapping_reservation(me.registration.id, programme))
     if clash is not None:
         raise SeatClash(

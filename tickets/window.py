@@ -7,6 +7,10 @@ closes when the festival ends, at midnight after its last day in its own time
 zone (the bound :func:`schedule.timing.festival_bounds` gives the programme).
 An explicit close wins either way: earlier, or later than the end (a festival
 that sells access to its recordings, say).
+
+A workshop seat (or a place on its waiting list) can be taken until the session
+ends, and never once the festival has ended: no registration window reopens a
+session that is over.
 """
 
 from __future__ import annotations
@@ -14,8 +18,9 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 from typing import Protocol
 
+from schedule.models import Session
 from schedule.timing import local_midnight, zone_of
-from tickets.errors import RegistrationClosed
+from tickets.errors import RegistrationClosed, SeatsClosed
 
 
 class Dated(Protocol):
@@ -80,3 +85,23 @@ def ensure_registration_open(festival: Opening, now: datetime) -> None:
         f"(its last day was {festival.ends_on.isoformat()}, {festival.timezone})",
         closed_at=at,
     )
+
+
+def ensure_seats_open(festival: Dated, programme: Session, now: datetime) -> None:
+    """``SeatsClosed`` once the session has ended, or the festival has."""
+    zone = zone_of(festival.timezone)
+    ended = festival_ends_at(festival)
+    if now >= ended:
+        at = ended.astimezone(zone).isoformat()
+        raise SeatsClosed(
+            f"Seats can no longer be reserved: the festival ended at {at}",
+            field="session_id",
+            closed_at=at,
+        )
+    if now >= programme.ends_at:
+        at = programme.ends_at.astimezone(zone).isoformat()
+        raise SeatsClosed(
+            f"{programme.title!r} ended at {at}: its seats can no longer be reserved",
+            field="session_id",
+            closed_at=at,
+        )

@@ -1,4 +1,4 @@
-"""When registration closes: the organiser's window, else the festival's end.
+"""When registration and workshop seats close: the organiser's window, else the festival's end.
 
 Dates are relative to now, so these tests mean the same on any day; the rule
 itself is checked against fixed instants with the clock passed in.
@@ -17,7 +17,7 @@ import pytest
 
 from tests.conftest import Backend, LiveServer
 from tests.factories.festival import auth
-from tests.factories.tickets import open_festival, register, registered
+from tests.factories.tickets import open_festival, programme_session, register, registered
 from tickets.errors import RegistrationClosed
 from tickets.registration import Desk
 from tickets.window import ensure_registration_open, festival_ends_at
@@ -194,3 +194,55 @@ async def test_the_fast_lane_refuses_an_ended_festival_over_real_http(
     assert plain.json()["closed_at"] == _closed_at(ends_on)
     assert routed.json() == plain.json()
     assert listed.json()["items"] == []
+
+
+async def test_a_seat_in_a_session_that_has_ended_cannot_be_reserved(
+    client: httpx.AsyncClient, backend: Backend
+) -> None:
+    made, _ = await open_festival(
+        client, backend.engine, starts_on=_days_ago(1), ends_on=_days_ago(-1)
+    )
+    now = datetime.now(UTC).replace(microsecond=0)
+    over = await programme_session(
+        backend.engine,
+        made["id"],
+        title="Morning lab",
+        starts_at=now - timedelta(hours=3),
+        minutes=60,
+        capacity=5,
+    )
+    ahead = await programme_session(
+        backend.engine, made["id"], starts_at=now + timedelta(hours=2), capacity=5
+    )
+    token = auth((await registered(client, made["slug"]))["attendee_token"])
+    refused = await client.put(f"/api/v1/me/seats/{over}", headers=token)
+    assert refused.status_code == 409
+    body = refused.json()
+    assert (body["code"], body["errors"][0]["field"]) == ("seats_closed", "session_id")
+    ended = (now - timedelta(hours=2)).astimezone(AMSTERDAM).isoformat()
+    assert body["closed_at"] == ended
+    assert body["detail"] == f"'Morning lab' ended at {ended}: its seats can no longer be reserved"
+    taken = await client.put(f"/api/v1/me/seats/{ahead}", headers=token)
+    assert (taken.status_code, taken.json()["status"]) == (200, "confirmed")
+    me = (await client.get("/api/v1/me", headers=token)).json()
+    assert [s["session_id"] for s in me["seats"]] == [str(ahead)]
+
+
+async def test_a_late_registration_window_does_not_reopen_seats_once_the_festival_ended(
+    client: httpx.AsyncClient, backend: Backend
+) -> None:
+    ends_on = _days_ago(2)
+    made, _ = await open_festival(
+        client,
+        backend.engine,
+        starts_on=ends_on,
+        ends_on=ends_on,
+        registration_closes_at=(datetime.now(UTC) + timedelta(days=1)).isoformat(),
+    )
+    day = datetime.combine(date.fromisoformat(ends_on), time(10), AMSTERDAM)
+    workshop = await programme_session(backend.engine, made["id"], starts_at=day, capacity=5)
+    token = auth((await registered(client, made["slug"]))["attendee_token"])
+    refused = await client.put(f"/api/v1/me/seats/{workshop}", headers=token)
+    assert (refused.status_code, refused.json()["code"]) == (409, "seats_closed")
+    assert refused.json()["closed_at"] == _closed_at(ends_on)
+    assert "the festival ended" in refused.json()["detail"]
