@@ -6,7 +6,9 @@ without an offset it is read in the festival's zone) and an ``end`` or a
 ``duration`` (``HH:MM``). Rooms take their kind, stream URL and capacity from
 ``conference.rooms``; persons are matched by ``guid`` (else ``id``/``code``).
 What frab has no field for comes back from ``conference.meta.festival`` when
-the file is one of our own exports.
+the file is one of our own exports: its ``sessions`` and ``rooms`` are lists of
+objects naming their event or room by ``guid``; the maps keyed by guid that
+exports made before that shape are still read.
 """
 
 from __future__ import annotations
@@ -48,8 +50,11 @@ def parse_frab(data: bytes, zone: ZoneInfo) -> Parsed:
         problems.add("", "schedule.conference.days", "not a frab schedule.json (no list of days)")
         return fail(problems)
     assert isinstance(conference, dict)
-    meta = _dig(conference, "meta", "festival") or {}
-    parsed = Parsed("frab", [], _rooms(conference, meta, problems), _colours(conference))
+    meta = _dig(conference, "meta", "festival")
+    if not isinstance(meta, dict):
+        meta = {}
+    extras = {name: _by_guid(meta.get(name)) for name in ("sessions", "rooms")}
+    parsed = Parsed("frab", [], _rooms(conference, extras["rooms"], problems), _colours(conference))
     seen: set[str] = set()
     for d, day in enumerate(days):
         rooms = day.get("rooms") if isinstance(day, dict) else None
@@ -62,7 +67,7 @@ def parse_frab(data: bytes, zone: ZoneInfo) -> Parsed:
                 continue
             for e, event in enumerate(events):
                 where = f"days[{d}].rooms.{room_name}[{e}]"
-                row = _event(where, event, room_name, zone, meta, problems)
+                row = _event(where, event, room_name, zone, extras["sessions"], problems)
                 if row is None:
                     continue
                 if row.key in seen:
@@ -83,13 +88,19 @@ def _dig(value: Any, *path: str) -> Any:
     return value
 
 
+def _by_guid(value: Any) -> dict[str, dict[str, Any]]:
+    """``[{"guid": g, ...}]`` (or an older export's ``{g: {...}}``) by guid."""
+    if isinstance(value, dict):
+        return {str(k): v for k, v in value.items() if isinstance(v, dict)}
+    if isinstance(value, list):
+        return {str(v["guid"]): v for v in value if isinstance(v, dict) and v.get("guid")}
+    return {}
+
+
 def _rooms(
-    conference: dict[str, Any], meta: dict[str, Any], problems: Problems
+    conference: dict[str, Any], room_meta: dict[str, dict[str, Any]], problems: Problems
 ) -> dict[str, RoomRow]:
     found: dict[str, RoomRow] = {}
-    room_meta = meta.get("rooms")
-    if not isinstance(room_meta, dict):
-        room_meta = {}
     for i, room in enumerate(conference.get("rooms") or []):
         if not isinstance(room, dict) or not isinstance(room.get("name"), str):
             problems.add(f"conference.rooms[{i}]", "name", "is required")
@@ -124,7 +135,12 @@ def _colours(conference: dict[str, Any]) -> dict[str, str]:
 
 
 def _event(
-    where: str, event: Any, room_name: str, zone: ZoneInfo, meta: dict[str, Any], problems: Problems
+    where: str,
+    event: Any,
+    room_name: str,
+    zone: ZoneInfo,
+    session_meta: dict[str, dict[str, Any]],
+    problems: Problems,
 ) -> SessionRow | None:
     if not isinstance(event, dict):
         problems.add(where, "event", "must be an object")
@@ -146,7 +162,7 @@ def _event(
             problems,
             lambda: _end(event, starts_at, zone),
         )
-    extra = _dig(meta, "sessions", key) or {}
+    extra = session_meta.get(key, {})
     kind = str(extra.get("format") or event.get("type") or "talk").lower()
     values = {
         "abstract": lambda: text_of(event.get("abstract") or event.get("description"), 50_000),

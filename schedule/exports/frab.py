@@ -6,11 +6,17 @@ Valid against the schemas in ``shared/schemas`` (see their README):
   one branch of the schema's ``oneOf`` matches;
 - empty URLs are omitted, never written as empty elements;
 - the legacy integer event ``id`` is derived from the guid and de-duplicated;
-- a track's slug is one XML-name-safe form in both files (see :func:`track_slugs`).
+- a track's slug is one XML-name-safe form in both files (see :func:`track_slugs`);
+- events carry ``duration``, not ``end``: the C3VOC's own library copies every
+  event key into the ``schedule.xml`` it writes, and the XSD has no ``<end>``.
 Cancelled sessions are left out: signage and schedule apps have no way to show
 them. Fields frab has no place for (seat capacity, live Q&A, a session's own
-stream URL, room kind) travel in ``conference.meta.festival``, so importing
-our own export reproduces the programme.
+stream URL, room kind and position) travel in ``conference.meta.festival`` as
+lists of objects that name their session or room by ``guid``, so importing our
+own export reproduces the programme. Never as maps keyed by ids: readers such as
+the C3VOC library turn JSON keys into XML element names, and a UUID is not one.
+Both the frab ``Event`` schema and the XSD's ``<event>`` are closed, so these
+fields cannot sit on the event itself.
 """
 
 from __future__ import annotations
@@ -45,7 +51,6 @@ class _Event:
     guid: str
     number: int
     local_start: datetime
-    local_end: datetime
 
 
 def acronym(slug: str) -> str:
@@ -99,15 +104,7 @@ def _events(sessions: Iterable[Session], zone: ZoneInfo) -> list[_Event]:
         while number in used:
             number += 1
         used.add(number)
-        events.append(
-            _Event(
-                session,
-                guid,
-                number,
-                session.starts_at.astimezone(zone),
-                session.ends_at.astimezone(zone),
-            )
-        )
+        events.append(_Event(session, guid, number, session.starts_at.astimezone(zone)))
     return events
 
 
@@ -134,7 +131,8 @@ def _days(
 
 
 def _meta(events: list[_Event], rooms: Iterable[Room]) -> dict[str, Any]:
-    sessions = {}
+    """What frab has no field for, as lists naming their session or room by guid."""
+    sessions = []
     for event in events:
         s = event.session
         extra = {
@@ -143,10 +141,12 @@ def _meta(events: list[_Event], rooms: Iterable[Room]) -> dict[str, Any]:
             "live_qa": s.live_qa,
             "stream_url": s.stream_url,
         }
-        sessions[event.guid] = {k: v for k, v in extra.items() if v not in (None, False)}
+        sessions.append(
+            {"guid": event.guid, **{k: v for k, v in extra.items() if v not in (None, False)}}
+        )
     return {
         "sessions": sessions,
-        "rooms": {guid_of(r): {"kind": r.kind, "position": r.position} for r in rooms},
+        "rooms": [{"guid": guid_of(r), "kind": r.kind, "position": r.position} for r in rooms],
     }
 
 
@@ -170,7 +170,6 @@ def _json_event(event: _Event, slug: str, base_url: str) -> dict[str, Any]:
         "id": event.number,
         "date": event.local_start.isoformat(),
         "start": event.local_start.strftime("%H:%M"),
-        "end": event.local_end.isoformat(),
         "duration": _duration(s.starts_at, s.ends_at),
         "room": s.room.name if s.room else "",
         "slug": f"{acronym(slug)}-{event.number}-{_slugify(s.title)}",

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import copy
+import json
 import uuid
 from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
@@ -327,6 +330,55 @@ def test_a_track_has_one_slug_in_both_frab_exports_valid_for_both_schemas() -> N
         "Économie & Data": "economie-data",
         "Économie / Data": "economie-data-2",
     }
+
+
+def test_our_schedule_json_gives_back_its_extras_in_the_list_and_the_older_map_shape() -> None:
+    """Files exported before the lists (maps keyed by guid) still import whole."""
+    from schedule.import_frab import parse_frab
+
+    festival, sessions = _transient_programme()
+    session, stage = sessions[0], sessions[0].room
+    session.capacity, session.live_qa = 40, True
+    session.stream_url = "https://stream.example.org/own"
+    stage.position = 3
+    body = schedule_json(
+        festival,
+        sessions,
+        [session.track],
+        [stage],
+        base_url="https://fest.example.org",
+        version="1",
+    )
+    document = json.loads(body)
+    extras = document["schedule"]["conference"]["meta"]["festival"]
+    assert extras == {
+        "sessions": [
+            {
+                "guid": str(session.id),
+                "format": "talk",
+                "capacity": 40,
+                "live_qa": True,
+                "stream_url": "https://stream.example.org/own",
+            }
+        ],
+        "rooms": [{"guid": str(stage.id), "kind": "virtual", "position": 3}],
+    }
+    older = copy.deepcopy(document)
+    older["schedule"]["conference"]["meta"]["festival"] = {
+        name: {item.pop("guid"): item for item in copy.deepcopy(items)}
+        for name, items in extras.items()
+    }
+    for shape in (document, older):
+        parsed = parse_frab(json.dumps(shape).encode(), ZoneInfo(festival.timezone))
+        row = parsed.sessions[0]
+        assert (row.format, row.capacity, row.live_qa, row.stream_url) == (
+            "talk",
+            40,
+            True,
+            "https://stream.example.org/own",
+        )
+        assert row.ends_at == session.ends_at
+        assert (parsed.rooms["Stage"].kind, parsed.rooms["Stage"].position) == ("virtual", 3)
 
 
 @pytest.mark.parametrize("tzid", ["Europe/Amsterdam", "America/Sao_Paulo", "Australia/Lord_Howe"])
