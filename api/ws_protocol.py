@@ -51,7 +51,7 @@ _write = os.write
 # pins the same range. It reads and replaces these parts of the parent's state, and
 # overrides these of its methods: tests/realtime/test_ws_protocol.py checks that the
 # installed uvicorn still has each, and names the version if one is gone.
-UVICORN_RANGE = ">=0.35,<0.56"
+UVICORN_RANGE = ">=0.53,<0.56"
 PARENT_STATE = (
     "queue",
     "writable",
