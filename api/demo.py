@@ -7,7 +7,9 @@ Each capability adds its own step (programme, registrations, live sessions).
 from __future__ import annotations
 
 import uuid
-from datetime import date
+from datetime import date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -21,7 +23,7 @@ from festival.settings import Settings
 DEMO_EMAIL = "organiser@demo.festival"
 DEMO_PASSWORD = "festival-demo"
 
-FESTIVALS = [
+FESTIVALS: list[dict[str, Any]] = [
     {
         "slug": "innovation-festival-2020",
         "name": "Innovation Festival 2020",
@@ -37,11 +39,13 @@ FESTIVALS = [
         ),
     },
     {
-        "slug": "innovation-impulse-2025",
-        "name": "Innovation Impulse 2025",
+        # On now (today and tomorrow where it is held), so that a newcomer can register,
+        # join the live Q&A and see the door's morning; its dates are set on first load.
+        "slug": "innovation-impulse",
+        "name": "Innovation Impulse",
         "timezone": "Europe/Amsterdam",
-        "starts_on": date(2025, 10, 9),
-        "ends_on": date(2025, 10, 10),
+        "starts_on": "today",
+        "ends_on": "tomorrow",
         "mode": "hybrid",
         "capacity": 400,
         "description": (
@@ -67,12 +71,25 @@ async def _festivals(session: AsyncSession, owner: Account) -> list[Festival]:
         festival = await session.scalar(select(Festival).where(Festival.slug == spec["slug"]))
         if festival is None:
             festival = Festival(
-                id=uuid.uuid4(), owner_id=owner.id, published_at=utcnow(), settings={}, **spec
+                id=uuid.uuid4(),
+                owner_id=owner.id,
+                published_at=utcnow(),
+                settings={},
+                **_dated(spec),
             )
             session.add(festival)
         made.append(festival)
     await session.flush()
     return made
+
+
+def _dated(spec: dict[str, Any]) -> dict[str, Any]:
+    """``spec`` with "today" and "tomorrow" made dates in the festival's time zone."""
+    today = datetime.now(ZoneInfo(spec["timezone"])).date()
+    days = {"today": today, "tomorrow": today + timedelta(days=1)}
+    return {
+        key: days.get(value, value) if key.endswith("_on") else value for key, value in spec.items()
+    }
 
 
 def organiser_principal(owner: Account) -> Principal:

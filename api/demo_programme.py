@@ -90,7 +90,7 @@ ROOMS = {
             3,
         ),
     ],
-    "innovation-impulse-2025": [
+    "innovation-impulse": [
         RoomRow("Plenary Hall, The Hague", "demo-2025-hall", "physical", None, 250, 0),
         RoomRow(
             "Online Stage",
@@ -272,7 +272,7 @@ PROGRAMMES: dict[
             "Highlights, thanks and the road to next year.",
         ),
     ],
-    "innovation-impulse-2025": [
+    "innovation-impulse": [
         (
             "opening",
             0,

@@ -21,7 +21,7 @@ from tests.conftest import Backend
 from tests.factories import schedule as sf
 from tests.schedule.validators import assert_valid_json, assert_valid_xml
 
-DEMO_EVENTS = {"innovation-festival-2020": 11, "innovation-impulse-2025": 8}
+DEMO_EVENTS = {"innovation-festival-2020": 11, "innovation-impulse": 8}
 XML_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9._-]*$")
 
 

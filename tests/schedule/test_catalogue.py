@@ -77,7 +77,7 @@ async def test_loading_the_demo_twice_changes_nothing(
     client: httpx.AsyncClient, backend: Backend, settings: Settings
 ) -> None:
     await sf.demo(backend.engine, settings)
-    base = "/api/v1/festivals/innovation-impulse-2025"
+    base = "/api/v1/festivals/innovation-impulse"
     before = (await client.get(f"{base}/schedule.json")).headers["etag"]
     await sf.demo(backend.engine, settings)
     after = await client.get(f"{base}/schedule.json", headers={"If-None-Match": before})

@@ -35,9 +35,12 @@ form.addEventListener("submit", async (event) => {
     remember(`feed:${slug}`, reply.feed_token);
     window.location.assign(`/f/${encodeURIComponent(slug)}/ticket`);
   } catch (problem) {
-    if (problem.status === 409 && !problem.body.field) problem.body.field = "email";
+    // Only "already registered" is about the e-mail; any other 409 (registration
+    // closed, say) is shown as the server words it.
+    const duplicate = problem.status === 409 && problem.body.code === "already_registered";
+    if (duplicate && !problem.body.field) problem.body.field = "email";
     showProblem(form, $("form-problem"), problem, {
-      409: "Someone already registered with this e-mail address. Use the link from your confirmation e-mail to see that ticket.",
+      ...(duplicate ? { 409: "Someone already registered with this e-mail address. Use the link from your confirmation e-mail to see that ticket." } : {}),
       404: "This festival does not exist or is not open for registration.",
       0: problem.detail,
     });
