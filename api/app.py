@@ -10,10 +10,12 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from starlette.types import Receive, Scope, Send
 
-from api import docs, problems, runtime_live, runtime_tickets, websocket
-from api.fastlane import FastLanes
-from api.idempotency import IdempotencyCollision, replay_after_collision
-from api.metrics import Metrics, MetricsMiddleware
+from api import runtime_live, runtime_tickets
+from api.http import docs, problems
+from api.http.fastlane import FastLanes
+from api.http.idempotency import IdempotencyCollision, replay_after_collision
+from api.http.metrics import Metrics, MetricsMiddleware
+from api.live import endpoint as websocket
 from api.routers import auth, checkin, festivals, live, pages, programme, registration, system
 from festival.db import make_engine, make_sessionmaker
 from festival.migrate import DatabaseNotReady, require_current, sqlite_file
@@ -62,7 +64,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
 
 
 class FestivalAPI(FastAPI):
-    """FastAPI, but a live-session socket goes straight to :func:`api.websocket.live_session`.
+    """FastAPI, but a live-session socket goes straight to :func:`api.live.endpoint.live_session`.
 
     Before the middleware stack, not inside it: each layer would stay alive, as
     a coroutine frame, on every one of thousands of idle sockets for hours.
@@ -85,7 +87,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version="0.1.0",
         description="Programmes, registration, tickets and live sessions for festivals.",
         lifespan=_lifespan,
-        docs_url=None,  # served by api.docs without a CDN
+        docs_url=None,  # served by api.http.docs without a CDN
         redoc_url=None,
     )
     app.state.settings = settings
@@ -97,6 +99,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(module.router)
     pages.install(app)
     docs.install(app)
-    app.add_middleware(FastLanes)  # plain scans and registrations skip the router (api.fastlane)
+    # Plain scans and registrations skip the router (api.http.fastlane).
+    app.add_middleware(FastLanes)
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
     return app

@@ -20,7 +20,7 @@ import sys
 
 from websockets.asyncio.server import ServerConnection, broadcast, serve
 
-from api.ws_protocol import text_frame
+from api.live.uvicorn_protocol import text_frame
 
 clients: dict[ServerConnection, int] = {}  # each connection's socket descriptor
 

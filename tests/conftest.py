@@ -176,7 +176,7 @@ async def uvicorn_in_loop(app: Any, **options: Any) -> AsyncIterator[int]:
     With the websocket protocol ``festival serve`` runs, unless ``options`` say otherwise.
     """
     port = free_port()
-    options.setdefault("ws", "api.ws_protocol:LiveWebSocketProtocol")
+    options.setdefault("ws", "api.live.uvicorn_protocol:LiveWebSocketProtocol")
     config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", **options)
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())

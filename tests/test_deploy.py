@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 import pytest
 import yaml
 
-from api.cli import app as cli_app
+from api.cli.commands import app as cli_app
 from festival.settings import Settings
 from tests.conftest import LiveServer
 from tests.test_lock import uv_version

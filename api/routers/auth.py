@@ -5,10 +5,10 @@ from __future__ import annotations
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
-from api.deps import SessionDep
-from api.idempotency import IdempotencyDep
-from api.problems import ERROR_RESPONSES
-from api.routing import JSONRoute
+from api.http.deps import SessionDep
+from api.http.idempotency import IdempotencyDep
+from api.http.problems import ERROR_RESPONSES
+from api.http.routing import JSONRoute
 from festival.auth import sign_in
 from festival.schemas import TokenReply, TokenRequest
 

@@ -8,10 +8,10 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Response
 from fastapi.responses import JSONResponse
 
-from api.deps import BearerDep, PrincipalDep, SessionDep
-from api.idempotency import IdempotencyDep
-from api.problems import ERROR_RESPONSES, PROBLEM
-from api.routing import JSONRoute
+from api.http.deps import BearerDep, PrincipalDep, SessionDep
+from api.http.idempotency import IdempotencyDep
+from api.http.problems import ERROR_RESPONSES, PROBLEM
+from api.http.routing import JSONRoute
 from festival.auth import Principal
 from festival.errors import Forbidden
 from tickets import checkin, offline, reports

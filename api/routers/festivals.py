@@ -7,10 +7,10 @@ import uuid
 from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse
 
-from api.deps import CursorQuery, LimitQuery, MaybePrincipalDep, OrganiserDep, SessionDep
-from api.idempotency import IdempotencyDep
-from api.problems import ERROR_RESPONSES
-from api.routing import JSONRoute
+from api.http.deps import CursorQuery, LimitQuery, MaybePrincipalDep, OrganiserDep, SessionDep
+from api.http.idempotency import IdempotencyDep
+from api.http.problems import ERROR_RESPONSES
+from api.http.routing import JSONRoute
 from festival import service, staff
 from festival.models import Festival
 from festival.schemas import (

@@ -13,10 +13,10 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import JSONResponse
 
-from api.deps import PrincipalDep, SessionDep, SettingsDep
-from api.idempotency import IdempotencyDep
-from api.problems import ERROR_RESPONSES
-from api.routing import JSONRoute
+from api.http.deps import PrincipalDep, SessionDep, SettingsDep
+from api.http.idempotency import IdempotencyDep
+from api.http.problems import ERROR_RESPONSES
+from api.http.routing import JSONRoute
 from festival.errors import RateLimited
 from realtime import access, polls, projector, qa, reports
 from realtime.live import LiveContext

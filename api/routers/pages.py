@@ -24,7 +24,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
-from api.deps import ReadSessionDep
+from api.http.deps import ReadSessionDep
 from festival.queries import festival_by_slug
 from schedule.models import Session
 

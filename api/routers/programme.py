@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Header, Query, Request, Response
 from fastapi.responses import JSONResponse
 
-from api.deps import (
+from api.http.deps import (
     CursorQuery,
     LimitQuery,
     MaybeReaderDep,
@@ -17,9 +17,9 @@ from api.deps import (
     ReadSessionDep,
     SessionDep,
 )
-from api.idempotency import IdempotencyDep
-from api.problems import ERROR_RESPONSES
-from api.routing import JSONRoute
+from api.http.idempotency import IdempotencyDep
+from api.http.problems import ERROR_RESPONSES
+from api.http.routing import JSONRoute
 from festival.schemas import Page
 from schedule import catalogue, feeds, imports, programme, publishing
 from schedule.models import Room, Speaker, Track

@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response
 from fastapi.responses import JSONResponse
 
-from api.deps import (
+from api.http.deps import (
     AttendeeDep,
     CursorQuery,
     LimitQuery,
@@ -16,9 +16,9 @@ from api.deps import (
     SessionDep,
     SettingsDep,
 )
-from api.idempotency import IdempotencyDep
-from api.problems import ERROR_RESPONSES
-from api.routing import JSONRoute
+from api.http.idempotency import IdempotencyDep
+from api.http.problems import ERROR_RESPONSES
+from api.http.routing import JSONRoute
 from festival.schemas import Page
 from tickets import agenda, attendees, qr, registration, reports, seats
 from tickets.reports import RegistrationStatus

@@ -171,8 +171,8 @@ async def bulk_programme(
 
 async def demo(engine: AsyncEngine, settings: Any) -> str:
     """The demo organiser and festivals with their programme; returns an organiser token."""
-    from api import demo as demo_module
-    from api import demo_programme
+    from api.cli.demo import loader as demo_module
+    from api.cli.demo import programme as demo_programme
     from festival.auth import issue_token
 
     async with unit_of_work(make_sessionmaker(engine)) as db:

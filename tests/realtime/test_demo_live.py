@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import func, select
 
-from api.demo import load_demo
+from api.cli.demo.loader import load_demo
 from festival.settings import Settings
 from realtime.models import Ballot, Poll, Question
 from schedule.models import Session

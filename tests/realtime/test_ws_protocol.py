@@ -1,4 +1,6 @@
-"""`festival serve`'s websocket protocol (api.ws_protocol) on a real uvicorn, with a bare app.
+"""`festival serve`'s websocket protocol (api.live.uvicorn_protocol) on a real uvicorn.
+
+With a bare app.
 
 The live-session tests run on it too (the live_server fixture); these pin down
 what it adds to uvicorn's: the ``festival.send_now`` extension and its refusals.
@@ -23,7 +25,7 @@ from websockets.client import ClientProtocol
 from websockets.frames import Frame, Opcode
 from websockets.uri import parse_uri
 
-from api.ws_protocol import (
+from api.live.uvicorn_protocol import (
     PARENT_METHODS,
     PARENT_STATE,
     SEND_NOW,
@@ -41,9 +43,9 @@ UVICORN = metadata.version("uvicorn")
 
 def test_the_installed_uvicorn_is_one_the_protocol_is_written_for() -> None:
     assert UVICORN in SpecifierSet(UVICORN_RANGE), (
-        f"uvicorn {UVICORN} is outside {UVICORN_RANGE}, the releases api/ws_protocol.py is "
-        "written and tested against: check its overrides against this release, then widen "
-        "UVICORN_RANGE and pyproject.toml together"
+        f"uvicorn {UVICORN} is outside {UVICORN_RANGE}, the releases "
+        "api/live/uvicorn_protocol.py is written and tested against: check its overrides "
+        "against this release, then widen UVICORN_RANGE and pyproject.toml together"
     )
     pyproject = tomllib.loads((Path(__file__).parents[2] / "pyproject.toml").read_text())
     [uvicorn] = [

@@ -10,7 +10,7 @@ import httpx
 import pytest
 from click.testing import CliRunner
 
-from api.cli import app as cli
+from api.cli.commands import app as cli
 from festival.settings import Settings
 from tests.conftest import Backend
 from tests.factories import festival as ff

@@ -288,7 +288,7 @@ async def test_checkin_with_idempotency_key_is_not_recorded_twice(
 async def test_scans_outside_the_plain_shape_get_the_routes_answers(
     client: httpx.AsyncClient, backend: Backend
 ) -> None:
-    """Plain scans take the fast lane (api.fastlane); a body the lane cannot read
+    """Plain scans take the fast lane (api.http.fastlane); a body the lane cannot read
     goes to the route, which answers with its usual 422 (415 for a body not typed
     as JSON) and records nothing."""
     door = await _door(client, backend)

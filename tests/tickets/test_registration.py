@@ -299,7 +299,7 @@ async def test_places_are_made_in_chunks_and_new_ones_go_to_the_waiting_list_fir
 async def test_the_fast_lane_and_the_route_register_alike(
     client: httpx.AsyncClient, backend: Backend
 ) -> None:
-    """Plain registrations take the fast lane (api.fastlane); one with an
+    """Plain registrations take the fast lane (api.http.fastlane); one with an
     Idempotency-Key takes the route. Both answer the same shape, and a body that
     is not JSON by its content type is the route's 415."""
     made, _ = await open_festival(client, backend.engine, capacity=1)

@@ -164,9 +164,9 @@ async def test_an_organiser_close_after_the_end_keeps_registration_open_until_th
 async def test_the_fast_lane_refuses_an_ended_festival_over_real_http(
     live_server: LiveServer, backend: Backend, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A plain registration is served by the fast lane (api.fastlane), which calls
+    """A plain registration is served by the fast lane (api.http.fastlane), which calls
     the same domain function as the route: over a real socket, both refuse alike."""
-    from api import fastlane
+    from api.http import fastlane
 
     lane_served: list[str] = []
     serve = fastlane._serve

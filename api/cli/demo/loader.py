@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from api import demo_live, demo_programme, demo_tickets
+from api.cli.demo import attendees, live_sessions, programme
 from festival.auth import Principal, create_organiser, hash_password
 from festival.db import make_engine, make_sessionmaker, unit_of_work, utcnow
 from festival.models import Account, Festival
@@ -107,7 +107,7 @@ async def load_demo(settings: Settings) -> list[str]:
             lines.append(f"organiser: {DEMO_EMAIL} / {DEMO_PASSWORD}")
             for festival in festivals:
                 lines.append(f"festival: {settings.base_url}/f/{festival.slug}")
-            for step in (demo_programme, demo_tickets, demo_live):
+            for step in (programme, attendees, live_sessions):
                 lines += await step.load(session, owner, festivals, settings)
     finally:
         await engine.dispose()

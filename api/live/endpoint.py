@@ -14,7 +14,7 @@ routing and dependency solving it kept alive cost memory on every idle socket
 parameters take a few lines. For the same reason the Starlette ``WebSocket``
 serves the handshake only; after it, frames go through the server's ASGI
 ``receive`` and ``send``, and through its ``festival.send_now`` extension where
-the server offers it (``festival serve`` does: :mod:`api.ws_protocol`).
+the server offers it (``festival serve`` does: :mod:`api.live.uvicorn_protocol`).
 """
 
 from __future__ import annotations
@@ -29,9 +29,9 @@ from fastapi.responses import JSONResponse
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 
-from api.problems import PROBLEM, TYPE_BASE
+from api.http.problems import PROBLEM, TYPE_BASE
+from api.live.uvicorn_protocol import SEND_NOW
 from api.runtime_live import BATCHED, LiveRuntime
-from api.ws_protocol import SEND_NOW
 from festival.auth import resolve_principal
 from festival.db import unit_of_work
 from festival.errors import FestivalError, Invalid, NotFound

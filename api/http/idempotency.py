@@ -18,8 +18,8 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from sqlalchemy.exc import IntegrityError
 
-from api.deps import SessionDep
-from api.problems import problem
+from api.http.deps import SessionDep
+from api.http.problems import problem
 from festival import idempotency
 from festival.errors import Conflict
 

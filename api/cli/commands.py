@@ -138,11 +138,12 @@ def serve(host: str, port: int, workers: int, reload: bool) -> None:
         "log_level": s.log_level.lower(),
         "proxy_headers": True,
         "ws_max_size": 65536,
-        "ws": "api.ws_protocol:LiveWebSocketProtocol",  # websockets-sansio, leaner (see there)
+        # uvicorn's websockets-sansio protocol, leaner (see there).
+        "ws": "api.live.uvicorn_protocol:LiveWebSocketProtocol",
         "ws_per_message_deflate": False,  # a zlib state per socket costs more than it saves here
         "timeout_graceful_shutdown": 10,
     }
-    from api.workers import APP, PortInUse, ensure_free, serve_workers
+    from api.cli.workers import APP, PortInUse, ensure_free, serve_workers
 
     try:
         ensure_free(host, port)
@@ -227,7 +228,7 @@ def create_organiser(email: str, name: str | None) -> None:
 @app.command(context_settings=CONTEXT)
 def demo() -> None:
     """Load the demo festivals (idempotent)."""
-    from api.demo import load_demo
+    from api.cli.demo.loader import load_demo
 
     s = migrated_settings()
 

@@ -27,8 +27,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api.problems import PROBLEM, problem
-from api.routing import is_json
+from api.http.problems import PROBLEM, problem
+from api.http.routing import is_json
 from festival.db import unit_of_work
 from festival.errors import FestivalError
 from tickets import checkin, registration
@@ -114,7 +114,7 @@ async def _serve(lane: Lane, scope: Scope, slug: str, data: BaseModel) -> JSONRe
 
 def _plain(scope: Scope) -> bool:
     """No ``Idempotency-Key``, and a body that says it is JSON, as the route requires
-    (:mod:`api.routing`): any other type, or none, goes to the route for its 415."""
+    (:mod:`api.http.routing`): any other type, or none, goes to the route for its 415."""
     if _header(scope, b"idempotency-key") is not None:
         return False
     content_type = _header(scope, b"content-type")

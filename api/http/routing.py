@@ -6,7 +6,7 @@ valid dictionary". :class:`JSONRoute` answers such a request first, before any
 dependency runs (so before authentication and before an ``Idempotency-Key`` is
 claimed), with a problem that names the type expected. A body without any
 ``Content-Type`` is refused the same way: FastAPI would not read it as JSON either.
-The fast lanes (:mod:`api.fastlane`) send every such request on to the route, so
+The fast lanes (:mod:`api.http.fastlane`) send every such request on to the route, so
 both answer alike.
 """
 
@@ -19,7 +19,7 @@ from fastapi import Request, Response, params
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 
-from api.problems import PROBLEM, Problem, problem
+from api.http.problems import PROBLEM, Problem, problem
 
 JSON = "application/json"
 _AS_PROBLEM: dict[str, Any] = {"content": {PROBLEM: {}}}

@@ -1,0 +1,1 @@
+"""The demo festivals that ``festival demo`` and ``make run`` load (``loader``)."""

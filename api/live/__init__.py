@@ -1,0 +1,1 @@
+"""The live-session websocket edge: the ASGI endpoint and uvicorn's protocol, leaner."""
