@@ -1,12 +1,10 @@
-"""Live sessions' machinery, started and stopped with the app.
+"""Live sessions' machinery (started and stopped with the app by :mod:`api.lifespan`).
 
-The hub and its broker (Redis when ``FESTIVAL_REDIS_URL`` is set, else in
-memory) live on ``app.state.live``. Each client frame is one unit of work,
-behind a gate so a storm queues for the database instead of opening a
-connection per socket (on SQLite the gate is 1: one writer, no lock waits).
-Votes are group-committed: the votes waiting at one moment share a
-transaction (question votes as one set-based batch, poll votes each in its own
-savepoint), and each voter hears its ack only after that commit.
+Each client frame is one unit of work, behind a gate so a storm queues for the
+database instead of opening a connection per socket (on SQLite the gate is 1:
+one writer, no lock waits). Votes are group-committed: the votes waiting at one
+moment share a transaction (question votes as one set-based batch, poll votes
+each in its own savepoint), and each voter hears its ack only after that commit.
 """
 
 from __future__ import annotations
@@ -16,14 +14,12 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
-from fastapi import FastAPI
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from festival.db import unit_of_work
 from festival.errors import FestivalError
 from realtime import dispatch
-from realtime.broker import Broker, MemoryBroker, RedisBroker
 from realtime.hub import Hub
 from realtime.live import LiveContext
 from realtime.protocol import Allowance, Command, Limits, ack, error
@@ -165,25 +161,3 @@ def _reply(command: Command, outcome: dict[str, Any] | FestivalError) -> str:
     if isinstance(outcome, FestivalError):
         return error(command.id, outcome.code, outcome.detail)
     return ack(command.id, outcome)
-
-
-def make_broker(app: FastAPI) -> Broker:
-    redis = getattr(app.state, "redis", None)
-    if redis is None:
-        return MemoryBroker()
-    return RedisBroker(redis, prefix=app.state.settings.redis_prefix)
-
-
-async def start(app: FastAPI) -> None:
-    """Start the hub (and its broker) for this app."""
-    hub = Hub(make_broker(app))
-    await hub.start()
-    gate = asyncio.Semaphore(1 if app.state.settings.is_sqlite else DB_GATE)
-    app.state.live = LiveRuntime(hub, app.state.sessionmaker, gate)
-
-
-async def stop(app: FastAPI) -> None:
-    """Tell every client to reconnect (1012) and stop the broker."""
-    runtime: LiveRuntime | None = getattr(app.state, "live", None)
-    if runtime is not None:
-        await runtime.hub.stop()
