@@ -195,7 +195,11 @@ async def uvicorn_in_loop(app: Any, **options: Any) -> AsyncIterator[int]:
 async def live_server(settings: Settings) -> AsyncIterator[LiveServer]:
     """The app served by a real uvicorn on a free loopback port, in this event loop."""
     application = create_app(settings)
-    async with uvicorn_in_loop(application, ws_max_size=65536) as port:
+    # The server shares the test's event loop: while 200 requests keep it busy, uvicorn's
+    # 5 s keep-alive timer can close a pooled connection just as the client reuses it
+    # ("Server disconnected without sending a response"), a race of the harness.
+    options = {"ws_max_size": 65536, "timeout_keep_alive": 60}
+    async with uvicorn_in_loop(application, **options) as port:
         yield LiveServer(f"http://127.0.0.1:{port}", f"ws://127.0.0.1:{port}", application)
 
 

@@ -171,11 +171,16 @@ async def test_listing_polls_and_questions_takes_the_same_queries_for_one_or_man
         assert (await client.post(f"{base}/questions", json=text, headers=asker)).status_code == 201
 
     async def queries() -> tuple[int, int]:
+        """The queries one listing takes: the fewest of three tries, since the engine
+        also counts what a background task (the outbox sender) runs meanwhile."""
         counts = []
         for path in ("/polls", "/questions"):
-            with count_queries(app.state.engine) as counter:
-                assert (await client.get(base + path, headers=ada)).status_code == 200
-            counts.append(counter.count)
+            tries = []
+            for _ in range(3):
+                with count_queries(app.state.engine) as counter:
+                    assert (await client.get(base + path, headers=ada)).status_code == 200
+                tries.append(counter.count)
+            counts.append(min(tries))
         return counts[0], counts[1]
 
     await add(0)
