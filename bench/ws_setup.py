@@ -44,7 +44,7 @@ def prepare(path: Path, db_url: str | None, voters: int, questions: int) -> Setu
         "FESTIVAL_DATABASE_URL": url,
         # As deployed: production freezes what start-up made out of the GC's way.
         "FESTIVAL_ENVIRONMENT": "production",
-        "FESTIVAL_SECRET_KEY": "bench-secret-not-for-production",
+        "FESTIVAL_SECRET_KEY": "bench-secret-key-not-for-production",
         "FESTIVAL_LOG_LEVEL": "WARNING",
     }
     setup.env.pop("FESTIVAL_REDIS_URL", None)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import secrets
 from pathlib import Path
 from typing import Literal
@@ -9,6 +10,7 @@ from typing import Literal
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+MIN_SECRET_LENGTH = 32
 PLACEHOLDER_SECRETS = frozenset({"", "change-me", "changeme", "secret", "dev", "development"})
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./festival.db"
 SECRET_FILE = Path(".festival-secret")
@@ -118,13 +120,24 @@ class Settings(DatabaseSettings):
             if self.environment == "production":
                 raise ValueError("FESTIVAL_SECRET_KEY must be set to a real secret in production")
             self.secret_key = _stored_secret() if self.is_embedded else secrets.token_urlsafe(32)
+        elif len(self.secret_key) < MIN_SECRET_LENGTH:
+            raise ValueError(
+                f"FESTIVAL_SECRET_KEY is {len(self.secret_key)} characters; use at least "
+                f"{MIN_SECRET_LENGTH}: python3 -c "
+                "'import secrets; print(secrets.token_urlsafe(32))'"
+            )
         return self
 
 
 def _stored_secret() -> str:
-    if SECRET_FILE.exists():
-        return SECRET_FILE.read_text().strip()
+    """The embedded deployment's secret, made once: the file is created 0600 (never
+    readable by others, not even for a moment) and exclusively, so two processes
+    starting at once both end up with the one that was written."""
     value = secrets.token_urlsafe(32)
-    SECRET_FILE.write_text(value + "\n")
-    SECRET_FILE.chmod(0o600)
+    try:
+        fd = os.open(SECRET_FILE, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return SECRET_FILE.read_text().strip()
+    with os.fdopen(fd, "w") as file:
+        file.write(value + "\n")
     return value

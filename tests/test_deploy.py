@@ -28,7 +28,7 @@ from tests.test_lock import uv_version
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 COMPOSE = ROOT / "docker-compose.yml"
-SECRETS = {"POSTGRES_PASSWORD": "pg-secret", "FESTIVAL_SECRET_KEY": "a-long-random-secret-key"}
+SECRETS = {"POSTGRES_PASSWORD": "pg-secret", "FESTIVAL_SECRET_KEY": "a-long-random-secret-key-for-the-deploy-test"}
 
 
 # -- readers ---------------------------------------------------------------------------

@@ -77,7 +77,7 @@ def node_env(backend: Backend, redis_url: str) -> dict[str, str]:
         "FESTIVAL_REDIS_URL": redis_url,
         "FESTIVAL_REDIS_PREFIX": prefix,
         "FESTIVAL_ENVIRONMENT": "test",
-        "FESTIVAL_SECRET_KEY": "scale-out-test-secret",
+        "FESTIVAL_SECRET_KEY": "scale-out-test-secret-not-for-production",
         "FESTIVAL_LOG_LEVEL": "WARNING",
     }
     return env

@@ -260,7 +260,7 @@ def test_cli_import_reports_a_summary_and_changes_nothing_the_second_time(
 ) -> None:
     path = tmp_path / "programme.csv"
     path.write_text(CSV_ROWS)
-    env = {"FESTIVAL_DATABASE_URL": backend.url, "FESTIVAL_SECRET_KEY": "test-secret-key-cli"}
+    env = {"FESTIVAL_DATABASE_URL": backend.url, "FESTIVAL_SECRET_KEY": "test-secret-key-cli-not-for-production"}
     runner = CliRunner()
     first = runner.invoke(cli, ["import", str(path), "--festival", cli_festival], env=env)
     assert first.exit_code == 0, first.output
