@@ -3,7 +3,7 @@
 In order: the database (refused unless migrated to the current revision), Redis
 when ``FESTIVAL_REDIS_URL`` is set, the tickets' background machinery (the
 programme-change handlers and the outbox sender) and the live sessions' runtime
-(:class:`api.runtime_live.LiveRuntime` on ``app.state.live``, its hub and
+(:class:`realtime.runtime.LiveRuntime` on ``app.state.live``, its hub and
 broker); they stop in the reverse order.
 """
 
@@ -17,12 +17,12 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from api.runtime_live import DB_GATE, LiveRuntime
 from festival.db import make_engine, make_sessionmaker
 from festival.migrate import DatabaseNotReady, require_current, sqlite_file
 from festival.settings import Settings
 from realtime.broker import Broker, MemoryBroker, RedisBroker
 from realtime.hub import Hub
+from realtime.runtime import DB_GATE, LiveRuntime
 from tickets import notify
 from tickets.outbox import Sender
 
@@ -115,7 +115,7 @@ async def start_live(app: FastAPI) -> None:
     """Start the hub (and its broker) and the runtime that serves live sockets on it.
 
     The database gate is 1 on SQLite (one writer: frames queue rather than wait
-    for its lock), else :data:`api.runtime_live.DB_GATE`.
+    for its lock), else :data:`realtime.runtime.DB_GATE`.
     """
     hub = Hub(make_broker(app))
     await hub.start()

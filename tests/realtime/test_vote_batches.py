@@ -12,7 +12,6 @@ import pytest
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from api.runtime_live import LiveRuntime
 from festival.auth import resolve_principal
 from festival.db import make_sessionmaker, unit_of_work
 from festival.errors import FestivalError, Forbidden
@@ -23,6 +22,7 @@ from realtime.live import LiveContext
 from realtime.models import Question, QuestionVote
 from realtime.protocol import Command
 from realtime.protocol import QuestionVote as VoteFrame
+from realtime.runtime import LiveRuntime
 from realtime.votes import Cast, vote_many
 from tests.conftest import POSTGRES_ONLY, Backend, LiveServer
 from tests.factories.realtime import Live, live_session

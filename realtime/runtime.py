@@ -1,4 +1,11 @@
-"""Live sessions' machinery (started and stopped with the app by :mod:`api.lifespan`).
+"""A live session's runtime: one participant's socket, from the door to the last frame.
+
+:meth:`LiveRuntime.serve` does everything after the server's handshake
+begins: who may join (behind the database gate), the snapshot or the missed
+events, then each frame through the pure protocol (:func:`realtime.protocol.decide`)
+into one unit of work, and the ack or error frame back. It talks to the socket
+through :class:`Socket`, the hub's :class:`~realtime.hub.Transport` plus the
+handshake and the reading, so nothing here knows of FastAPI or ASGI.
 
 Each client frame is one unit of work, behind a gate so a storm queues for the
 database instead of opening a connection per socket (on SQLite the gate is 1:
@@ -11,29 +18,48 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import uuid
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from festival.auth import resolve_principal
 from festival.db import unit_of_work
 from festival.errors import FestivalError
-from realtime import dispatch
-from realtime.hub import Hub
+from realtime import access, dispatch
+from realtime.hub import Client, Hub, Transport
 from realtime.live import LiveContext
-from realtime.protocol import Allowance, Command, Limits, ack, error
+from realtime.protocol import Allowance, ClientState, Command, Limits, Reply, ack, decide, error
 
 log = logging.getLogger("festival.live")
 DB_GATE = 16
 BATCHED = frozenset({"question.vote", "poll.vote"})
 MAX_BATCH = 256
+MAX_IN_FLIGHT = 16
 # PostgreSQL's deadlock and serialization failures: the batch lost a race it can
 # run again from the start (a batch locks its questions in id order, but a
 # moderator's highlight, for one, takes two questions in its own order).
 RETRYABLE = frozenset({"40P01", "40001"})
 RETRIES = 1
 Waiting = tuple[LiveContext, Command, "asyncio.Future[str]"]
+
+
+class Socket(Transport, Protocol):
+    """One participant's socket as the runtime sees it: the hub's transport, and its door."""
+
+    async def accept(self) -> None:
+        """Let the participant in."""
+        ...
+
+    async def deny(self, exc: FestivalError) -> None:
+        """Turn the participant away, saying why as the server can."""
+        ...
+
+    async def receive(self) -> str | bytes | None:
+        """The next client frame, or None once the socket has gone."""
+        ...
 
 
 @dataclass
@@ -48,6 +74,87 @@ class LiveRuntime:
     )
     _waiting: list[Waiting] = field(default_factory=list)
     _draining: asyncio.Task[None] | None = None
+
+    async def serve(
+        self, socket: Socket, token: str | None, session_id: uuid.UUID, since: int | None
+    ) -> None:
+        """One participant in one live session (see API.md, Live sessions).
+
+        The socket is accepted only once the token may join; else it is denied
+        with the domain's error and nothing else happens. Frames are read one at
+        a time; votes do not hold up the reader (:meth:`_pipeline`).
+        """
+        ctx = await self._enter(socket, token, session_id)
+        if ctx is None:
+            return
+
+        async def _snapshot(seq: int) -> dict[str, Any]:
+            return await self.snapshot(ctx, seq)
+
+        hub = self.hub
+        client = await hub.join(str(ctx.session_id), socket, ctx.role, since, _snapshot)
+        state = ClientState(ctx.role, self.limits, self.allowance(ctx))
+        in_flight: set[asyncio.Future[str]] = set()
+        clock = hub.clock
+        try:
+            while not client.closed:
+                raw = await socket.receive()
+                if raw is None:
+                    break
+                decision = decide(state, raw, clock())
+                if isinstance(decision, Reply):
+                    for frame in decision.frames:
+                        client.push(frame)
+                    if decision.close is not None:
+                        await hub.close(client, decision.close, "too many bad frames")
+                        break
+                    continue
+                if decision.type in BATCHED:
+                    await self._pipeline(ctx, decision, client, in_flight)
+                    continue
+                client.push(await self.execute(ctx, decision))
+        finally:
+            hub.leave(client)
+
+    async def _enter(
+        self, socket: Socket, token: str | None, session_id: uuid.UUID
+    ) -> LiveContext | None:
+        """Accept the socket of someone who may join, or deny it; who they are, or None."""
+        try:
+            # Behind the gate, like every frame's unit of work: a crowd joining at
+            # once queues for the database instead of opening a connection each
+            # (on SQLite, a thread and a page cache each).
+            async with self.gate, unit_of_work(self.sessionmaker) as session:
+                principal = await resolve_principal(session, token)
+                ctx = await access.enter(session, principal, session_id, self.hub)
+        except FestivalError as exc:
+            await socket.deny(exc)
+            return None
+        await socket.accept()
+        return ctx
+
+    async def _pipeline(
+        self,
+        ctx: LiveContext,
+        command: Command,
+        client: Client,
+        in_flight: set[asyncio.Future[str]],
+    ) -> None:
+        """Votes do not hold up the reader: it keeps reading (pongs too) while they commit.
+
+        At most ``MAX_IN_FLIGHT`` per socket; past that the reader waits for one.
+        """
+        future = self.submit(ctx, command)
+        in_flight.add(future)
+
+        def _done(done: asyncio.Future[str]) -> None:
+            in_flight.discard(done)
+            if not done.cancelled():
+                client.push(done.result())
+
+        future.add_done_callback(_done)
+        if len(in_flight) >= MAX_IN_FLIGHT:
+            await asyncio.wait(set(in_flight), return_when=asyncio.FIRST_COMPLETED)
 
     async def _read_snapshot(self, ctx: LiveContext, seq: int) -> dict[str, Any]:
         async with self.gate, unit_of_work(self.sessionmaker) as session:
