@@ -24,12 +24,21 @@ SLUG_PATTERN = r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$"
 
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# Unicode's bidirectional embeddings, overrides and isolates: a name holding U+202E
+# shows reversed on the door screen and in CSVs ("Trojan source"). The plain marks
+# (U+200E, U+200F, U+061C) cannot reorder text and stay allowed.
+BIDI_CONTROLS = "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
+_BIDI = re.compile(f"[{BIDI_CONTROLS}]")
 
 
-def _control_path(value: Any, path: str = "") -> str | None:
-    """Where in ``value`` a string holds a control character, if anywhere."""
+def _control_path(value: Any, path: str = "") -> tuple[str, str] | None:
+    """Where in ``value`` a string holds a control character, and which kind, if anywhere."""
     if isinstance(value, str):
-        return path if _CONTROL.search(value) else None
+        if _CONTROL.search(value):
+            return path, "control characters are not allowed"
+        if _BIDI.search(value):
+            return path, "bidirectional control characters (U+202A-E, U+2066-9) are not allowed"
+        return None
     if isinstance(value, dict):
         items: Any = value.items()
     elif isinstance(value, list | tuple):
@@ -45,17 +54,19 @@ def _control_path(value: Any, path: str = "") -> str | None:
 
 class Input(BaseModel):
     """Inputs refuse fields they do not know, and text with control characters
-    other than tab and newlines: PostgreSQL cannot store NUL, XML and iCal
-    exports cannot carry the others, and no person types one."""
+    other than tab and newlines (PostgreSQL cannot store NUL, XML and iCal
+    exports cannot carry the others, and no person types one) or with
+    bidirectional overrides (they make a name read differently from what it is)."""
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     @model_validator(mode="before")
     @classmethod
     def _no_control_characters(cls, data: Any) -> Any:
-        where = _control_path(data)
-        if where is not None:
-            raise ValueError(f"{where}: control characters are not allowed")
+        found = _control_path(data)
+        if found is not None:
+            where, problem = found
+            raise ValueError(f"{where}: {problem}" if where else problem)
         return data
 
 

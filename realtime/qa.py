@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from festival.db import utcnow
 from festival.errors import Conflict, FestivalError, Forbidden, Invalid
+from festival.schemas import BIDI_CONTROLS
 from realtime import votes
 from realtime.access import pre_moderation
 from realtime.errors import QuestionNotFound
@@ -33,9 +34,12 @@ _SPACES = {"\n", "\r", "\t"}
 
 
 def clean_text(raw: str, field: str = "text", limit: int = MAX_TEXT) -> str:
-    """Trimmed, without control characters, 1..``limit`` characters."""
+    """Trimmed, without control characters or bidirectional overrides, 1..``limit``
+    characters (a live question is cleaned rather than refused: it was typed in a hurry)."""
     text = "".join(
-        " " if c in _SPACES else c for c in raw if c in _SPACES or unicodedata.category(c) != "Cc"
+        " " if c in _SPACES else c
+        for c in raw
+        if c in _SPACES or (unicodedata.category(c) != "Cc" and c not in BIDI_CONTROLS)
     ).strip()
     if not text:
         raise Invalid(f"{field} is empty", field=field)
