@@ -75,3 +75,16 @@ class RateLimited(FestivalError):
     status = 429
     code = "rate_limited"
     title = "Too many requests"
+
+
+class TooManyRequests(RateLimited):
+    """A limit that lifts by itself: ``retry_after`` says in how many whole seconds.
+
+    The API answers it as ``429`` with a ``Retry-After`` header and a
+    ``retry_after`` member. What is counted, and how much is allowed, is in
+    :mod:`festival.limits`.
+    """
+
+    def __init__(self, detail: str, *, retry_after: int, **extras: Any) -> None:
+        super().__init__(detail, retry_after=retry_after, **extras)
+        self.retry_after = retry_after
