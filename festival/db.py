@@ -11,14 +11,15 @@ transactions both try to upgrade to a write.
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import DateTime, Executable, MetaData, String, TypeDecorator, Uuid, event
 from sqlalchemy.dialects.postgresql.asyncpg import PGDialect_asyncpg
 from sqlalchemy.engine import Dialect
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import (
     AsyncConnection,
     AsyncEngine,
@@ -162,17 +163,59 @@ def autocommit_options(session: AsyncSession) -> dict[str, Any]:
     return {}
 
 
+async def autocommit(session: AsyncSession) -> bool:
+    """Let each statement of this unit of work commit as it runs, where
+    :func:`autocommit_options` says that applies; whether it does.
+
+    The exception to "one unit of work, one transaction", so only the edge that
+    owns the unit of work calls it, and only for a use case made of statements
+    each atomic by itself, none of which a later failure would need undone (the
+    door's scan: a read, then one insert that a unique index arbitrates). A
+    use case never chooses its own mode: it runs in whichever it is given.
+    """
+    options = autocommit_options(session)
+    if options:
+        await session.connection(execution_options=options)
+    return bool(options)
+
+
+T = TypeVar("T")
+
+
+async def at_once_else_in_transaction(
+    session: AsyncSession,
+    at_once: Callable[[], Awaitable[T | None]],
+    in_transaction: Callable[[], Awaitable[T]],
+) -> T:
+    """``at_once`` in autocommit (see :func:`autocommit`); when that does not
+    apply, or ``at_once`` returns None, ``in_transaction`` in a transaction.
+
+    The one place a unit of work changes mode half-way, called by the edge (a
+    registration: one statement in the common case, a transaction otherwise).
+    ``at_once`` must have written nothing when it returns None: its autocommit
+    connection is then given back, which undoes nothing, and ``in_transaction``
+    begins a transaction of its own on the next statement.
+    """
+    if await autocommit(session):
+        done = await at_once()
+        if done is not None:
+            return done
+        await session.rollback()
+    return await in_transaction()
+
+
 class Prepared:
     """A hot statement that, in autocommit on PostgreSQL, runs straight on asyncpg.
 
-    SQLAlchemy's execution layer (execution context, cursor adapter, result
-    object) costs about 0.1 ms of CPU per statement, a third of a door scan.
-    So the statement is compiled once for asyncpg and, when the connection is
-    in autocommit (no transaction of SQLAlchemy's to join), run on the
+    The statement is compiled once for asyncpg and, when the connection is in
+    autocommit (no transaction of SQLAlchemy's to join), run on the
     connection's own driver, its parameters converted by the column types'
-    bind processors. The row comes back as an asyncpg ``Record``, read by
-    position like a SQLAlchemy row; JSON arrives decoded (the dialect sets the
-    driver's codec) and timestamps tz-aware. In a transaction, or on SQLite,
+    bind processors: no SQLAlchemy execution context, cursor adapter or result
+    object is made for it (what that saves a door scan is in bench/RESULTS.md).
+    The row comes back as an asyncpg ``Record``, read by position like a
+    SQLAlchemy row; JSON arrives decoded (the dialect sets the driver's codec)
+    and timestamps tz-aware. A constraint the row breaks raises SQLAlchemy's
+    ``IntegrityError``, as on the usual path. In a transaction, or on SQLite,
     the statement runs through SQLAlchemy as usual.
 
     ``statements`` maps a dialect name to its statement (one for all if a single
@@ -212,4 +255,15 @@ class Prepared:
             for name, process in self._binds
         ]
         raw = await connection.get_raw_connection()
-        return await raw.driver_connection.fetchrow(self._sql, *args)  # type: ignore[union-attr]
+        try:
+            return await raw.driver_connection.fetchrow(self._sql, *args)  # type: ignore[union-attr]
+        except Exception as error:
+            from asyncpg.exceptions import (  # type: ignore[import-untyped]
+                IntegrityConstraintViolationError,
+            )
+
+            if isinstance(error, IntegrityConstraintViolationError):
+                # As SQLAlchemy raises it, so that callers and the API's handler
+                # (a conflict, not a server fault) see one kind of error on both paths.
+                raise IntegrityError(self._sql, args, error) from error
+            raise
