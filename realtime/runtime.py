@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
+from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -57,8 +58,16 @@ class Socket(Transport, Protocol):
         """Turn the participant away, saying why as the server can."""
         ...
 
-    async def receive(self) -> str | bytes | None:
-        """The next client frame, or None once the socket has gone."""
+    def receive(self) -> Awaitable[Any]:
+        """Wait for the server's next message about this socket, whatever its shape.
+
+        Read in two steps, this and :meth:`frame_of`, so that an idle socket's
+        wait holds no coroutine of ours between the runtime and the server.
+        """
+        ...
+
+    def frame_of(self, message: Any) -> str | bytes | None:
+        """The client frame ``message`` carries, or None if it says the socket has gone."""
         ...
 
 
@@ -98,7 +107,7 @@ class LiveRuntime:
         clock = hub.clock
         try:
             while not client.closed:
-                raw = await socket.receive()
+                raw = socket.frame_of(await socket.receive())
                 if raw is None:
                     break
                 decision = decide(state, raw, clock())

@@ -26,7 +26,7 @@ from collections.abc import Awaitable, Callable
 from urllib.parse import parse_qs
 
 from fastapi.responses import JSONResponse
-from starlette.types import Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 from starlette.websockets import WebSocket
 
 from api.http.problems import PROBLEM, TYPE_BASE
@@ -45,20 +45,22 @@ class AsgiSocket:
     ``write_now`` is the server's ``festival.send_now`` itself where it has one,
     so that a fan-out calls the server with no frame of ours between, and
     otherwise never writes, so every frame goes through ``websocket.send``.
+    ``receive`` is the server's ASGI ``receive`` itself, for the same reason on
+    the way in: an idle socket waits in it with nothing of ours around it.
     """
 
-    __slots__ = ("_receive", "scope", "send", "write_now")
+    __slots__ = ("receive", "scope", "send", "write_now")
 
     def __init__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        self.scope, self._receive, self.send = scope, receive, send
+        self.scope, self.receive, self.send = scope, receive, send
         send_now: Callable[[str], bool] | None = (scope.get("extensions") or {}).get(SEND_NOW)
         self.write_now: Callable[[str], bool] = send_now or _never
 
     async def accept(self) -> None:
-        await WebSocket(self.scope, self._receive, self.send).accept()
+        await WebSocket(self.scope, self.receive, self.send).accept()
 
     async def deny(self, exc: FestivalError) -> None:
-        ws = WebSocket(self.scope, self._receive, self.send)
+        ws = WebSocket(self.scope, self.receive, self.send)
         if "websocket.http.response" in self.scope.get("extensions", {}):
             body = {"type": TYPE_BASE + exc.code, "title": exc.title, "status": exc.status}
             body |= {"detail": exc.detail, "code": exc.code}
@@ -66,8 +68,7 @@ class AsgiSocket:
         else:
             await ws.close(CLOSE_POLICY, exc.code)
 
-    async def receive(self) -> str | bytes | None:
-        message = await self._receive()
+    def frame_of(self, message: Message) -> str | bytes | None:
         if message["type"] != "websocket.receive":
             return None
         text: str | None = message.get("text")
