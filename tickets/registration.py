@@ -126,7 +126,9 @@ async def _register_at_once(
     if desk.anyone_waiting or not issuing.has_keys(desk.id):
         return None
     draft = await _draft(session, desk, data, email, at)
-    statement, params = queries.enrolment(draft)
+    statement, params = queries.enrolment(
+        draft.registration, draft.tokens, draft.ticket, draft.letter
+    )
     with _already_registered(email):
         placed = await statement.first(connection, params) is not None
     if not placed:
