@@ -27,11 +27,12 @@ from realtime.protocol import CLOSE_RESTART, CLOSE_TOO_SLOW, Event, encode_event
 
 log = logging.getLogger(__name__)
 SnapshotFn = Callable[[int], Awaitable[dict[str, Any]]]
-# Coalesced frames x sockets per second, per channel. A frame-send costs ~25 us
-# of the event loop: 20,000/s was half a core, and at 10,000 sockets a vote
-# storm's votes waited behind the count frames (1,744 votes/s against 1,921 at
-# 10,000/s). So: 10 count frames/s up to 1,000 sockets, 2/s at 5,000, 1/s at
-# 10,000, which is fresh enough for a tally that always ends exact.
+# Coalesced frames x sockets per second, per channel. Every count frame to every
+# socket costs the event loop a write, and past some rate a vote storm's votes
+# wait behind the count frames (bench/RESULTS.md). So a channel's counts go out
+# every ``interval`` up to FANOUT_BUDGET x interval sockets (1,000 by default),
+# and more rarely above it (1/s at 10,000 sockets): fresh enough for a tally
+# that always ends exact.
 FANOUT_BUDGET = 10_000
 
 
@@ -74,7 +75,7 @@ class Client:
 
     def __init__(self, hub: Hub, channel: Channel, transport: Transport, role: str) -> None:
         self.hub, self.channel, self.transport, self.role = hub, channel, transport, role
-        self.queue: list[str] = []  # a deque would hold ~700 bytes per idle socket
+        self.queue: list[str] = []  # an empty deque holds far more, on every idle socket
         self.held: list[Stamped] | None = []
         self.closed = False
         self.writer: asyncio.Task[None] | None = None

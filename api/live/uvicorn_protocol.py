@@ -5,9 +5,9 @@ all of them at once. This subclass of uvicorn's protocol changes these things:
 
 - Memory. What the app has yet to receive waits in a list with one future,
   and the flow-control flag is a small gate, instead of an ``asyncio.Queue``
-  and an ``asyncio.Event`` (five deques, ~4 KiB of an idle socket's ~19); the
-  handshake's request and response, with their headers, are let go once the
-  socket is accepted.
+  and an ``asyncio.Event`` (five deques between them, held by every idle
+  socket); the handshake's request and response, with their headers, are let
+  go once the socket is accepted.
 - Fan-out. The ``festival.send_now`` ASGI extension writes a text frame at
   once, with no coroutine, when the socket can take it (accepted, open, not
   paused by flow control); otherwise it says no and the app falls back to
@@ -17,8 +17,8 @@ all of them at once. This subclass of uvicorn's protocol changes these things:
 - The direct path. While a plain (not TLS) socket is open, writable and has
   nothing buffered, ``send_now`` writes to its descriptor at once, reading one
   attribute (``direct``) where the full check and the transport's write read
-  some eight objects. At 10,000 sockets each is a cache miss: the direct path
-  took 13 ms off a fan-out of 120 (bench/RESULTS.md). ``direct`` is kept
+  some eight objects, each a likely cache miss when thousands of sockets take
+  one fan-out (bench/RESULTS.md has what it saved). ``direct`` is kept
   true by recomputing it wherever the state can change: every write
   uvicorn's own code makes goes through :class:`Watched`, and flow control,
   incoming frames and the connection's loss re-arm or disarm it. A short or
