@@ -1,25 +1,28 @@
-"""Check-in: verify a scanned payload, record the scan, tell the door what it means.
+"""Check-in: verify a scanned payload, record the scan, say what it means for the door.
 
 Every scan is written, denied ones included. A granted check-in is a row with
 ``live`` set; the partial unique index over live rows lets one exist per
 ticket and list, so fifty scanners scanning one ticket at the same instant get
-one ``ok`` and forty-nine ``already_checked_in`` naming the first gate.
+one :class:`Admitted` and forty-nine :class:`AlreadyIn` naming the first gate.
+
+A scan answers in the door's terms (:data:`ScanOutcome`); how a client hears
+each outcome (status, problem JSON) is decided in one place, in ``api``.
 """
 
 from __future__ import annotations
 
 import hashlib
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal, TypeAlias, cast
 
 from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from festival.auth import TOKEN_COLUMNS, Principal, bearer_principal, hash_token
-from festival.db import autocommit_options, utcnow
+from festival.db import utcnow
 from festival.errors import Conflict, Forbidden, NotFound, Unauthorized
 from festival.models import Festival
 from festival.queries import sees_festival
@@ -29,29 +32,93 @@ from tickets import issuing, queries, signing
 from tickets.errors import CheckinNotLive
 from tickets.models import FESTIVAL_LIST, Checkin, SeatReservation
 
-STATUS = {
-    "ok": 201,
-    "already_checked_in": 409,
-    "invalid": 422,
-    "revoked": 422,
-    "wrong_list": 422,
-    "wrong_festival": 422,
-}
-TITLES = {
-    "already_checked_in": "Already checked in",
-    "invalid": "Not a valid ticket",
-    "revoked": "The ticket was revoked",
-    "wrong_list": "The ticket is not on this check-in list",
-    "wrong_festival": "The ticket is for another festival",
-}
+Reason = Literal["invalid", "revoked", "wrong_list", "wrong_festival"]
 
 
 @dataclass(frozen=True)
-class ScanOutcome:
-    """What a scan means: an HTTP-like status and the reply body (see API.md)."""
+class Admitted:
+    """The ticket is checked in at ``list_key`` from now on; ``id`` is what a revert names."""
 
-    status: int
-    body: dict[str, Any]
+    id: uuid.UUID
+    name: str
+    list_key: str
+    gate: str | None
+    at: datetime
+
+
+@dataclass(frozen=True)
+class AlreadyIn:
+    """The ticket was checked in at ``list_key`` before: ``when``, at ``gate``, by the
+    check-in ``first``. ``id`` names the record of this (denied) scan."""
+
+    id: uuid.UUID
+    name: str
+    list_key: str
+    when: datetime
+    gate: str | None
+    first: uuid.UUID
+
+    @property
+    def detail(self) -> str:
+        where = f" at gate {self.gate}" if self.gate else ""
+        return f"Checked in at {self.when.isoformat()}{where}"
+
+
+@dataclass(frozen=True)
+class Refused:
+    """Not admitted, for ``reason``; ``detail`` says why in words. ``id`` names the record."""
+
+    id: uuid.UUID
+    reason: Reason
+    list_key: str
+    detail: str
+
+
+ScanOutcome: TypeAlias = Admitted | AlreadyIn | Refused
+
+
+def record(outcome: ScanOutcome) -> dict[str, Any]:
+    """What a scan answered, as kept with its row (``Checkin.reply``), so that an
+    offline scan sent again is answered as it was the first time (:func:`recorded`)."""
+    if isinstance(outcome, Admitted):
+        return {
+            "id": str(outcome.id),
+            "result": "ok",
+            "attendee": {"name": outcome.name},
+            "list": outcome.list_key,
+            "gate": outcome.gate,
+            "checked_in_at": outcome.at.isoformat(),
+        }
+    kept: dict[str, Any] = {"id": str(outcome.id), "list": outcome.list_key}
+    if isinstance(outcome, Refused):
+        return kept | {"result": outcome.reason, "detail": outcome.detail}
+    return kept | {
+        "result": "already_checked_in",
+        "checked_in_at": outcome.when.isoformat(),
+        "gate": outcome.gate,
+        "attendee": {"name": outcome.name},
+        "first_checkin_id": str(outcome.first),
+    }
+
+
+def recorded(kept: Mapping[str, Any]) -> ScanOutcome:
+    """The outcome :func:`record` kept. Rows written before outcomes were typed kept
+    the whole reply (problem fields too); those fields are not read."""
+    checkin_id, list_key = uuid.UUID(kept["id"]), kept["list"]
+    result = kept["result"]
+    if result == "ok":
+        at = datetime.fromisoformat(kept["checked_in_at"])
+        return Admitted(checkin_id, kept["attendee"]["name"], list_key, kept["gate"], at)
+    if result == "already_checked_in":
+        return AlreadyIn(
+            checkin_id,
+            kept["attendee"]["name"],
+            list_key,
+            datetime.fromisoformat(kept["checked_in_at"]),
+            kept["gate"],
+            uuid.UUID(kept["first_checkin_id"]),
+        )
+    return Refused(checkin_id, cast(Reason, result), list_key, kept["detail"])
 
 
 @dataclass(frozen=True)
@@ -78,6 +145,17 @@ class Scan:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
+def ensure_checkin_staff(principal: Principal) -> Principal:
+    """``principal`` if it is a check-in staff token (of some festival), else ``Forbidden``.
+
+    The one check of the role, for the scan and for the routes that need the role
+    (``api.http.deps.CheckinStaffDep``); which festival is :func:`door_festival`'s.
+    """
+    if not (principal.kind == "staff" and principal.role == "checkin"):
+        raise Forbidden("Only check-in staff may do this")
+    return principal
+
+
 async def door_festival(session: AsyncSession, principal: Principal, slug: str) -> Festival:
     """The festival a check-in token works for; another festival is ``NotFound``."""
     festival = await get_festival(session, principal, slug)
@@ -101,7 +179,10 @@ async def check_in(
     """Check a scanned payload in at ``list_key`` (the festival or a session's door).
 
     The hot path of the door: the scanner's token, the festival and the ticket
-    come in one read (``queries.DOOR``), the check-in goes in one write.
+    come in one read (``queries.DOOR``), the check-in goes in one write. Each
+    statement is atomic by itself (the partial unique index decides a race), so
+    the edge may run the scan in autocommit (``festival.db.autocommit``); it
+    runs as well in a transaction the edge began.
     """
     if not token:
         raise Unauthorized("A bearer token is required")
@@ -111,13 +192,9 @@ async def check_in(
         payload = exc
     ticket_id = payload.ticket_id if isinstance(payload, signing.Payload) else None
     params = {"token_hash": hash_token(token), "slug": slug, "ticket_id": ticket_id}
-    # The read, then one insert that the partial unique index arbitrates: each
-    # atomic by itself, so a plain scan runs in autocommit on PostgreSQL.
-    connection = await session.connection(execution_options=autocommit_options(session))
+    connection = await session.connection()
     row: Sequence[Any] | None = await queries.DOOR_ROW.first(connection, params)
-    principal = bearer_principal(row)
-    if not (principal.kind == "staff" and principal.role == "checkin"):
-        raise Forbidden("Only check-in staff may do this")
+    principal = ensure_checkin_staff(bearer_principal(row))
     assert row is not None  # a principal came of it
     festival_id, published_at, owner_id = row[_FESTIVAL:_TICKET]
     if festival_id is None or not sees_festival(principal, festival_id, published_at, owner_id):
@@ -143,32 +220,34 @@ async def scan_ticket(
         except signing.BadPayload as exc:
             payload = exc
     if isinstance(payload, signing.BadPayload):
-        return await _deny(session, festival_id, scan, "invalid", None, f"Not a ticket: {payload}")
+        return await _refuse(
+            session, festival_id, scan, "invalid", None, f"Not a ticket: {payload}"
+        )
     if payload.festival_id != festival_id:
         other = await issuing.public_key_of(session, payload.festival_id)
         if other is not None and signing.verify(other, payload):
             detail = "Another festival"
-            return await _deny(session, festival_id, scan, "wrong_festival", None, detail)
-        return await _deny(session, festival_id, scan, "invalid", None, _FORGED)
+            return await _refuse(session, festival_id, scan, "wrong_festival", None, detail)
+        return await _refuse(session, festival_id, scan, "invalid", None, _FORGED)
     _, public = await issuing.festival_keys(session, festival_id)
     if not signing.verify(public, payload):
-        return await _deny(session, festival_id, scan, "invalid", None, _FORGED)
+        return await _refuse(session, festival_id, scan, "invalid", None, _FORGED)
     if ticket is None or ticket.id != payload.ticket_id:
         params = {"ticket_id": payload.ticket_id}
         connection = await session.connection()
         row = (await connection.execute(queries.TICKET_FOR_SCAN, params)).first()
         if row is None:
-            return await _deny(session, festival_id, scan, "invalid", None, "Unknown ticket")
+            return await _refuse(session, festival_id, scan, "invalid", None, "Unknown ticket")
         ticket = ScannedTicket(*row)
     if ticket.revoked_at is not None or ticket.status != "confirmed":
         detail = "The ticket was cancelled"
-        return await _deny(session, festival_id, scan, "revoked", ticket, detail)
+        return await _refuse(session, festival_id, scan, "revoked", ticket, detail)
     if payload.version != ticket.version:
         detail = "A newer ticket was issued"
-        return await _deny(session, festival_id, scan, "revoked", ticket, detail)
+        return await _refuse(session, festival_id, scan, "revoked", ticket, detail)
     if list_title is not None and not await _holds_seat(session, ticket, scan.list_key):
         detail = f"No seat in {list_title!r}"
-        return await _deny(session, festival_id, scan, "wrong_list", ticket, detail)
+        return await _refuse(session, festival_id, scan, "wrong_list", ticket, detail)
     return await _admit(session, festival_id, scan, ticket)
 
 
@@ -199,8 +278,8 @@ async def _holds_seat(session: AsyncSession, ticket: ScannedTicket, list_key: st
 
 async def _admit(
     session: AsyncSession, festival_id: uuid.UUID, scan: Scan, ticket: ScannedTicket
-) -> ScanOutcome:
-    """Record the check-in, unless a live one exists: then ``already_checked_in``.
+) -> Admitted | AlreadyIn:
+    """Record the check-in, unless a live one exists: then :class:`AlreadyIn`.
 
     An offline scan made before the live check-in replaces it (the earliest scan
     wins), also when the two race: a lost insert looks again.
@@ -215,17 +294,11 @@ async def _admit(
                     continue  # changed under us: look again
                 live = None
         if live is None:
-            checkin_id = uuid.uuid4()
-            body = {
-                "id": str(checkin_id),
-                "result": "ok",
-                "attendee": {"name": ticket.name},
-                "list": scan.list_key,
-                "gate": scan.gate,
-                "checked_in_at": scan.scanned_at.isoformat(),
-            }
-            if await _insert_live(session, festival_id, scan, ticket, checkin_id, body):
-                return ScanOutcome(201, body)
+            admitted = Admitted(
+                uuid.uuid4(), ticket.name, scan.list_key, scan.gate, scan.scanned_at
+            )
+            if await _insert_live(session, festival_id, scan, ticket, admitted):
+                return admitted
             live = await session.scalar(queries.live_checkin(ticket.id, scan.list_key))
             if live is None or (offline and scan.scanned_at < live.scanned_at):
                 continue  # reverted, or won by a later scan, meanwhile
@@ -245,16 +318,12 @@ async def _supersede(session: AsyncSession, checkin_id: uuid.UUID) -> bool:
 
 async def _already(
     session: AsyncSession, festival_id: uuid.UUID, scan: Scan, ticket: ScannedTicket, live: Checkin
-) -> ScanOutcome:
-    where = f" at gate {live.gate}" if live.gate else ""
-    extra = {
-        "checked_in_at": live.scanned_at.isoformat(),
-        "gate": live.gate,
-        "attendee": {"name": ticket.name},
-        "first_checkin_id": str(live.id),
-    }
-    detail = f"Checked in at {live.scanned_at.isoformat()}{where}"
-    return await _deny(session, festival_id, scan, "already_checked_in", ticket, detail, extra)
+) -> AlreadyIn:
+    outcome = AlreadyIn(
+        uuid.uuid4(), ticket.name, scan.list_key, live.scanned_at, live.gate, live.id
+    )
+    await _write(session, festival_id, scan, ticket.id, outcome)
+    return outcome
 
 
 async def _insert_live(
@@ -262,13 +331,12 @@ async def _insert_live(
     festival_id: uuid.UUID,
     scan: Scan,
     ticket: ScannedTicket,
-    checkin_id: uuid.UUID,
-    body: dict[str, Any],
+    admitted: Admitted,
 ) -> bool:
     """Insert the live check-in unless one exists (the partial unique index decides)."""
-    values = _row(festival_id, scan, checkin_id, "ok", ticket.id, body) | {"live": True}
+    values = _row(festival_id, scan, admitted.id, "ok", ticket.id, record(admitted))
     connection = await session.connection()
-    return await queries.INSERT_LIVE_CHECKIN.first(connection, values) is not None
+    return await queries.INSERT_LIVE_CHECKIN.first(connection, values | {"live": True}) is not None
 
 
 def _row(
@@ -277,7 +345,7 @@ def _row(
     checkin_id: uuid.UUID,
     result: str,
     ticket_id: uuid.UUID | None,
-    body: dict[str, Any],
+    reply: dict[str, Any],
 ) -> dict[str, Any]:
     return {
         "id": checkin_id,
@@ -293,37 +361,36 @@ def _row(
         "scanned_at": scan.scanned_at,
         "recorded_at": utcnow(),
         "staff_token_id": scan.staff_token_id,
-        "reply": body,
+        "reply": reply,
         "reverts_id": None,
     }
 
 
-async def _deny(
+async def _refuse(
     session: AsyncSession,
     festival_id: uuid.UUID,
     scan: Scan,
-    result: str,
+    reason: Reason,
     ticket: ScannedTicket | None,
     detail: str,
-    extra: dict[str, Any] | None = None,
-) -> ScanOutcome:
-    """Record a denied scan and shape its reply as problem JSON with a ``result``."""
-    checkin_id = uuid.uuid4()
-    status = STATUS[result]
-    body: dict[str, Any] = {
-        "type": f"https://festival.invalid/problems/{result}",
-        "title": TITLES[result],
-        "status": status,
-        "detail": detail,
-        "code": result,
-        "id": str(checkin_id),
-        "result": result,
-        "list": scan.list_key,
-        **(extra or {}),
-    }
-    values = _row(festival_id, scan, checkin_id, result, ticket.id if ticket else None, body)
+) -> Refused:
+    """Record a refused scan."""
+    outcome = Refused(uuid.uuid4(), reason, scan.list_key, detail)
+    await _write(session, festival_id, scan, ticket.id if ticket else None, outcome)
+    return outcome
+
+
+async def _write(
+    session: AsyncSession,
+    festival_id: uuid.UUID,
+    scan: Scan,
+    ticket_id: uuid.UUID | None,
+    outcome: AlreadyIn | Refused,
+) -> None:
+    """Record a denied scan (not live: the index over live rows does not see it)."""
+    result = outcome.reason if isinstance(outcome, Refused) else "already_checked_in"
+    values = _row(festival_id, scan, outcome.id, result, ticket_id, record(outcome))
     await (await session.connection()).execute(queries.INSERT_CHECKIN, values)
-    return ScanOutcome(status, body)
 
 
 async def revert(

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, TypeAlias
 
 from pydantic import ValidationError
 from sqlalchemy import or_, select
@@ -57,41 +58,45 @@ async def bundle(session: AsyncSession, principal: Principal, slug: str) -> Chec
     )
 
 
-def _malformed(index: int, error: ValidationError | str) -> dict[str, Any]:
+@dataclass(frozen=True)
+class NotAScan:
+    """An item of a batch that is not a scan the server can take: malformed, or
+    naming a check-in list the festival does not have. Nothing is recorded."""
+
+    detail: str
+
+
+SyncResult: TypeAlias = checkin.ScanOutcome | NotAScan
+
+
+def _not_a_scan(index: int, error: ValidationError | str) -> NotAScan:
     detail = (
         error
         if isinstance(error, str)
         else "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in error.errors())
     )
-    return {
-        "type": "https://festival.invalid/problems/invalid",
-        "title": "Not a valid scan",
-        "status": 422,
-        "detail": f"scans[{index}]: {detail}",
-        "code": "invalid",
-        "result": "invalid",
-    }
+    return NotAScan(f"scans[{index}]: {detail}")
 
 
 async def sync(
     session: AsyncSession, principal: Principal, slug: str, scans: list[Any]
-) -> list[dict[str, Any]]:
+) -> list[SyncResult]:
     """Record scans a device made offline; one result per scan, in order.
 
     Scans are applied in the order they happened, so the earliest scan of a
     ticket wins even against a later online check-in. A scan already synced (the
     same device, payload and time) answers with its first result, so sending a
     batch again changes nothing. Each scan runs in its own savepoint: a bad one
-    is answered as ``invalid`` and the others go on.
+    is answered as :class:`NotAScan` and the others go on.
     """
     festival = await checkin.door_festival(session, principal, slug)
-    results: list[dict[str, Any] | None] = [None] * len(scans)
+    results: list[SyncResult | None] = [None] * len(scans)
     valid: list[tuple[int, OfflineScan]] = []
     for index, raw in enumerate(scans):
         try:
             valid.append((index, OfflineScan.model_validate(raw)))
         except ValidationError as exc:
-            results[index] = _malformed(index, exc)
+            results[index] = _not_a_scan(index, exc)
     for index, item in sorted(valid, key=lambda pair: pair[1].scanned_at):
         key = checkin.scan_key(item.device_id, item.qr, item.scanned_at)
         scan = checkin.Scan(
@@ -104,12 +109,12 @@ async def sync(
             staff_token_id=principal.token_id,
         )
         results[index] = await _sync_one(session, festival, index, scan)
-    return [r if r is not None else _malformed(i, "not processed") for i, r in enumerate(results)]
+    return [r if r is not None else _not_a_scan(i, "not processed") for i, r in enumerate(results)]
 
 
 async def _sync_one(
     session: AsyncSession, festival: Festival, index: int, scan: checkin.Scan
-) -> dict[str, Any]:
+) -> SyncResult:
     assert scan.scan_key is not None
     known = await _known(session, festival.id, scan.scan_key)
     if known is not None:
@@ -118,14 +123,17 @@ async def _sync_one(
         async with session.begin_nested():
             outcome = await checkin.scan_ticket(session, festival.id, scan)
     except FestivalError as exc:
-        return _malformed(index, exc.detail)
+        return _not_a_scan(index, exc.detail)
     except IntegrityError:  # the same scan, synced by a concurrent request
-        return await _known(session, festival.id, scan.scan_key) or _malformed(index, "retry")
-    return outcome.body
+        return await _known(session, festival.id, scan.scan_key) or _not_a_scan(index, "retry")
+    return outcome
 
 
-async def _known(session: AsyncSession, festival_id: uuid.UUID, key: str) -> dict[str, Any] | None:
-    reply = await session.scalar(
+async def _known(
+    session: AsyncSession, festival_id: uuid.UUID, key: str
+) -> checkin.ScanOutcome | None:
+    """What the scan with this key answered the first time, if it was synced before."""
+    kept = await session.scalar(
         select(Checkin.reply).where(Checkin.festival_id == festival_id, Checkin.scan_key == key)
     )
-    return dict(reply) if reply is not None else None
+    return checkin.recorded(kept) if kept is not None else None

@@ -14,7 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from festival.auth import Principal, new_token
-from festival.db import autocommit_options, utcnow
+from festival.db import utcnow
 from festival.errors import NotFound
 from festival.models import Festival
 from tickets import attendees, issuing, outbox, queries, seats, window
@@ -80,17 +80,10 @@ async def register(
     then the registration, its two tokens, ticket and letter written as rows by
     statements built once, and the place claimed last (:func:`_enrol`). Only
     when the festival is full is the draft turned into a waiting-list place.
-    On PostgreSQL the common case takes two statements and no transaction
-    (:func:`_register_at_once`).
+    It needs a transaction (the waiting list undoes the draft); the edge may try
+    :func:`register_at_once` first, outside one.
     """
     email, at = data.email.strip().lower(), at or utcnow()
-    options = autocommit_options(session)
-    if options:
-        connection = await session.connection(execution_options=options)
-        issued = await _register_at_once(session, connection, slug, data, email, at)
-        if issued is not None:
-            return issued
-        await session.commit()  # nothing was written; the rest runs in a transaction
     connection = await session.connection()
     desk = await _desk(connection, slug, email, at)
     await issuing.ensure_ticketing(session, desk.id)
@@ -108,20 +101,24 @@ async def register(
     return draft.issued(position)
 
 
-async def _register_at_once(
-    session: AsyncSession,
-    connection: AsyncConnection,
-    slug: str,
-    data: RegistrationCreate,
-    email: str,
-    at: datetime,
+async def register_at_once(
+    session: AsyncSession, slug: str, data: RegistrationCreate
 ) -> RegistrationIssued | None:
-    """PostgreSQL's common case in autocommit: the read, then one statement that
-    claims a place and, only if it got one, writes the registration, its tokens,
-    ticket and letter (``queries.enrolment``). Atomic
-    as one statement is, so BEGIN and COMMIT, two round trips, are left out.
-    None, with nothing written, when the festival needs more than that: places
-    to be made, a waiting list, its signing key made."""
+    """:func:`register`'s common case as one statement, for a unit of work in
+    autocommit on PostgreSQL (the edge runs it so: ``festival.db.at_once_else_in_transaction``).
+
+    The read, then one statement that claims a place and, only if it got one,
+    writes the registration, its tokens, ticket and letter
+    (``queries.enrolment``): atomic as one statement is, so it needs no BEGIN and
+    COMMIT. None, with nothing written, when the festival needs more than that
+    (places to be made, a waiting list, its signing key made) or the database is
+    not PostgreSQL: then :func:`register` must run, in a transaction.
+    Refusals (closed, the same e-mail) are raised as :func:`register` raises them.
+    """
+    connection = await session.connection()
+    if connection.dialect.name != "postgresql":
+        return None
+    email, at = data.email.strip().lower(), utcnow()
     desk = await _desk(connection, slug, email, at)
     if desk.anyone_waiting or not issuing.has_keys(desk.id):
         return None

@@ -80,38 +80,6 @@ class CheckinCreate(Input):
     gate: str | None = Field(default=None, max_length=100)
 
 
-class AttendeeName(BaseModel):
-    name: str
-
-
-class CheckinOk(BaseModel):
-    """``201``: admitted. ``id`` is what a revert names."""
-
-    id: uuid.UUID
-    result: Literal["ok"]
-    attendee: AttendeeName
-    list: str
-    gate: str | None
-    checked_in_at: datetime
-
-
-class CheckinRefused(BaseModel):
-    """``409`` (already checked in: when and at which gate) or ``422`` (refused),
-    as problem JSON with the scan's ``result``."""
-
-    type: str
-    title: str
-    status: int
-    detail: str
-    code: str
-    id: uuid.UUID
-    result: Literal["already_checked_in", "invalid", "revoked", "wrong_list", "wrong_festival"]
-    list: str
-    checked_in_at: datetime | None = None
-    gate: str | None = None
-    attendee: AttendeeName | None = None
-
-
 class CheckinReverted(BaseModel):
     id: uuid.UUID
     result: Literal["reverted"]

@@ -13,6 +13,7 @@ from festival import effects
 from festival.auth import Principal, resolve_principal
 from festival.errors import Forbidden, Unauthorized
 from festival.settings import Settings
+from tickets.checkin import ensure_checkin_staff
 
 bearer = HTTPBearer(auto_error=False, description="An organiser, staff or attendee token")
 BearerDep = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
@@ -117,6 +118,13 @@ async def _attendee(principal: PrincipalDep) -> Principal:
 
 
 AttendeeDep = Annotated[Principal, Depends(_attendee)]
+
+
+async def _checkin_staff(principal: PrincipalDep) -> Principal:
+    return ensure_checkin_staff(principal)
+
+
+CheckinStaffDep = Annotated[Principal, Depends(_checkin_staff)]
 
 LimitQuery = Annotated[int, Query(ge=1, le=200, description="Page size")]
 CursorQuery = Annotated[str | None, Query(max_length=500, description="From a reply's next_cursor")]

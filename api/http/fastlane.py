@@ -5,13 +5,13 @@ registration opens, registrations are. For both, the framework around the call
 (routing, dependency solving, validation wrappers) cost about as much CPU as
 the work itself. This pure ASGI middleware serves the plain shape of
 
-- ``POST /api/v1/festivals/{slug}/checkins`` (:func:`tickets.checkin.check_in`),
-- ``POST /api/v1/festivals/{slug}/registrations`` (:func:`tickets.registration.register`),
+- ``POST /api/v1/festivals/{slug}/checkins`` (:func:`api.http.answers.scan`),
+- ``POST /api/v1/festivals/{slug}/registrations`` (:func:`api.http.answers.register`),
 
-with the same domain call, the same unit of work and the same replies as the
-route. Anything else goes to the route unchanged, its body replayed: a request
-with an ``Idempotency-Key``, a body not sent as JSON (the route answers 415) or
-that does not validate (the route answers its 422 naming the field), any other
+with the same call, the same unit of work and the same replies as the route.
+Anything else goes to the route unchanged, its body replayed: a request with
+an ``Idempotency-Key``, a body not sent as JSON (the route answers 415) or that
+does not validate (the route answers its 422 naming the field), any other
 method or path.
 """
 
@@ -27,11 +27,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api.http.problems import PROBLEM, problem
+from api.http import answers
+from api.http.problems import problem_for
 from api.http.routing import is_json
 from festival.db import unit_of_work
 from festival.errors import FestivalError
-from tickets import checkin, registration
 from tickets.schemas import CheckinCreate, RegistrationCreate
 
 MAX_BODY = 16 * 1024  # a scan or a registration is a few hundred bytes; bigger go to the route
@@ -50,14 +50,11 @@ class Lane:
 
 
 async def _scan(session: AsyncSession, scope: Scope, slug: str, data: Any) -> JSONResponse:
-    outcome = await checkin.check_in(session, _bearer(scope), slug, data.qr, data.list, data.gate)
-    media_type = PROBLEM if outcome.status >= 400 else None
-    return JSONResponse(outcome.body, status_code=outcome.status, media_type=media_type)
+    return (await answers.scan(session, _bearer(scope), slug, data)).response()
 
 
 async def _register(session: AsyncSession, scope: Scope, slug: str, data: Any) -> JSONResponse:
-    issued = await registration.register(session, slug, data)
-    return JSONResponse(issued.model_dump(mode="json"), status_code=201)
+    return (await answers.register(session, slug, data)).response()
 
 
 def _lane(path: str, body: type[BaseModel], serve: Serve) -> Lane:
@@ -109,7 +106,7 @@ async def _serve(lane: Lane, scope: Scope, slug: str, data: BaseModel) -> JSONRe
         async with unit_of_work(sessionmaker) as session:
             return await lane.serve(session, scope, slug, data)
     except FestivalError as exc:
-        return problem(exc.status, exc.code, exc.title, exc.detail, **exc.extras)
+        return problem_for(exc)
 
 
 def _plain(scope: Scope) -> bool:

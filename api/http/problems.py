@@ -38,11 +38,22 @@ class Problem(BaseModel):
     errors: list[FieldError] | None = None
 
 
-def problem(status: int, code: str, title: str, detail: str, **extras: Any) -> JSONResponse:
+def problem_body(status: int, code: str, title: str, detail: str, **extras: Any) -> dict[str, Any]:
+    """A problem's members (``type`` named by ``code``), then ``code`` and ``extras``."""
     body = {"type": TYPE_BASE + code, "title": title, "status": status, "detail": detail}
     body["code"] = code
     body.update(extras)
+    return body
+
+
+def problem(status: int, code: str, title: str, detail: str, **extras: Any) -> JSONResponse:
+    body = problem_body(status, code, title, detail, **extras)
     return JSONResponse(body, status_code=status, media_type=PROBLEM)
+
+
+def problem_for(exc: FestivalError) -> JSONResponse:
+    """A domain error as problem JSON, with the status of its family."""
+    return problem(exc.status, exc.code, exc.title, exc.detail, **exc.extras)
 
 
 def _field(loc: tuple[Any, ...]) -> str:
@@ -100,7 +111,7 @@ def _phrase(status: int) -> str:
 def install(app: FastAPI) -> None:
     @app.exception_handler(FestivalError)
     async def _domain(_: Request, exc: FestivalError) -> JSONResponse:
-        return problem(exc.status, exc.code, exc.title, exc.detail, **exc.extras)
+        return problem_for(exc)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:

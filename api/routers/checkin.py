@@ -3,24 +3,20 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated
 
-from fastapi import APIRouter, Depends, Response
+from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse
 
-from api.http.deps import BearerDep, PrincipalDep, SessionDep
+from api.http import answers
+from api.http.answers import CheckinOk, CheckinRefused
+from api.http.deps import BearerDep, CheckinStaffDep, PrincipalDep, SessionDep
 from api.http.idempotency import IdempotencyDep
 from api.http.problems import ERROR_RESPONSES, PROBLEM
 from api.http.routing import JSONRoute
-from festival.auth import Principal
-from festival.errors import Forbidden
 from tickets import checkin, offline, reports
-from tickets.checkin import ScanOutcome
 from tickets.schemas import (
     CheckinBundle,
     CheckinCreate,
-    CheckinOk,
-    CheckinRefused,
     CheckinReverted,
     CheckinStats,
     SyncReply,
@@ -30,22 +26,6 @@ from tickets.schemas import (
 router = APIRouter(
     route_class=JSONRoute, prefix="/api/v1/festivals", tags=["check-in"], responses=ERROR_RESPONSES
 )
-
-
-async def _checkin_staff(principal: PrincipalDep) -> Principal:
-    if not (principal.kind == "staff" and principal.role == "checkin"):
-        raise Forbidden("Only check-in staff may do this")
-    return principal
-
-
-CheckinStaffDep = Annotated[Principal, Depends(_checkin_staff)]
-
-
-async def _reply(idempotency: IdempotencyDep, outcome: ScanOutcome) -> JSONResponse:
-    response = await idempotency.respond(outcome.status, outcome.body)
-    if outcome.status >= 400:
-        response.headers["content-type"] = PROBLEM
-    return response
 
 
 @router.post(
@@ -66,12 +46,12 @@ async def check_in(
     credentials: BearerDep,
 ) -> JSONResponse:
     # The token is resolved by the domain, in the same read as the festival and
-    # the ticket: the door's hot path (see tickets.checkin.check_in).
+    # the ticket: the door's hot path (see tickets.checkin.check_in). A plain scan
+    # is served by the fast lane, with the same call (api.http.fastlane).
     if (replay := await idempotency.replay()) is not None:
         return replay
     token = credentials.credentials if credentials is not None else None
-    outcome = await checkin.check_in(session, token, slug, body.qr, body.list, body.gate)
-    return await _reply(idempotency, outcome)
+    return await answers.remembered(idempotency, await answers.scan(session, token, slug, body))
 
 
 @router.delete(
@@ -105,7 +85,8 @@ async def sync(
     idempotency: IdempotencyDep,
 ) -> JSONResponse:
     async def _sync() -> SyncReply:
-        return SyncReply(results=await offline.sync(session, who, slug, body.scans))
+        results = await offline.sync(session, who, slug, body.scans)
+        return SyncReply(results=answers.sync_results(results))
 
     return await idempotency.once(200, _sync)
 

@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response
 from fastapi.responses import JSONResponse
 
+from api.http import answers
 from api.http.deps import (
     AttendeeDep,
     CursorQuery,
@@ -47,7 +48,10 @@ CSV = "text/csv; charset=utf-8"
 async def register(
     slug: str, body: RegistrationCreate, session: SessionDep, idempotency: IdempotencyDep
 ) -> JSONResponse:
-    return await idempotency.once(201, lambda: registration.register(session, slug, body))
+    # A plain registration is served by the fast lane, with the same call (api.http.fastlane).
+    if (replay := await idempotency.replay()) is not None:
+        return replay
+    return await answers.remembered(idempotency, await answers.register(session, slug, body))
 
 
 @router.get("/festivals/{slug}/registrations", summary="Registrations of a festival")
