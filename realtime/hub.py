@@ -17,7 +17,7 @@ import contextlib
 import logging
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from typing import Any, Protocol
 
 from realtime.broker import Broker, MemoryBroker
@@ -165,6 +165,14 @@ class Channel:
                     client.enqueue(text)
 
 
+def visible_frames(role: str, events: Iterable[Stamped]) -> Iterator[str]:
+    """The frames of ``events`` that ``role`` may see, by the rule :meth:`Channel.deliver`
+    applies live: a socket that resumes gets what its role was sent, no more."""
+    for stamped in events:
+        if sees(role, stamped.event.audience):
+            yield encode_event(stamped.seq, stamped.event)
+
+
 class Hub:
     """Many channels, many sockets each; one broker behind them."""
 
@@ -247,14 +255,12 @@ class Hub:
                 data["reason"] = "initial" if since is None else "too_old"
                 client.queue.append(encode_event(last, Event("snapshot", data)))
             else:
-                client.queue.extend(encode_event(s.seq, s.event) for s in missed)
+                client.queue.extend(visible_frames(role, missed))
         except BaseException:
             channel.clients[role].discard(client)
             raise
         held, client.held = client.held or [], None
-        for stamped in held:
-            if sees(role, stamped.event.audience):
-                client.queue.append(encode_event(stamped.seq, stamped.event))
+        client.queue.extend(visible_frames(role, held))
         client.start()
         self._presence_changed(channel)
         return client
