@@ -178,8 +178,10 @@ def _dump(event: Event) -> str:
 
 
 def _load(seq: int, raw: bytes | str) -> Stamped:
+    """An event read back from the stream. One without an audience (every writer stores
+    it; a foreign or damaged entry may not) goes to moderators only: closed, not open."""
     body = json.loads(raw)
-    return Stamped(seq, Event(body["t"], body["d"], body.get("a", "all")))
+    return Stamped(seq, Event(body["t"], body["d"], body.get("a", "moderators")))
 
 
 # Well under redis-py's default socket timeout (5 s since redis-py 8): a blocking

@@ -241,3 +241,16 @@ async def test_resumed_sockets_get_what_their_role_saw_live_on_another_node_from
     assert str(live.session_id) not in there.app.state.live.hub.channels
     await _resumed_get_what_their_twins_got(there, live, gap, dropped)
     await _snapshots_show_each_role_its_share(there, live, gap)
+
+
+def test_a_stream_entry_without_an_audience_reaches_moderators_only() -> None:
+    """A foreign or damaged entry in the Redis stream fails closed, not open."""
+    from realtime.broker import _load
+    from realtime.protocol import sees
+
+    stamped = _load(7, '{"t":"question.added","d":{"id":"q1","text":"secret?"}}')
+    assert stamped.event.audience == "moderators"
+    assert [sees(role, stamped.event.audience) for role in ("attendee", "projector")] == [
+        False,
+        False,
+    ]
