@@ -1,22 +1,33 @@
-"""Fast lanes: the two busiest POSTs served without the router and dependency stack.
+"""Fast lanes: the two busiest POSTs served without FastAPI's router and dependency stack.
 
 At the doors of a festival opening, scans are most of the traffic; when
 registration opens, registrations are. For both, the framework around the call
-(routing, dependency solving, validation wrappers) cost about as much CPU as
-the work itself. This pure ASGI middleware serves the plain shape of
+(routing, dependency solving, validation wrappers) is a large share of what a
+request costs (bench/RESULTS.md has the figures). This pure ASGI middleware
+serves the plain shape of
 
 - ``POST /api/v1/festivals/{slug}/checkins`` (:func:`api.http.answers.scan`),
 - ``POST /api/v1/festivals/{slug}/registrations`` (:func:`api.http.answers.register`),
 
-with the same call, the same unit of work and the same replies as the route.
+as a shim of the route, not a second implementation: it reads the token with
+the routes' :func:`api.http.deps.bearer_token`, parses the body as FastAPI
+parses it for the route (``json.loads``, then the route's model), makes the
+same call in the same unit of work, and answers an exception with the handler
+the app registered for it (:func:`api.http.problems.install`), which is what the
+route's exception middleware calls. So no reply can differ: a test runs one
+table of requests through both (``tests/test_fastlane_parity.py``).
+
 Anything else goes to the route unchanged, its body replayed: a request with
 an ``Idempotency-Key``, a body not sent as JSON (the route answers 415) or that
-does not validate (the route answers its 422 naming the field), any other
-method or path.
+does not parse or validate (the route answers its 422 naming the field), any
+other method or path. An exception no handler takes goes up to Starlette's
+server-error middleware, as a route's does.
 """
 
 from __future__ import annotations
 
+import inspect
+import json
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -24,24 +35,27 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
-from starlette.responses import JSONResponse
+from starlette.datastructures import Headers
+from starlette.requests import Request
+from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.http import answers
-from api.http.problems import problem_for
+from api.http.answers import Reply
+from api.http.deps import bearer_token
 from api.http.routing import is_json
 from festival.db import unit_of_work
-from festival.errors import FestivalError
 from tickets.schemas import CheckinCreate, RegistrationCreate
 
 MAX_BODY = 16 * 1024  # a scan or a registration is a few hundred bytes; bigger go to the route
 
-Serve = Callable[[AsyncSession, Scope, str, Any], Awaitable[JSONResponse]]
+Serve = Callable[[AsyncSession, Headers, str, Any], Awaitable[Reply]]
 
 
 @dataclass(frozen=True)
 class Lane:
-    """One POST served here. ``path`` is the route template, the metrics' label."""
+    """One POST served here. ``path`` is the route template, the metrics' label;
+    ``body`` the model the route declares for its body."""
 
     path: str
     pattern: re.Pattern[str]
@@ -49,12 +63,13 @@ class Lane:
     serve: Serve
 
 
-async def _scan(session: AsyncSession, scope: Scope, slug: str, data: Any) -> JSONResponse:
-    return (await answers.scan(session, _bearer(scope), slug, data)).response()
+async def _scan(session: AsyncSession, headers: Headers, slug: str, data: Any) -> Reply:
+    token = bearer_token(headers.get("authorization"))
+    return await answers.scan(session, token, slug, data)
 
 
-async def _register(session: AsyncSession, scope: Scope, slug: str, data: Any) -> JSONResponse:
-    return (await answers.register(session, slug, data)).response()
+async def _register(session: AsyncSession, headers: Headers, slug: str, data: Any) -> Reply:
+    return await answers.register(session, slug, data)
 
 
 def _lane(path: str, body: type[BaseModel], serve: Serve) -> Lane:
@@ -74,19 +89,20 @@ class FastLanes:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         lane, found = _match(scope)
-        if lane is None or found is None or not _plain(scope):
+        if lane is None or found is None:
+            await self.app(scope, receive, send)
+            return
+        headers = Headers(scope=scope)
+        if not _plain(headers):
             await self.app(scope, receive, send)
             return
         body, complete = await _read(receive)
-        try:
-            data = lane.body.model_validate_json(body) if complete else None
-        except ValidationError:
-            data = None
+        data = _parse(lane, body) if complete else None
         if data is None:
             await self.app(scope, _replay(body, complete, receive), send)
             return
         scope["route"] = lane
-        response = await _serve(lane, scope, found[1], data)
+        response = await _serve(lane, scope, headers, found[1], data)
         await response(scope, receive, send)
 
 
@@ -100,41 +116,53 @@ def _match(scope: Scope) -> tuple[Lane | None, re.Match[str] | None]:
     return None, None
 
 
-async def _serve(lane: Lane, scope: Scope, slug: str, data: BaseModel) -> JSONResponse:
+def _plain(headers: Headers) -> bool:
+    """No ``Idempotency-Key``, and a body that says it is JSON, as the route requires
+    (:mod:`api.http.routing`): any other type, or none, goes to the route for its 415."""
+    return "idempotency-key" not in headers and is_json(headers.get("content-type"))
+
+
+def _parse(lane: Lane, body: bytes) -> BaseModel | None:
+    """The body as the route reads it: Starlette's ``Request.json`` (``json.loads``),
+    then the route's model validating the Python value, as FastAPI does. None for
+    anything that fails, which the route then answers."""
+    try:
+        return lane.body.model_validate(json.loads(body))
+    except (ValueError, ValidationError, RecursionError):  # JSONDecodeError, UnicodeDecodeError
+        return None
+
+
+async def _serve(
+    lane: Lane, scope: Scope, headers: Headers, slug: str, data: BaseModel
+) -> Response:
     sessionmaker = scope["app"].state.sessionmaker
     try:
         async with unit_of_work(sessionmaker) as session:
-            return await lane.serve(session, scope, slug, data)
-    except FestivalError as exc:
-        return problem_for(exc)
+            reply = await lane.serve(session, headers, slug, data)
+    except Exception as exc:
+        handled = await _handled(scope, exc)
+        if handled is None:
+            raise
+        return handled
+    return reply.response()
 
 
-def _plain(scope: Scope) -> bool:
-    """No ``Idempotency-Key``, and a body that says it is JSON, as the route requires
-    (:mod:`api.http.routing`): any other type, or none, goes to the route for its 415."""
-    if _header(scope, b"idempotency-key") is not None:
-        return False
-    content_type = _header(scope, b"content-type")
-    return content_type is not None and is_json(content_type.decode("latin-1"))
-
-
-def _header(scope: Scope, name: bytes) -> bytes | None:
-    headers: list[tuple[bytes, bytes]] = scope["headers"]
-    for key, value in headers:
-        if key == name:
-            return value
+async def _handled(scope: Scope, exc: Exception) -> Response | None:
+    """The reply of the app's handler for ``exc``, looked up as Starlette's exception
+    middleware looks it up for a route (by the exception's classes, most specific
+    first); None when only the server-error middleware's handler would take it."""
+    handlers: dict[Any, Callable[..., Any]] = scope["app"].exception_handlers
+    for cls in type(exc).__mro__:
+        if cls is Exception:
+            return None
+        handler = handlers.get(cls)
+        if handler is not None:
+            response = handler(Request(scope), exc)
+            if inspect.isawaitable(response):
+                response = await response
+            assert isinstance(response, Response)
+            return response
     return None
-
-
-def _bearer(scope: Scope) -> str | None:
-    """The token of an ``Authorization: Bearer`` header, as the route's HTTPBearer reads it."""
-    value = _header(scope, b"authorization")
-    if value is None:
-        return None
-    scheme, _, token = value.decode("latin-1").partition(" ")
-    if scheme.lower() != "bearer" or not token:
-        return None
-    return token
 
 
 async def _read(receive: Receive) -> tuple[bytes, bool]:

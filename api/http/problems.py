@@ -1,4 +1,12 @@
-"""RFC 9457 problem JSON for every error the app answers with."""
+"""RFC 9457 problem JSON for every error the app answers with.
+
+:func:`problem_body` is the one place a problem's body is written, and the
+handlers :func:`install` registers are the one place an exception becomes a
+reply: the routes get them from Starlette's exception middleware, and the fast
+lanes (:mod:`api.http.fastlane`) look the same handlers up. What the door and
+the registration desk answer without an exception (a refused scan, say) is
+shaped in :mod:`api.http.answers`, with :func:`problem_body` too.
+"""
 
 from __future__ import annotations
 
