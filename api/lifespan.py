@@ -1,7 +1,9 @@
 """What starts and stops with the app.
 
 In order: the database (refused unless migrated to the current revision), Redis
-when ``FESTIVAL_REDIS_URL`` is set, the tickets' background machinery (the
+when ``FESTIVAL_REDIS_URL`` is set, the abuse limits (``app.state.limiter``, in
+Redis when there is one, and ``app.state.client_address``; see
+:mod:`festival.limits`), the tickets' background machinery (the
 programme-change handlers and the outbox sender) and the live sessions' runtime
 (:class:`realtime.runtime.LiveRuntime` on ``app.state.live``, its hub and
 broker); they stop in the reverse order.
@@ -17,7 +19,10 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+from api.http.client_address import ClientAddress
+from festival import auth
 from festival.db import make_engine, make_sessionmaker
+from festival.limits import make_limiter
 from festival.migrate import DatabaseNotReady, require_current, sqlite_file
 from festival.settings import Settings
 from realtime.broker import Broker, MemoryBroker, RedisBroker
@@ -47,6 +52,9 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         from redis.asyncio import Redis
 
         app.state.redis = Redis.from_url(settings.redis_url)
+    app.state.limiter = make_limiter(settings.rate_limits, app.state.redis, settings.redis_prefix)
+    app.state.client_address = ClientAddress(settings.trusted_proxies)
+    await auth.prepare()
     await start_tickets(app)
     await start_live(app)
     if settings.environment != "test":
@@ -56,6 +64,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     finally:
         await stop_live(app)
         await stop_tickets(app)
+        await app.state.limiter.aclose()
         if app.state.redis is not None:
             await app.state.redis.aclose()
         await engine.dispose()

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import os
 import secrets
+from ipaddress import ip_network
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 MIN_SECRET_LENGTH = 32
 PLACEHOLDER_SECRETS = frozenset({"", "change-me", "changeme", "secret", "dev", "development"})
@@ -96,6 +97,12 @@ class Settings(DatabaseSettings):
     secret_key: str = ""
     log_level: str = "INFO"
     pre_moderation: bool = True
+    # The abuse limits of festival.limits (sign-in, registration): `off` for load
+    # tests and benchmarks only. The live sessions' own allowances stay either way.
+    rate_limits: bool = True
+    # Proxies whose X-Forwarded-For is believed (addresses or CIDRs, comma-separated);
+    # from anyone else the socket's peer is the client.
+    trusted_proxies: Annotated[tuple[str, ...], NoDecode] = ()
 
     @field_validator("redis_url")
     @classmethod
@@ -105,6 +112,22 @@ class Settings(DatabaseSettings):
                 "not a Redis URL (expected redis://host:6379/0, rediss://… or unix://…)"
             )
         return value or None
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _trusted_proxies(cls, value: Any) -> tuple[str, ...]:
+        items = value.split(",") if isinstance(value, str) else list(value or ())
+        networks = []
+        for item in (str(i).strip() for i in items):
+            if not item:
+                continue
+            try:
+                networks.append(str(ip_network(item, strict=False)))
+            except ValueError:
+                raise ValueError(
+                    f"{item!r} is not an address or a network (e.g. 10.0.0.5 or 10.0.0.0/8)"
+                ) from None
+        return tuple(networks)
 
     @field_validator("log_level")
     @classmethod

@@ -132,12 +132,16 @@ async def db(backend: Backend) -> AsyncIterator[AsyncSession]:
 
 @pytest.fixture
 def settings(backend: Backend) -> Settings:
+    """The app's settings in tests. The abuse limits are off: tests sign in and
+    register dozens of times from one address, which is what the limits refuse;
+    ``tests/security`` turns them on to test them (production's default is on)."""
     return Settings(
         environment="test",
         database_url=backend.url,
         secret_key="test-secret-key-not-for-production",
         base_url="http://testserver",
         redis_url=None,
+        rate_limits=False,
     )
 
 

@@ -130,13 +130,16 @@ def serve(host: str, port: int, workers: int, reload: bool) -> None:
     """Serve the API, the pages and the websockets."""
     import uvicorn
 
+    from api.http.client_address import uvicorn_options
+
     s = migrated_settings()
     run(lambda: preflight(s))
     options: dict[str, Any] = {
         "host": host,
         "port": port,
         "log_level": s.log_level.lower(),
-        "proxy_headers": True,
+        # X-Forwarded-For and -Proto from FESTIVAL_TRUSTED_PROXIES only, as the limits read them.
+        **uvicorn_options(s.trusted_proxies),
         "ws_max_size": 65536,
         # uvicorn's websockets-sansio protocol, leaner (see there).
         "ws": "api.live.uvicorn_protocol:LiveWebSocketProtocol",

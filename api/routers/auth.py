@@ -5,8 +5,10 @@ from __future__ import annotations
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
+from api.http.client_address import ClientAddressDep
 from api.http.deps import SessionDep
 from api.http.idempotency import IdempotencyDep
+from api.http.limits import LimiterDep, too_many
 from api.http.problems import ERROR_RESPONSES
 from api.http.routing import JSONRoute
 from festival.auth import sign_in
@@ -21,9 +23,17 @@ router = APIRouter(
     "/token",
     summary="Exchange an organiser's e-mail and password for a token",
     response_model=TokenReply,
+    responses=too_many("Too many failed sign-ins, for this account or from this address"),
 )
-async def token(body: TokenRequest, session: SessionDep, idem: IdempotencyDep) -> JSONResponse:
+async def token(
+    body: TokenRequest,
+    session: SessionDep,
+    idem: IdempotencyDep,
+    limiter: LimiterDep,
+    address: ClientAddressDep,
+) -> JSONResponse:
     async def _sign_in() -> TokenReply:
-        return TokenReply(access_token=await sign_in(session, body.email, body.password))
+        raw = await sign_in(session, body.email, body.password, limiter=limiter, address=address)
+        return TokenReply(access_token=raw)
 
     return await idem.once(200, _sign_in)

@@ -61,7 +61,7 @@ async def _organiser(session: AsyncSession) -> Account:
     if account is None:
         account, _ = await create_organiser(session, DEMO_EMAIL, DEMO_PASSWORD, "Demo organiser")
     else:
-        account.password_hash = hash_password(DEMO_PASSWORD)
+        account.password_hash = await hash_password(DEMO_PASSWORD)
     return account
 
 
