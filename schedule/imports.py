@@ -96,6 +96,20 @@ async def apply_rows(
     return await _Importer(session, festival, parsed).run(progress)
 
 
+SESSION_FIELDS = (
+    "title",
+    "abstract",
+    "format",
+    "starts_at",
+    "ends_at",
+    "capacity",
+    "live_qa",
+    "language",
+    "stream_url",
+    "status",
+)
+
+
 @dataclass
 class _Importer:
     session: AsyncSession
@@ -147,21 +161,13 @@ class _Importer:
         getattr(self, result)[kind] += 1
 
     async def _session(self, row: SessionRow) -> None:
+        existing = self.sessions.get(row.key) if row.key else None
+        # A new session takes the row's defaults for the columns the file leaves out
+        # (format "talk", status "scheduled"); an existing one keeps what it has.
         fields: dict[str, Any] = {
             name: getattr(row, name)
-            for name in (
-                "title",
-                "abstract",
-                "format",
-                "starts_at",
-                "ends_at",
-                "capacity",
-                "live_qa",
-                "language",
-                "stream_url",
-                "status",
-            )
-            if name in row.present
+            for name in SESSION_FIELDS
+            if existing is None or name in row.present
         }
         if "track" in row.present:
             fields["track_id"] = (await self._track(row.track)).id if row.track else None
@@ -170,7 +176,6 @@ class _Importer:
         speaker_ids = None
         if "speakers" in row.present:
             speaker_ids = [(await self._speaker(s)).id for s in row.speakers]
-        existing = self.sessions.get(row.key) if row.key else None
         if existing is None:
             item = await add_session(
                 self.session, self.festival, fields, speaker_ids or [], external_id=row.key

@@ -28,7 +28,10 @@ from tests.test_lock import uv_version
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 COMPOSE = ROOT / "docker-compose.yml"
-SECRETS = {"POSTGRES_PASSWORD": "pg-secret", "FESTIVAL_SECRET_KEY": "a-long-random-secret-key-for-the-deploy-test"}
+SECRETS = {
+    "POSTGRES_PASSWORD": "pg-secret",
+    "FESTIVAL_SECRET_KEY": "a-long-random-secret-key-for-the-deploy-test",
+}
 
 
 # -- readers ---------------------------------------------------------------------------

@@ -130,6 +130,19 @@ async def test_csv_import_creates_the_programme_and_reimport_changes_nothing(
     assert [c["kind"] for c in changes] == ["added", "added"]
 
 
+async def test_a_csv_with_only_the_required_columns_imports_with_the_defaults(
+    client: httpx.AsyncClient, backend: Backend
+) -> None:
+    """``format`` and the other optional columns may be left out: a new session takes
+    their defaults (it was a NOT NULL failure reported as "conflicts with stored data")."""
+    token, slug = await _empty_festival(client, backend)
+    rows = "title,starts_at,ends_at\r\nBare,2030-10-08T16:00:00+02:00,2030-10-08T17:00:00+02:00\r\n"
+    made = await _import(client, token, slug, rows.encode(), "text/csv")
+    assert made.status_code == 200, made.text
+    [item] = (await client.get(f"{sf.base(slug)}/programme")).json()["items"]
+    assert (item["title"], item["format"], item["live_qa"]) == ("Bare", "talk", False)
+
+
 async def test_our_own_csv_export_reimports_without_changes_and_keeps_formula_text(
     client: httpx.AsyncClient, backend: Backend
 ) -> None:
@@ -260,7 +273,10 @@ def test_cli_import_reports_a_summary_and_changes_nothing_the_second_time(
 ) -> None:
     path = tmp_path / "programme.csv"
     path.write_text(CSV_ROWS)
-    env = {"FESTIVAL_DATABASE_URL": backend.url, "FESTIVAL_SECRET_KEY": "test-secret-key-cli-not-for-production"}
+    env = {
+        "FESTIVAL_DATABASE_URL": backend.url,
+        "FESTIVAL_SECRET_KEY": "test-secret-key-cli-not-for-production",
+    }
     runner = CliRunner()
     first = runner.invoke(cli, ["import", str(path), "--festival", cli_festival], env=env)
     assert first.exit_code == 0, first.output
