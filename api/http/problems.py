@@ -23,7 +23,7 @@ from pydantic import BaseModel
 from sqlalchemy.exc import IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from festival.errors import FestivalError
+from festival.errors import FestivalError, TooManyRequests
 
 log = logging.getLogger("festival.api")
 PROBLEM = "application/problem+json"
@@ -60,8 +60,12 @@ def problem(status: int, code: str, title: str, detail: str, **extras: Any) -> J
 
 
 def problem_for(exc: FestivalError) -> JSONResponse:
-    """A domain error as problem JSON, with the status of its family."""
-    return problem(exc.status, exc.code, exc.title, exc.detail, **exc.extras)
+    """A domain error as problem JSON, with the status of its family (and for a
+    limit that lifts by itself, ``Retry-After`` in seconds)."""
+    response = problem(exc.status, exc.code, exc.title, exc.detail, **exc.extras)
+    if isinstance(exc, TooManyRequests):
+        response.headers["Retry-After"] = str(exc.retry_after)
+    return response
 
 
 def _field(loc: tuple[Any, ...]) -> str:
