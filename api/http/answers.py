@@ -4,7 +4,8 @@ The domain answers in its own terms: a scan with a :data:`tickets.checkin.ScanOu
 an offline item that is no scan with a :class:`tickets.offline.NotAScan`, a
 registration with a :class:`tickets.schemas.RegistrationIssued`, and a refusal
 of the request itself with a ``FestivalError`` (rendered by :mod:`api.http.problems`).
-This module is the one place where those outcomes get a status and a JSON body.
+This module is the one place where those outcomes get a status and a JSON body,
+and :func:`register` the one place where a registration meets its abuse limit.
 
 The routes (:mod:`api.routers.checkin`, :mod:`api.routers.registration`) and the
 fast lanes (:mod:`api.http.fastlane`) call :func:`scan` and :func:`register`,
@@ -26,6 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from api.http.idempotency import Idempotency
 from api.http.problems import PROBLEM, problem_body
 from festival.db import at_once_else_in_transaction, autocommit
+from festival.limits import REGISTER_ADDRESS, Limiter, address_key
 from tickets import checkin, registration
 from tickets.checkin import Admitted, AlreadyIn, Refused
 from tickets.offline import NotAScan, SyncResult
@@ -155,10 +157,22 @@ async def scan(session: AsyncSession, token: str | None, slug: str, data: Checki
     return scan_reply(outcome)
 
 
-async def register(session: AsyncSession, slug: str, data: RegistrationCreate) -> Reply:
+async def register(
+    session: AsyncSession, slug: str, data: RegistrationCreate, *, limiter: Limiter, address: str
+) -> Reply:
     """A registration in ``session``'s unit of work: the one-statement common case
     in autocommit where that applies, else (or when it cannot place the
-    registration at once) the whole use case in a transaction."""
+    registration at once) the whole use case in a transaction.
+
+    First, whatever the outcome (a ``409`` for an address already registered
+    included, so probing who registered costs the same), it counts against
+    ``REGISTER_ADDRESS`` for the client's ``address`` and this festival:
+    :class:`festival.errors.TooManyRequests` beyond it, before anything is read.
+    """
+    await limiter.take(
+        "Too many registrations from this address",
+        (REGISTER_ADDRESS, f"{slug}|{address_key(address)}"),
+    )
     issued = await at_once_else_in_transaction(
         session,
         lambda: registration.register_at_once(session, slug, data),

@@ -40,7 +40,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api.http import answers
+from api.http import answers, limits
 from api.http.answers import Reply
 from api.http.deps import bearer_token
 from api.http.routing import is_json
@@ -49,7 +49,7 @@ from tickets.schemas import CheckinCreate, RegistrationCreate
 
 MAX_BODY = 16 * 1024  # a scan or a registration is a few hundred bytes; bigger go to the route
 
-Serve = Callable[[AsyncSession, Headers, str, Any], Awaitable[Reply]]
+Serve = Callable[[AsyncSession, Scope, Headers, str, Any], Awaitable[Reply]]
 
 
 @dataclass(frozen=True)
@@ -63,13 +63,18 @@ class Lane:
     serve: Serve
 
 
-async def _scan(session: AsyncSession, headers: Headers, slug: str, data: Any) -> Reply:
+async def _scan(
+    session: AsyncSession, scope: Scope, headers: Headers, slug: str, data: Any
+) -> Reply:
     token = bearer_token(headers.get("authorization"))
     return await answers.scan(session, token, slug, data)
 
 
-async def _register(session: AsyncSession, headers: Headers, slug: str, data: Any) -> Reply:
-    return await answers.register(session, slug, data)
+async def _register(
+    session: AsyncSession, scope: Scope, headers: Headers, slug: str, data: Any
+) -> Reply:
+    limiter, address = limits.edge(scope)
+    return await answers.register(session, slug, data, limiter=limiter, address=address)
 
 
 def _lane(path: str, body: type[BaseModel], serve: Serve) -> Lane:
@@ -138,7 +143,7 @@ async def _serve(
     sessionmaker = scope["app"].state.sessionmaker
     try:
         async with unit_of_work(sessionmaker) as session:
-            reply = await lane.serve(session, headers, slug, data)
+            reply = await lane.serve(session, scope, headers, slug, data)
     except Exception as exc:
         handled = await _handled(scope, exc)
         if handled is None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
+from starlette.types import Scope
 
 from api.http.problems import PROBLEM, Problem
 from festival.limits import Limiter
@@ -15,6 +16,14 @@ from festival.limits import Limiter
 def limiter(request: Request) -> Limiter:
     found: Limiter = request.app.state.limiter
     return found
+
+
+def edge(scope: Scope) -> tuple[Limiter, str]:
+    """The app's limiter and the client's address, for a request served without
+    FastAPI's dependencies (the fast lane); routes take ``LimiterDep`` and
+    ``ClientAddressDep``."""
+    state = scope["app"].state
+    return state.limiter, state.client_address(scope)
 
 
 LimiterDep = Annotated[Limiter, Depends(limiter)]

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query, Response
 from fastapi.responses import JSONResponse
 
 from api.http import answers
+from api.http.client_address import ClientAddressDep
 from api.http.deps import (
     AttendeeDep,
     CursorQuery,
@@ -18,6 +19,7 @@ from api.http.deps import (
     SettingsDep,
 )
 from api.http.idempotency import IdempotencyDep
+from api.http.limits import LimiterDep, too_many
 from api.http.problems import ERROR_RESPONSES
 from api.http.routing import JSONRoute
 from festival.schemas import Page
@@ -44,14 +46,21 @@ CSV = "text/csv; charset=utf-8"
     status_code=201,
     response_model=RegistrationIssued,
     summary="Register (confirmed while places remain, else waitlisted)",
+    responses=too_many("Too many registrations from this address for this festival"),
 )
 async def register(
-    slug: str, body: RegistrationCreate, session: SessionDep, idempotency: IdempotencyDep
+    slug: str,
+    body: RegistrationCreate,
+    session: SessionDep,
+    idempotency: IdempotencyDep,
+    limiter: LimiterDep,
+    address: ClientAddressDep,
 ) -> JSONResponse:
     # A plain registration is served by the fast lane, with the same call (api.http.fastlane).
     if (replay := await idempotency.replay()) is not None:
         return replay
-    return await answers.remembered(idempotency, await answers.register(session, slug, body))
+    reply = await answers.register(session, slug, body, limiter=limiter, address=address)
+    return await answers.remembered(idempotency, reply)
 
 
 @router.get("/festivals/{slug}/registrations", summary="Registrations of a festival")
