@@ -6,11 +6,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from tests.conftest import Backend
 from tests.factories.festival import auth
 from tests.factories.tickets import open_festival, registered, staff_token
+from tickets.checkin import scan_key
 from tickets.models import Checkin
 
 T0 = datetime(2030, 10, 8, 9, 0, tzinfo=UTC)
@@ -78,6 +79,31 @@ async def test_batch_with_duplicates_and_a_revoked_ticket_syncs_identically_twic
     second = await _sync(client, ctx, scans)
     assert second == first
     assert await _rows(backend) == rows == 5
+
+
+async def test_scans_kept_with_their_whole_reply_are_answered_as_they_were(
+    client: httpx.AsyncClient, backend: Backend
+) -> None:
+    """Rows written before scans answered in domain terms kept the whole reply,
+    problem fields included; a batch sent again is still answered as the first time."""
+    ctx = await _setup(client, backend)
+    a, _, gone = (p["ticket"]["qr"] for p in ctx["people"])
+    scans: list[Any] = [
+        {"qr": a, "scanned_at": _at(1), "device_id": "door-1", "gate": "West"},
+        {"qr": a, "scanned_at": _at(2), "device_id": "door-2"},
+        {"qr": gone, "scanned_at": _at(3), "device_id": "door-1"},
+        {"qr": "garbage", "scanned_at": _at(4), "device_id": "door-1"},
+    ]
+    first = await _sync(client, ctx, scans)
+    assert [r["result"] for r in first] == ["ok", "already_checked_in", "revoked", "invalid"]
+    async with backend.engine.begin() as connection:
+        for scan, reply in zip(scans, first, strict=True):
+            when = datetime.fromisoformat(scan["scanned_at"])
+            key = scan_key(scan["device_id"], scan["qr"], when)
+            await connection.execute(
+                update(Checkin).where(Checkin.scan_key == key).values(reply=reply)
+            )
+    assert await _sync(client, ctx, scans) == first
 
 
 async def test_earliest_scan_wins_over_a_later_online_checkin(
