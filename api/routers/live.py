@@ -6,6 +6,7 @@ sockets exactly as if the action came from one.
 
 from __future__ import annotations
 
+import math
 import uuid
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any, Literal
@@ -17,7 +18,7 @@ from api.http.deps import PrincipalDep, SessionDep, SettingsDep
 from api.http.idempotency import IdempotencyDep
 from api.http.problems import ERROR_RESPONSES
 from api.http.routing import JSONRoute
-from festival.errors import RateLimited
+from festival.errors import TooManyRequests
 from realtime import access, polls, projector, qa, reports
 from realtime.live import LiveContext
 from realtime.protocol import PollCreate
@@ -60,7 +61,10 @@ def _within_limit(kind: str) -> Callable[[Request, LiveContext], Awaitable[LiveC
         allowance = runtime.allowance(ctx)
         bucket = allowance.questions if kind == "questions" else allowance.votes
         if ctx.role == "attendee" and not bucket.take(runtime.hub.clock()):
-            raise RateLimited(f"Too many {kind}; slow down")
+            wait = (1 - bucket.tokens) / bucket.rate  # until the bucket holds one again
+            raise TooManyRequests(
+                f"Too many {kind}; slow down", retry_after=max(1, math.ceil(wait))
+            )
         return ctx
 
     return check

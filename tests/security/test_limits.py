@@ -10,6 +10,7 @@ import asyncio
 import uuid
 from collections.abc import AsyncIterator
 
+import httpx
 import pytest
 from redis.asyncio import Redis
 
@@ -25,7 +26,10 @@ from festival.limits import (
     make_limiter,
 )
 from festival.settings import Settings
+from realtime.protocol import Limits
 from tests.conftest import Backend, free_port
+from tests.factories.festival import auth
+from tests.factories.realtime import live_session
 from tests.security.limited import cheap_account, limited, served, sign_in
 
 RULE = Rule("test.rule", 3, 60)
@@ -233,3 +237,19 @@ def test_rate_limits_are_on_by_default_and_read_on_and_off(
     monkeypatch.setenv("FESTIVAL_TRUSTED_PROXIES", "10.0.0.0/8,proxy.internal")
     with pytest.raises(ValueError, match=r"'proxy\.internal' is not an address or a network"):
         Settings(secret_key=secret)
+
+
+async def test_the_rest_mirrors_429_says_when_the_next_question_may_come(
+    client: httpx.AsyncClient, backend: Backend
+) -> None:
+    """The REST mirrors share the attendee's live allowance (tests/realtime); beyond
+    it, their 429 carries Retry-After like every other."""
+    live = await live_session(backend.engine)
+    path = f"/api/v1/sessions/{live.session_id}/questions"
+    ada = auth(await live.attendee())
+    replies = [await client.post(path, json={"text": f"Q{i}?"}, headers=ada) for i in range(4)]
+    assert [r.status_code for r in replies] == [201, 201, 201, 429]
+    limits = Limits()
+    wait = int(replies[-1].headers["retry-after"])
+    assert 0 < wait <= 60 / limits.questions_per_minute + 1
+    assert replies[-1].json()["retry_after"] == wait
