@@ -9,7 +9,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
-SCRIPTS: list[str] = ["programme", "checkin", "registration", "ws_fanout", "ws_floor"]
+SCRIPTS: list[str] = ["programme", "checkin", "registration", "limits", "ws_fanout", "ws_floor"]
 
 
 def main() -> int:
