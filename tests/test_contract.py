@@ -11,7 +11,7 @@ from __future__ import annotations
 import csv
 import io
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -19,6 +19,7 @@ from fastapi import FastAPI
 
 from tests.conftest import Backend
 from tests.factories import festival as ff
+from tests.factories import tickets as tf
 from tests.factories.festival import auth
 from tests.realtime.asgi import AsgiSocket
 from tests.schedule.validators import assert_valid_json, assert_valid_xml
@@ -769,7 +770,7 @@ async def test_offline_bundle_sync_in_order_stats_and_arrivals_chart(
     client: httpx.AsyncClient, backend: Backend
 ) -> None:
     _, owner = await organiser(backend)
-    slug = (await ff.festival(client, owner))["slug"]
+    slug = (await ff.festival(client, owner, **tf.running_now()))["slug"]
     door = await staff(client, owner, slug, "checkin")
     ada, bo, gone = [await attendee(client, slug, n) for n in ("Ada", "Bo", "Gone")]
     await client.delete(f"{API}/me/registration", headers=auth(gone["attendee_token"]))
@@ -781,8 +782,16 @@ async def test_offline_bundle_sync_in_order_stats_and_arrivals_chart(
     assert_problem(await client.get(f"{fest(slug)}/checkin-bundle"), 401)
 
     await scan(client, slug, door, bo["ticket"]["qr"])
+    # The scanner registers itself first; its scans are from within the festival's days.
+    tablet = await created(client, f"{fest(slug)}/devices", {"name": "Tablet 1"}, door)
+    hour_ago = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=1)
     scans = [
-        {"qr": qr, "scanned_at": at(DAY_ONE, 8, i), "device_id": "tablet-1", "gate": "East"}
+        {
+            "qr": qr,
+            "scanned_at": (hour_ago + timedelta(minutes=i)).isoformat(),
+            "device_id": tablet["id"],
+            "gate": "East",
+        }
         for i, qr in enumerate((ada["ticket"]["qr"], bo["ticket"]["qr"], "garbage"))
     ]
     synced = await client.post(

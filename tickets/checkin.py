@@ -281,39 +281,19 @@ async def _admit(
 ) -> Admitted | AlreadyIn:
     """Record the check-in, unless a live one exists: then :class:`AlreadyIn`.
 
-    An offline scan made before the live check-in replaces it (the earliest scan
-    wins), also when the two race: a lost insert looks again.
+    The first check-in recorded wins, online or offline: an offline scan that
+    claims an earlier time does not replace it (a scanner's clock is not proof,
+    and the arrival record is not for rewriting). A lost insert looks again.
     """
-    offline = scan.device_id is not None
     for _ in range(5):
-        live = None
-        if offline:
-            live = await session.scalar(queries.live_checkin(ticket.id, scan.list_key))
-            if live is not None and scan.scanned_at < live.scanned_at:
-                if not await _supersede(session, live.id):
-                    continue  # changed under us: look again
-                live = None
+        admitted = Admitted(uuid.uuid4(), ticket.name, scan.list_key, scan.gate, scan.scanned_at)
+        if await _insert_live(session, festival_id, scan, ticket, admitted):
+            return admitted
+        live = await session.scalar(queries.live_checkin(ticket.id, scan.list_key))
         if live is None:
-            admitted = Admitted(
-                uuid.uuid4(), ticket.name, scan.list_key, scan.gate, scan.scanned_at
-            )
-            if await _insert_live(session, festival_id, scan, ticket, admitted):
-                return admitted
-            live = await session.scalar(queries.live_checkin(ticket.id, scan.list_key))
-            if live is None or (offline and scan.scanned_at < live.scanned_at):
-                continue  # reverted, or won by a later scan, meanwhile
+            continue  # reverted meanwhile
         return await _already(session, festival_id, scan, ticket, live)
     raise Conflict("This ticket is being checked in at another door right now: scan again")
-
-
-async def _supersede(session: AsyncSession, checkin_id: uuid.UUID) -> bool:
-    result = await session.execute(
-        update(Checkin)
-        .where(Checkin.id == checkin_id, Checkin.live.is_(True))
-        .values(live=False)
-        .execution_options(synchronize_session=False)
-    )
-    return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
 async def _already(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from festival.errors import Conflict, Invalid, NotFound
+from festival.errors import Conflict, Forbidden, Invalid, NotFound
 
 
 class RegistrationClosed(Conflict):
@@ -42,3 +42,10 @@ class SeatClash(Conflict):
 class CheckinNotLive(Conflict):
     code = "checkin_not_live"
     title = "The check-in is not live"
+
+
+class DeviceNotRegistered(Forbidden):
+    """An offline sync named a scanner this token did not register (or one revoked)."""
+
+    code = "device_not_registered"
+    title = "Not a registered scanner of this token"

@@ -241,6 +241,24 @@ class Checkin(IdMixin, Base):
     reply: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
 
+class CheckinDevice(IdMixin, Base):
+    """A scanner a check-in token registered: offline scans sync only as one of these.
+
+    Its ``id`` is the server's, so a device cannot be named by guessing; it
+    belongs to the token that registered it (``staff_token_id``), and the
+    organiser may revoke it (``revoked_at``): its scans are then refused.
+    """
+
+    __tablename__ = "checkin_devices"
+    __table_args__ = (Index("ix_checkin_devices_festival", "festival_id", "created_at"),)
+
+    festival_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("festivals.id", ondelete="CASCADE"))
+    staff_token_id: Mapped[uuid.UUID] = mapped_column()
+    name: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column()
+
+
 class OutboxMessage(IdMixin, TimestampMixin, Base):
     """A message to an attendee, written in the transaction that caused it.
 

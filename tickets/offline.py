@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from datetime import datetime, time, timedelta
 from typing import Any, TypeAlias
+from zoneinfo import ZoneInfo
 
 from pydantic import ValidationError
 from sqlalchemy import or_, select
@@ -15,7 +17,7 @@ from festival.auth import Principal
 from festival.db import utcnow
 from festival.errors import FestivalError
 from festival.models import Festival
-from tickets import checkin, issuing, signing
+from tickets import checkin, devices, issuing, signing
 from tickets.models import Checkin, Ticket, Ticketing
 from tickets.schemas import CheckinBundle, OfflineScan, RevokedPayload
 
@@ -78,25 +80,71 @@ def _not_a_scan(index: int, error: ValidationError | str) -> NotAScan:
     return NotAScan(f"scans[{index}]: {detail}")
 
 
+# How far an offline scan's time may stray: the day before the festival to the
+# day after it (set-up and late syncs, in the festival's zone), and no later
+# than the server's clock plus a scanner's plausible drift.
+WINDOW_DAYS = 1
+CLOCK_SKEW = timedelta(minutes=5)
+
+
+def scan_window(festival: Festival, now: datetime) -> tuple[datetime, datetime]:
+    """When an offline scan may have happened: ``[earliest, latest]``."""
+    zone = ZoneInfo(festival.timezone)
+    first = festival.starts_on - timedelta(days=WINDOW_DAYS)
+    after = festival.ends_on + timedelta(days=WINDOW_DAYS + 1)
+    earliest = datetime.combine(first, time(), zone)
+    latest = min(datetime.combine(after, time(), zone), now + CLOCK_SKEW)
+    return earliest, latest
+
+
+def _out_of_window(item: OfflineScan, window: tuple[datetime, datetime]) -> str | None:
+    earliest, latest = window
+    if earliest <= item.scanned_at <= latest:
+        return None
+    return (
+        f"scanned_at {item.scanned_at.isoformat()} is outside the festival's scanning window "
+        f"({earliest.isoformat()} to {latest.isoformat()}, never in the future): "
+        "check the scanner's clock; nothing was recorded"
+    )
+
+
 async def sync(
     session: AsyncSession, principal: Principal, slug: str, scans: list[Any]
 ) -> list[SyncResult]:
-    """Record scans a device made offline; one result per scan, in order.
+    """Record scans a registered device made offline; one result per scan, in order.
 
-    Scans are applied in the order they happened, so the earliest scan of a
-    ticket wins even against a later online check-in. A scan already synced (the
-    same device, payload and time) answers with its first result, so sending a
-    batch again changes nothing. Each scan runs in its own savepoint: a bad one
-    is answered as :class:`NotAScan` and the others go on.
+    Every ``device_id`` must be a device this token registered and the organiser
+    did not revoke (:func:`tickets.devices.ensure_registered`), else the whole
+    sync is refused before anything is recorded. A scan whose ``scanned_at`` is
+    outside :func:`scan_window` is :class:`NotAScan` (refused, not clamped: a
+    clamped time would be an arrival nobody saw). Scans are applied in the order
+    they happened, but the first check-in recorded wins: an offline scan never
+    replaces a live check-in, online or synced earlier; it is answered
+    ``already_checked_in``. A scan already synced (the same device, payload and
+    time) answers with its first result, so sending a batch again changes
+    nothing. Each scan runs in its own savepoint: a bad one is answered as
+    :class:`NotAScan` and the others go on.
     """
     festival = await checkin.door_festival(session, principal, slug)
+    named = (
+        raw["device_id"]
+        for raw in scans
+        if isinstance(raw, dict) and isinstance(raw.get("device_id"), str)
+    )
+    await devices.ensure_registered(session, principal, festival, named)
+    window = scan_window(festival, utcnow())
     results: list[SyncResult | None] = [None] * len(scans)
     valid: list[tuple[int, OfflineScan]] = []
     for index, raw in enumerate(scans):
         try:
-            valid.append((index, OfflineScan.model_validate(raw)))
+            item = OfflineScan.model_validate(raw)
         except ValidationError as exc:
             results[index] = _not_a_scan(index, exc)
+            continue
+        if (stray := _out_of_window(item, window)) is not None:
+            results[index] = _not_a_scan(index, stray)
+        else:
+            valid.append((index, item))
     for index, item in sorted(valid, key=lambda pair: pair[1].scanned_at):
         key = checkin.scan_key(item.device_id, item.qr, item.scanned_at)
         scan = checkin.Scan(

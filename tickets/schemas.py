@@ -88,10 +88,26 @@ class CheckinReverted(BaseModel):
     reverted_at: datetime
 
 
+class DeviceCreate(Input):
+    name: str = Field(min_length=1, max_length=100, description="What the door calls it")
+
+
+class DeviceRead(Output):
+    id: uuid.UUID = Field(description="What an offline scan names as its device_id")
+    name: str
+    staff_token_id: uuid.UUID
+    created_at: datetime
+    revoked_at: datetime | None
+
+
 class OfflineScan(Input):
     qr: str = Field(max_length=2000)
     scanned_at: AwareDatetime
-    device_id: str = Field(min_length=1, max_length=100)
+    device_id: str = Field(
+        min_length=1,
+        max_length=100,
+        description="The id POST /api/v1/festivals/{slug}/devices gave this scanner",
+    )
     gate: str | None = Field(default=None, max_length=100)
     list: str = Field(default="festival", max_length=40)
 

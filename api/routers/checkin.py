@@ -9,16 +9,19 @@ from fastapi.responses import JSONResponse
 
 from api.http import answers
 from api.http.answers import CheckinOk, CheckinRefused
-from api.http.deps import BearerDep, CheckinStaffDep, PrincipalDep, SessionDep
+from api.http.deps import BearerDep, CheckinStaffDep, OrganiserDep, PrincipalDep, SessionDep
 from api.http.idempotency import IdempotencyDep
 from api.http.problems import ERROR_RESPONSES, PROBLEM
 from api.http.routing import JSONRoute
-from tickets import checkin, offline, reports
+from festival.schemas import Page
+from tickets import checkin, devices, offline, reports
 from tickets.schemas import (
     CheckinBundle,
     CheckinCreate,
     CheckinReverted,
     CheckinStats,
+    DeviceCreate,
+    DeviceRead,
     SyncReply,
     SyncRequest,
 )
@@ -70,6 +73,37 @@ async def revert(
 )
 async def bundle(slug: str, session: SessionDep, who: CheckinStaffDep) -> CheckinBundle:
     return await offline.bundle(session, who, slug)
+
+
+@router.post(
+    "/{slug}/devices",
+    status_code=201,
+    summary="Register a scanner device of this check-in token (offline scans sync as it)",
+)
+async def register_device(
+    slug: str, body: DeviceCreate, session: SessionDep, who: CheckinStaffDep
+) -> DeviceRead:
+    return DeviceRead.model_validate(await devices.register(session, who, slug, body.name))
+
+
+@router.get(
+    "/{slug}/devices", summary="Scanner devices: all for the organiser, a check-in token's own"
+)
+async def list_devices(slug: str, session: SessionDep, who: PrincipalDep) -> Page[DeviceRead]:
+    found = await devices.listed(session, who, slug)
+    return Page(items=[DeviceRead.model_validate(d) for d in found])
+
+
+@router.delete(
+    "/{slug}/devices/{device_id}",
+    status_code=204,
+    summary="Revoke a scanner device (its offline scans are refused from then on)",
+)
+async def revoke_device(
+    slug: str, device_id: uuid.UUID, session: SessionDep, who: OrganiserDep
+) -> Response:
+    await devices.revoke(session, who, slug, device_id)
+    return Response(status_code=204)
 
 
 @router.post(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -72,6 +73,26 @@ async def staff_token(
     assert response.status_code == 201, response.text
     token: str = response.json()["token"]
     return token
+
+
+def running_now() -> dict[str, str]:
+    """The dates of a festival on today in its zone (``festival_body``'s): offline
+    scans are taken only within a festival's days and never from the future."""
+    today = datetime.now(ZoneInfo("Europe/Amsterdam")).date()
+    starts, ends = today - timedelta(days=1), today + timedelta(days=1)
+    return {"starts_on": starts.isoformat(), "ends_on": ends.isoformat()}
+
+
+async def scanner_device(
+    client: httpx.AsyncClient, staff: str, slug: str, name: str = "Tablet"
+) -> str:
+    """A scanner device registered by the check-in token ``staff``; its id, for syncs."""
+    response = await client.post(
+        f"/api/v1/festivals/{slug}/devices", json={"name": name}, headers=auth(staff)
+    )
+    assert response.status_code == 201, response.text
+    device: str = response.json()["id"]
+    return device
 
 
 async def programme_session(

@@ -173,9 +173,12 @@ RULES: dict[str, Rule] = {
     f"POST {FEST}/checkins/sync": Rule(
         DOOR_A,
         body=lambda w: {
-            "scans": [{"qr": w.qr["scanned"], "scanned_at": at(8, 8), "device_id": "scanner-1"}]
+            "scans": [{"qr": w.qr["scanned"], "scanned_at": at(8, 8), "device_id": w.ids["device"]}]
         },
     ),
+    f"POST {FEST}/devices": Rule(DOOR_A, body=lambda w: {"name": "Another tablet"}),
+    f"GET {FEST}/devices": Rule(DOOR_AND_ORGANISER_A),
+    f"DELETE {FEST}/devices/{{device_id}}": Rule(ORGANISER_A, params={"device_id": "spare_device"}),
     f"GET {FEST}/checkins/stats": Rule(DOOR_AND_ORGANISER_A),
     f"GET {FEST}/checkins/arrivals.svg": Rule(DOOR_AND_ORGANISER_A),
     # live sessions (the REST mirrors and the socket)

@@ -385,6 +385,7 @@ async def test_the_private_markers_are_there_to_leak(matrix: Matrix) -> None:
         ("organiser_a", f"/api/v1/festivals/{world.slug_a}/speakers/{world.ids['speaker']}"),
         ("organiser_a", f"/api/v1/festivals/{world.slug_a}/registrations"),
         ("organiser_a", f"/api/v1/festivals/{world.slug_a}/staff-tokens"),
+        ("organiser_a", f"/api/v1/festivals/{world.slug_a}/devices"),
         ("organiser_a", "/api/v1/festivals"),
         ("moderator_a", f"/api/v1/sessions/{world.ids['keynote']}/questions"),
         ("moderator_a", f"/api/v1/sessions/{world.ids['keynote']}/polls"),

@@ -222,6 +222,9 @@ async def build_world(client: httpx.AsyncClient, engine: AsyncEngine) -> World:
     _ok(await client.delete(revoke, headers=auth(org_a)), 204)
     checkin_b = await _staff(client, org_b, slug_b, "checkin", "door-b")
     foreign["spare_staff"] = (await _staff(client, org_b, slug_b, "checkin", "spare"))["id"]
+    ids["device"] = await tf.scanner_device(client, checkin_a["token"], slug_a, f"Scanner {tag}")
+    ids["spare_device"] = await tf.scanner_device(client, checkin_a["token"], slug_a, "spare")
+    foreign["spare_device"] = await tf.scanner_device(client, checkin_b["token"], slug_b)
     link = f"{API}/sessions/{ids['keynote']}/projector-links"
     projector = _ok(await client.post(link, headers=auth(moderator_a["token"])))
 
@@ -264,6 +267,7 @@ async def build_world(client: httpx.AsyncClient, engine: AsyncEngine) -> World:
         f"Pending question {tag}?": moderators,
         f"Draft poll {tag}": moderators,
         door_label: organiser,
+        f"Scanner {tag}": organiser | {"checkin_a"},
         draft_name: organiser,
     }
     return World(slug_a, slug_b, tokens, ids, foreign, qr, owner_email, markers, draft_slug, draft)

@@ -10,11 +10,20 @@ from sqlalchemy import func, select, update
 
 from tests.conftest import Backend
 from tests.factories.festival import auth
-from tests.factories.tickets import open_festival, registered, staff_token
+from tests.factories.tickets import (
+    open_festival,
+    registered,
+    running_now,
+    scanner_device,
+    staff_token,
+)
 from tickets.checkin import scan_key
 from tickets.models import Checkin
 
-T0 = datetime(2030, 10, 8, 9, 0, tzinfo=UTC)
+# Offline scans must fall within the festival's days and not in the future: the
+# festival runs from yesterday to tomorrow, and the scans were made hours ago.
+T0 = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(hours=3)
+DEVICES = ("door-1", "door-2", "tablet", "door")
 
 
 def _at(minutes: int) -> str:
@@ -22,15 +31,26 @@ def _at(minutes: int) -> str:
 
 
 async def _setup(client: httpx.AsyncClient, backend: Backend) -> dict[str, Any]:
-    made, token = await open_festival(client, backend.engine)
+    made, token = await open_festival(client, backend.engine, **running_now())
     staff = await staff_token(client, token, made["slug"])
     people = [await registered(client, made["slug"], name=f"P{n}") for n in range(3)]
     gone = people[2]
     await client.delete("/api/v1/me/registration", headers=auth(gone["attendee_token"]))
-    return {"slug": made["slug"], "staff": staff, "organiser": token, "people": people}
+    devices = {name: await scanner_device(client, staff, made["slug"], name) for name in DEVICES}
+    return {
+        "slug": made["slug"],
+        "staff": staff,
+        "organiser": token,
+        "people": people,
+        "devices": devices,
+    }
 
 
 async def _sync(client: httpx.AsyncClient, ctx: dict[str, Any], scans: list[Any]) -> Any:
+    """Sync ``scans``, each naming its device by the name it was registered under."""
+    for scan in scans:
+        if isinstance(scan, dict) and scan.get("device_id") in ctx["devices"]:
+            scan["device_id"] = ctx["devices"][scan["device_id"]]
     reply = await client.post(
         f"/api/v1/festivals/{ctx['slug']}/checkins/sync",
         json={"scans": scans},
@@ -106,9 +126,11 @@ async def test_scans_kept_with_their_whole_reply_are_answered_as_they_were(
     assert await _sync(client, ctx, scans) == first
 
 
-async def test_earliest_scan_wins_over_a_later_online_checkin(
+async def test_an_earlier_offline_scan_never_replaces_an_online_checkin(
     client: httpx.AsyncClient, backend: Backend
 ) -> None:
+    """The first check-in recorded counts: a scanner's clock is no proof of an
+    earlier arrival, so the offline scan is answered as a duplicate."""
     ctx = await _setup(client, backend)
     qr = ctx["people"][0]["ticket"]["qr"]
     online = await client.post(
@@ -117,17 +139,19 @@ async def test_earliest_scan_wins_over_a_later_online_checkin(
         headers=auth(ctx["staff"]),
     )
     assert online.status_code == 201
-    earlier = datetime.fromisoformat(online.json()["checked_in_at"]) - timedelta(minutes=10)
+    at = online.json()["checked_in_at"]
+    earlier = datetime.fromisoformat(at) - timedelta(minutes=10)
     results = await _sync(
         client,
         ctx,
         [{"qr": qr, "scanned_at": earlier.isoformat(), "device_id": "tablet", "gate": "Side"}],
     )
-    assert results[0]["result"] == "ok"
+    assert results[0]["result"] == "already_checked_in"
+    assert (results[0]["gate"], results[0]["checked_in_at"]) == ("Main", at)
     again = await client.post(
         f"/api/v1/festivals/{ctx['slug']}/checkins", json={"qr": qr}, headers=auth(ctx["staff"])
     )
-    assert (again.json()["gate"], again.json()["checked_in_at"]) == ("Side", earlier.isoformat())
+    assert (again.json()["gate"], again.json()["checked_in_at"]) == ("Main", at)
     stats = (
         await client.get(
             f"/api/v1/festivals/{ctx['slug']}/checkins/stats", headers=auth(ctx["organiser"])
@@ -148,10 +172,11 @@ async def test_bad_sync_bodies_are_422(client: httpx.AsyncClient, backend: Backe
 async def test_arrivals_are_counted_per_quarter_hour_of_the_scan(
     client: httpx.AsyncClient, backend: Backend
 ) -> None:
-    made, token = await open_festival(client, backend.engine)
+    made, token = await open_festival(client, backend.engine, **running_now())
     staff = await staff_token(client, token, made["slug"])
     people = [await registered(client, made["slug"]) for _ in range(4)]
-    ctx = {"slug": made["slug"], "staff": staff}
+    ctx = {"slug": made["slug"], "staff": staff, "devices": {}}
+    ctx["devices"]["door"] = await scanner_device(client, staff, made["slug"])
     minutes = [1, 14, 20, 47]  # 09:00-09:15 twice, 09:15-09:30 once, 09:45-10:00 once
     scans = [
         {"qr": p["ticket"]["qr"], "scanned_at": _at(m), "device_id": "door"}

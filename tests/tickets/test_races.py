@@ -16,7 +16,14 @@ from sqlalchemy import text
 
 from tests.conftest import Backend, LiveServer
 from tests.factories.festival import auth
-from tests.factories.tickets import open_festival, programme_session, registered, staff_token
+from tests.factories.tickets import (
+    open_festival,
+    programme_session,
+    registered,
+    running_now,
+    scanner_device,
+    staff_token,
+)
 
 
 def _client(server: LiveServer) -> httpx.AsyncClient:
@@ -166,18 +173,21 @@ async def test_concurrent_seat_reservations_fill_exactly_the_seats(
         assert Counter(seats) == {"confirmed": 5, "waitlisted": 17}
 
 
-async def test_concurrent_offline_syncs_keep_the_earliest_scan(
+async def test_concurrent_offline_syncs_admit_the_ticket_once(
     live_server: LiveServer, backend: Backend
 ) -> None:
+    """Ten devices sync the same ticket at once: one is admitted, nine hear
+    ``already_checked_in`` naming it, and an earlier scan time does not take its place."""
     from datetime import UTC, datetime, timedelta
 
     async with _client(live_server) as client:
-        made, token = await open_festival(client, backend.engine)
+        made, token = await open_festival(client, backend.engine, **running_now())
         staff = await staff_token(client, token, made["slug"])
         qr = (await registered(client, made["slug"]))["ticket"]["qr"]
+        devices = [await scanner_device(client, staff, made["slug"], f"d{n}") for n in range(10)]
         url = f"/api/v1/festivals/{made['slug']}/checkins/sync"
-        start = datetime(2030, 10, 8, 9, 0, tzinfo=UTC)
-        minutes = [7, 3, 9, 1, 5, 8, 2, 6, 4, 10]  # device d3 scanned first, at minute 1
+        start = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=1)
+        minutes = [7, 3, 9, 1, 5, 8, 2, 6, 4, 10]
         replies = await asyncio.gather(
             *(
                 client.post(
@@ -187,24 +197,30 @@ async def test_concurrent_offline_syncs_keep_the_earliest_scan(
                             {
                                 "qr": qr,
                                 "scanned_at": (start + timedelta(minutes=m)).isoformat(),
-                                "device_id": f"d{n}",
+                                "device_id": device,
                                 "gate": f"G{n}",
                             }
                         ]
                     },
                     headers=auth(staff),
                 )
-                for n, m in enumerate(minutes)
+                for n, (device, m) in enumerate(zip(devices, minutes, strict=True))
             )
         )
-        assert {r.status_code for r in replies} == {200}
+        assert {r.status_code for r in replies} == {200}, [r.text for r in replies]
+        results = [r.json()["results"][0] for r in replies]
+        assert Counter(r["result"] for r in results) == {"ok": 1, "already_checked_in": 9}
+        (won,) = [r for r in results if r["result"] == "ok"]
+        assert {(r["gate"], r["checked_in_at"]) for r in results} == {
+            (won["gate"], won["checked_in_at"])
+        }
         again = await client.post(
             f"/api/v1/festivals/{made['slug']}/checkins", json={"qr": qr}, headers=auth(staff)
         )
         assert again.status_code == 409
         assert (again.json()["gate"], again.json()["checked_in_at"]) == (
-            "G3",
-            (start + timedelta(minutes=1)).isoformat(),
+            won["gate"],
+            won["checked_in_at"],
         )
         stats = await _stats(client, made["slug"], token)
         assert stats["lists"][0]["checked_in"] == 1
