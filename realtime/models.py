@@ -2,7 +2,8 @@
 
 Identities: ``author_id`` / ``voter_id`` are the attendee's registration id (the
 token's ``subject_id``), never shown to anyone. An anonymous question stores no
-display name at all, so no route can leak one.
+display name and no ``author_id`` at all, so neither a route nor a database dump
+can link it to its author.
 """
 
 from __future__ import annotations
@@ -65,7 +66,7 @@ class Question(IdMixin, TimestampMixin, Base):
     )
 
     session_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("sessions.id", ondelete="CASCADE"))
-    author_id: Mapped[uuid.UUID] = mapped_column()
+    author_id: Mapped[uuid.UUID | None] = mapped_column()  # None when anonymous
     author_name: Mapped[str | None] = mapped_column(String(200))
     anonymous: Mapped[bool] = mapped_column(Boolean, default=False)
     text: Mapped[str] = mapped_column(Text)

@@ -70,7 +70,9 @@ async def ask(session: AsyncSession, ctx: LiveContext, text: str, anonymous: boo
     question = Question(
         id=uuid.uuid4(),
         session_id=ctx.session_id,
-        author_id=ctx.voter_id,
+        # Anonymous means no link at all: nothing reads the author back (limits
+        # count per token and socket), so the row keeps neither name nor id.
+        author_id=None if anonymous else ctx.voter_id,
         author_name=None if anonymous else (ctx.principal.label or "Attendee"),
         anonymous=anonymous,
         text=text,
