@@ -9,11 +9,14 @@ back, and sees it like everyone else once it is approved.
 from __future__ import annotations
 
 import uuid
+from pathlib import Path
 
 import httpx
-from sqlalchemy import select
+from sqlalchemy import select, text
+from sqlalchemy.ext.asyncio import create_async_engine
 
 from festival.auth import hash_token
+from festival.migrate import upgrade
 from festival.models import Token
 from realtime.models import ModerationAction, Question
 from tests.conftest import Backend
@@ -78,3 +81,38 @@ async def test_an_anonymous_question_row_names_no_author_while_the_asker_still_s
     audits = await _rows(backend, ModerationAction, question_id=uuid.UUID(mine["id"]))
     assert len(audits) == 1
     assert str(subject) not in str(audits)
+
+
+async def test_the_migration_empties_the_author_of_anonymous_questions_asked_before(
+    tmp_path: Path,
+) -> None:
+    """Questions asked before the fix lose the link too; signed ones keep theirs."""
+    url = f"sqlite+aiosqlite:///{tmp_path / 'before.db'}"
+    # A plain engine: SQLite checks no foreign keys unless asked, so the rows
+    # need no festival and session of their own (on the way up too).
+    engine = create_async_engine(url)
+    await upgrade(engine, "0007")
+    author = uuid.uuid4()
+    rows = {uuid.uuid4(): True, uuid.uuid4(): False}  # question id -> anonymous
+    async with engine.begin() as connection:
+        for qid, anonymous in rows.items():
+            await connection.execute(
+                text(
+                    "INSERT INTO live_questions (id, session_id, author_id, author_name, "
+                    "anonymous, text, status, highlighted, votes, votes_version, revision, "
+                    "created_at, updated_at) VALUES (:id, :session, :author, NULL, :anonymous, "
+                    "'Q', 'approved', 0, 0, 0, 0, '2026-12-01 10:00:00', '2026-12-01 10:00:00')"
+                ),
+                {
+                    "id": qid.hex,
+                    "session": uuid.uuid4().hex,
+                    "author": author.hex,
+                    "anonymous": anonymous,
+                },
+            )
+    await upgrade(engine)
+    async with engine.connect() as connection:
+        found = await connection.execute(select(Question.id, Question.author_id))
+        kept = {qid: author_id for qid, author_id in found}
+    await engine.dispose()
+    assert kept == {qid: None if anonymous else author for qid, anonymous in rows.items()}
