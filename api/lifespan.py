@@ -14,19 +14,21 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
+import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
 from api.http.client_address import ClientAddress
-from festival import auth
+from festival import auth, effects
 from festival.db import make_engine, make_sessionmaker
 from festival.limits import make_limiter
 from festival.migrate import DatabaseNotReady, require_current, sqlite_file
 from festival.settings import Settings
 from realtime.broker import Broker, MemoryBroker, RedisBroker
 from realtime.hub import Hub
+from realtime.protocol import Limits
 from realtime.runtime import DB_GATE, LiveRuntime
 from tickets import notify
 from tickets.outbox import Sender
@@ -124,16 +126,27 @@ async def start_live(app: FastAPI) -> None:
     """Start the hub (and its broker) and the runtime that serves live sockets on it.
 
     The database gate is 1 on SQLite (one writer: frames queue rather than wait
-    for its lock), else :data:`realtime.runtime.DB_GATE`.
+    for its lock), else :data:`realtime.runtime.DB_GATE`. A cancelled
+    registration's sockets close when its cancel commits (``effects.access_ended``).
     """
+    settings = app.state.settings
     hub = Hub(make_broker(app))
     await hub.start()
-    gate = asyncio.Semaphore(1 if app.state.settings.is_sqlite else DB_GATE)
-    app.state.live = LiveRuntime(hub, app.state.sessionmaker, gate)
+    gate = asyncio.Semaphore(1 if settings.is_sqlite else DB_GATE)
+    limits = Limits(max_sockets=settings.live_sockets_per_token)
+    runtime = app.state.live = LiveRuntime(hub, app.state.sessionmaker, gate, limits)
+
+    async def _ended(subject_id: uuid.UUID) -> None:
+        runtime.end_access(subject_id)
+
+    app.state.live_unsubscribe = effects.on_access_ended(_ended)
 
 
 async def stop_live(app: FastAPI) -> None:
     """Tell every client to reconnect (1012) and stop the broker."""
+    unsubscribe = getattr(app.state, "live_unsubscribe", None)
+    if unsubscribe is not None:
+        unsubscribe()
     runtime: LiveRuntime | None = getattr(app.state, "live", None)
     if runtime is not None:
         await runtime.hub.stop()

@@ -19,7 +19,7 @@ from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import bindparam, select
+from sqlalchemy import Uuid, bindparam, column, select, table
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from festival.db import utcnow
@@ -115,6 +115,9 @@ class Principal:
     session_ids: frozenset[str] = field(default_factory=frozenset)
     subject_id: uuid.UUID | None = None
     label: str | None = None
+    # An attendee token's registration status (confirmed or waitlisted; a
+    # cancelled one never becomes a principal), read with the token itself.
+    standing: str | None = None
 
     @property
     def is_organiser(self) -> bool:
@@ -190,8 +193,17 @@ TOKEN_COLUMNS = (
     Token.revoked_at,
     Token.expires_at,
 )
-# Built once: every request resolves its token, so it should not rebuild the statement.
-_TOKEN_BY_HASH = select(*TOKEN_COLUMNS).where(Token.token_hash == bindparam("token_hash"))
+# The registrations table as far as a token needs it: its subject's status. A
+# table clause, not the model, since the core knows nothing of the packages above.
+_REGISTRATIONS = table("registrations", column("id", Uuid()), column("status"))
+# Built once: every request resolves its token, so it should not rebuild the
+# statement. An attendee token's registration status comes in the same read.
+_TOKEN_BY_HASH = (
+    select(*TOKEN_COLUMNS, _REGISTRATIONS.c.status)
+    .select_from(Token)
+    .outerjoin(_REGISTRATIONS, _REGISTRATIONS.c.id == Token.subject_id)
+    .where(Token.token_hash == bindparam("token_hash"))
+)
 
 
 async def resolve_principal(session: AsyncSession, raw: str | None) -> Principal:
@@ -200,7 +212,8 @@ async def resolve_principal(session: AsyncSession, raw: str | None) -> Principal
     Feed tokens are refused here: they may read a calendar feed and nothing else,
     which their own resolver (:func:`resolve_feed_token`) allows.
     """
-    return bearer_principal(await _token_row(session, raw))
+    row = await _token_row(session, raw)
+    return bearer_principal(row, row[len(TOKEN_COLUMNS)] if row is not None else None)
 
 
 async def resolve_feed_token(session: AsyncSession, raw: str | None) -> Principal:
@@ -218,16 +231,18 @@ async def _token_row(session: AsyncSession, raw: str | None) -> Sequence[Any] | 
     return result.first()
 
 
-def bearer_principal(row: Sequence[Any] | None) -> Principal:
-    """The principal of a token row (``TOKEN_COLUMNS``) that may act as a bearer token."""
-    principal = live_principal(row)
+def bearer_principal(row: Sequence[Any] | None, standing: str | None = None) -> Principal:
+    """The principal of a token row (``TOKEN_COLUMNS``) that may act as a bearer token
+    (``standing``: the registration status of an attendee token's subject)."""
+    principal = live_principal(row, standing)
     if principal.kind == "feed":
         raise Unauthorized("A calendar feed token cannot be used as a bearer token")
     return principal
 
 
-def live_principal(row: Sequence[Any] | None) -> Principal:
-    """The principal of a token row (``TOKEN_COLUMNS``), unless unknown, revoked or expired."""
+def live_principal(row: Sequence[Any] | None, standing: str | None = None) -> Principal:
+    """The principal of a token row (``TOKEN_COLUMNS``), unless unknown, revoked or
+    expired, or an attendee's whose registration is cancelled (the right it stood for)."""
     if row is None or row[0] is None:
         raise Unauthorized("The token is unknown or revoked")
     (
@@ -246,6 +261,8 @@ def live_principal(row: Sequence[Any] | None) -> Principal:
         raise Unauthorized("The token is unknown or revoked")
     if expires_at is not None and expires_at <= utcnow():
         raise Unauthorized("The token has expired")
+    if kind == "attendee" and standing == "cancelled":
+        raise Unauthorized("The registration of this token is cancelled")
     return Principal(
         kind=kind,
         token_id=token_id,
@@ -255,6 +272,7 @@ def live_principal(row: Sequence[Any] | None) -> Principal:
         session_ids=frozenset(session_ids or ()),
         subject_id=subject_id,
         label=label,
+        standing=standing if kind == "attendee" else None,
     )
 
 

@@ -10,13 +10,16 @@ the commit already happened.
 from __future__ import annotations
 
 import logging
+import uuid
 from collections.abc import Awaitable, Callable
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 Effect = Callable[[], Awaitable[None]]
+Ended = Callable[[uuid.UUID], Awaitable[None]]
 _KEY = "festival.effects"
 log = logging.getLogger(__name__)
+_ended: list[Ended] = []
 
 
 def defer(session: AsyncSession, effect: Effect) -> None:
@@ -50,3 +53,27 @@ async def commit(session: AsyncSession) -> None:
 async def rollback(session: AsyncSession) -> None:
     drop(session)
     await session.rollback()
+
+
+def on_access_ended(listener: Ended) -> Callable[[], None]:
+    """Call ``listener(subject_id)`` after each commit that ended the access of a
+    token's subject (a cancelled registration); returns the unsubscription.
+
+    The live runtime listens here (subscribed by the API at start-up) to close the
+    subject's sockets: ``tickets`` and ``realtime`` never import each other.
+    """
+    _ended.append(listener)
+    return lambda: _ended.remove(listener) if listener in _ended else None
+
+
+def access_ended(session: AsyncSession, subject_id: uuid.UUID) -> None:
+    """Tell the listeners that ``subject_id``'s access ended, once this session commits."""
+
+    async def _tell() -> None:
+        for listener in list(_ended):
+            try:
+                await listener(subject_id)
+            except Exception:
+                log.exception("an access-ended listener failed")
+
+    defer(session, _tell)

@@ -97,6 +97,8 @@ class Settings(DatabaseSettings):
     secret_key: str = ""
     log_level: str = "INFO"
     pre_moderation: bool = True
+    # Live sockets one token may hold open at once (per process); the next is refused (429).
+    live_sockets_per_token: int = Field(default=5, ge=1)
     # The abuse limits of festival.limits (sign-in, registration): `off` for load
     # tests and benchmarks only. The live sessions' own allowances stay either way.
     rate_limits: bool = True

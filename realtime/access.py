@@ -17,9 +17,13 @@ from schedule.models import Session
 
 
 def role_of(principal: Principal, festival: Festival, session_id: uuid.UUID) -> str | None:
-    """attendee, moderator or projector, or None for anyone else."""
+    """attendee, moderator or projector, or None for anyone else.
+
+    An attendee on the waiting list has no place at the festival yet, so no
+    place in its live sessions either (API.md, Who may join): None until promoted.
+    """
     if principal.kind == "attendee" and principal.festival_id == festival.id:
-        return "attendee"
+        return "attendee" if principal.standing != "waitlisted" else None
     if principal.may_moderate(festival.id, session_id):
         return "moderator"
     if principal.is_organiser and principal.account_id == festival.owner_id:

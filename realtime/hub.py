@@ -67,14 +67,18 @@ class Client:
         "fast",
         "held",
         "hub",
+        "owner",
         "queue",
         "role",
         "transport",
         "writer",
     )
 
-    def __init__(self, hub: Hub, channel: Channel, transport: Transport, role: str) -> None:
+    def __init__(
+        self, hub: Hub, channel: Channel, transport: Transport, role: str, owner: str | None = None
+    ) -> None:
         self.hub, self.channel, self.transport, self.role = hub, channel, transport, role
+        self.owner = owner
         self.queue: list[str] = []  # an empty deque holds far more, on every idle socket
         self.held: list[Stamped] | None = []
         self.closed = False
@@ -197,6 +201,8 @@ class Hub:
         self._stopping = False
         self._closing: set[asyncio.Task[None]] = set()
         self.evicted = 0
+        # Open sockets by owner (whose token they joined with), on this node.
+        self.owners: dict[str, set[Client]] = {}
 
     async def start(self) -> None:
         await self.broker.start()
@@ -237,12 +243,23 @@ class Hub:
             self._attaching.pop(name, None)
 
     async def join(
-        self, name: str, transport: Transport, role: str, since: int | None, snapshot: SnapshotFn
+        self,
+        name: str,
+        transport: Transport,
+        role: str,
+        since: int | None,
+        snapshot: SnapshotFn,
+        owner: str | None = None,
     ) -> Client:
-        """Add a socket: missed events after ``since`` if still held, else a snapshot first."""
+        """Add a socket: missed events after ``since`` if still held, else a snapshot first.
+
+        ``owner`` names whose socket it is (see :meth:`sockets_of`, :meth:`end`).
+        """
         channel = await self.channel(name)
-        client = Client(self, channel, transport, role)
+        client = Client(self, channel, transport, role, owner)
         channel.clients[role].add(client)
+        if owner is not None:
+            self.owners.setdefault(owner, set()).add(client)
         last = channel.log.last_seq
         missed: list[Stamped] | None = None
         if since is not None:
@@ -258,6 +275,7 @@ class Hub:
                 client.queue.extend(visible_frames(role, missed))
         except BaseException:
             channel.clients[role].discard(client)
+            self._disown(client)
             raise
         held, client.held = client.held or [], None
         client.queue.extend(visible_frames(role, held))
@@ -268,11 +286,32 @@ class Hub:
     def leave(self, client: Client) -> None:
         self.drop(client)
 
+    def sockets_of(self, owner: str) -> int:
+        """How many sockets ``owner`` holds open on this node."""
+        return len(self.owners.get(owner, ()))
+
+    def end(self, owner: str, code: int, reason: str) -> int:
+        """Close every socket of ``owner`` on this node with ``code``; how many."""
+        clients = list(self.owners.get(owner, ()))
+        for client in clients:
+            self.evict(client, code, reason)
+        return len(clients)
+
+    def _disown(self, client: Client) -> None:
+        if client.owner is None:
+            return
+        held = self.owners.get(client.owner)
+        if held is not None:
+            held.discard(client)
+            if not held:
+                del self.owners[client.owner]
+
     def drop(self, client: Client, stop_writer: bool = True) -> None:
         if client.closed:
             return
         client.closed, client.fast = True, None
         client.channel.clients[client.role].discard(client)
+        self._disown(client)
         self._presence_changed(client.channel)
         if stop_writer:
             self._spawn(client.stop())

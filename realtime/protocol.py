@@ -120,8 +120,19 @@ class Limits:
     question_burst: int = 3
     votes_per_second: float = 5
     vote_burst: int = 20
+    # Pings cost a frame each way: a client that pings every few seconds never
+    # notices, a flood gets error frames and then the policy close like any abuse.
+    pings_per_second: float = 2
+    ping_burst: int = 30
     abuse_errors: int = 20
     abuse_window: float = 60.0
+    # Sockets one token (an attendee: one registration) may hold at once on a
+    # node, and how often it may join: a burst, then one per ``1/joins_per_second``.
+    max_sockets: int = 5
+    joins_per_second: float = 0.5
+    join_burst: int = 10
+    # After a policy close, that token's next join waits this long.
+    policy_cooldown: float = 30.0
 
 
 @dataclass(slots=True)
@@ -146,17 +157,31 @@ class Bucket:
 
 @dataclass(slots=True)
 class Allowance:
-    """One attendee's question and vote buckets, shared by all their sockets on a node."""
+    """One attendee's buckets (questions, votes, pings and joins), shared by all
+    their sockets on a node; ``closed_until``: no join before then (a policy close)."""
 
     questions: Bucket
     votes: Bucket
+    pings: Bucket
+    joins: Bucket
+    closed_until: float = 0.0
 
     @classmethod
     def of(cls, limits: Limits) -> Allowance:
         return cls(
             Bucket(limits.questions_per_minute / 60, limits.question_burst),
             Bucket(limits.votes_per_second, limits.vote_burst),
+            Bucket(limits.pings_per_second, limits.ping_burst),
+            Bucket(limits.joins_per_second, limits.join_burst),
         )
+
+    def join_wait(self, now: float) -> float:
+        """0 if a socket may join now (and count it), else the seconds to wait."""
+        if now < self.closed_until:
+            return self.closed_until - now
+        if self.joins.take(now):
+            return 0.0
+        return (1 - self.joins.tokens) / self.joins.rate
 
 
 @dataclass(slots=True)
@@ -235,6 +260,9 @@ def decide(state: ClientState, raw: str | bytes, now: float) -> Command | Reply:
     if state.role not in roles:
         return _refuse(state, now, frame_id, "forbidden", f"A {state.role} may not send {kind}")
     if kind == "ping":
+        assert state.allowance is not None
+        if not state.allowance.pings.take(now):
+            return _refuse(state, now, frame_id, "rate_limited", "Too many pings; slow down")
         return Reply((ack(frame_id, {"pong": True}),))
     if kind == "question.ask" and not state.questions.take(now):
         return _refuse(state, now, frame_id, "rate_limited", "Too many questions; wait a minute")

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import uuid
 from collections.abc import Awaitable
 from dataclasses import dataclass, field
@@ -28,11 +29,21 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from festival.auth import resolve_principal
 from festival.db import unit_of_work
-from festival.errors import FestivalError
+from festival.errors import FestivalError, TooManyRequests
 from realtime import access, dispatch
 from realtime.hub import Client, Hub, Transport
 from realtime.live import LiveContext
-from realtime.protocol import Allowance, ClientState, Command, Limits, Reply, ack, decide, error
+from realtime.protocol import (
+    CLOSE_POLICY,
+    Allowance,
+    ClientState,
+    Command,
+    Limits,
+    Reply,
+    ack,
+    decide,
+    error,
+)
 
 log = logging.getLogger("festival.live")
 DB_GATE = 16
@@ -101,7 +112,8 @@ class LiveRuntime:
             return await self.snapshot(ctx, seq)
 
         hub = self.hub
-        client = await hub.join(str(ctx.session_id), socket, ctx.role, since, _snapshot)
+        owner = str(ctx.voter_id)
+        client = await hub.join(str(ctx.session_id), socket, ctx.role, since, _snapshot, owner)
         state = ClientState(ctx.role, self.limits, self.allowance(ctx))
         in_flight: set[asyncio.Future[str]] = set()
         clock = hub.clock
@@ -115,6 +127,9 @@ class LiveRuntime:
                     for frame in decision.frames:
                         client.push(frame)
                     if decision.close is not None:
+                        if decision.close == CLOSE_POLICY and state.allowance is not None:
+                            cooldown = clock() + self.limits.policy_cooldown
+                            state.allowance.closed_until = cooldown
                         await hub.close(client, decision.close, "too many bad frames")
                         break
                     continue
@@ -136,11 +151,34 @@ class LiveRuntime:
             async with self.gate, unit_of_work(self.sessionmaker) as session:
                 principal = await resolve_principal(session, token)
                 ctx = await access.enter(session, principal, session_id, self.hub)
+            self._admit(ctx)
         except FestivalError as exc:
             await socket.deny(exc)
             return None
         await socket.accept()
         return ctx
+
+    def _admit(self, ctx: LiveContext) -> None:
+        """Refuse a join over the token's socket cap, too soon after the last
+        ones, or too soon after a policy close (``TooManyRequests``)."""
+        if self.hub.sockets_of(str(ctx.voter_id)) >= self.limits.max_sockets:
+            raise TooManyRequests(
+                f"This token already has {self.limits.max_sockets} live sockets open; "
+                "close one first",
+                retry_after=1,
+            )
+        wait = self.allowance(ctx).join_wait(self.hub.clock())
+        if wait > 0:
+            raise TooManyRequests(
+                "Too many joins (or too soon after a close for abuse); wait and retry",
+                retry_after=max(1, math.ceil(wait)),
+            )
+
+    def end_access(self, subject_id: uuid.UUID) -> None:
+        """Close the sockets of a registration (or token) whose access ended, on this node."""
+        closed = self.hub.end(str(subject_id), CLOSE_POLICY, "access ended")
+        if closed:
+            log.info("closed %d live sockets whose access ended", closed)
 
     async def _pipeline(
         self,

@@ -13,6 +13,7 @@ from sqlalchemy import delete, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
+from festival import effects
 from festival.auth import Principal, new_token
 from festival.db import utcnow
 from festival.errors import NotFound
@@ -297,6 +298,7 @@ async def cancel(session: AsyncSession, principal: Principal) -> None:
         session, Registration, registration.id, "waitlisted", "cancelled", cancelled_at=now
     ):
         return
+    effects.access_ended(session, registration.id)  # its live sockets close after the commit
     await session.refresh(registration)
     await _tell(session, me.festival, registration, "cancelled", None)
 
