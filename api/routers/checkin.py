@@ -78,12 +78,21 @@ async def bundle(slug: str, session: SessionDep, who: CheckinStaffDep) -> Checki
 @router.post(
     "/{slug}/devices",
     status_code=201,
+    response_model=DeviceRead,
     summary="Register a scanner device of this check-in token (offline scans sync as it)",
 )
 async def register_device(
-    slug: str, body: DeviceCreate, session: SessionDep, who: CheckinStaffDep
-) -> DeviceRead:
-    return DeviceRead.model_validate(await devices.register(session, who, slug, body.name))
+    slug: str,
+    body: DeviceCreate,
+    session: SessionDep,
+    who: CheckinStaffDep,
+    idempotency: IdempotencyDep,
+) -> JSONResponse:
+    # A scanner on a flaky network retries with its Idempotency-Key: one device.
+    async def _register() -> DeviceRead:
+        return DeviceRead.model_validate(await devices.register(session, who, slug, body.name))
+
+    return await idempotency.once(201, _register)
 
 
 @router.get(

@@ -174,3 +174,18 @@ async def test_a_backdated_offline_scan_does_not_replace_an_online_checkin(
         409,
         *first,
     )
+
+
+async def test_a_registration_retried_with_its_idempotency_key_is_one_device(
+    client: httpx.AsyncClient, backend: Backend
+) -> None:
+    door = await _door(client, backend)
+    devices = f"/api/v1/festivals/{door['slug']}/devices"
+    headers = auth(door["staff"]) | {"Idempotency-Key": "tablet-2-first-boot"}
+    first, again = [
+        await client.post(devices, json={"name": "Tablet 2"}, headers=headers) for _ in range(2)
+    ]
+    assert (first.status_code, again.status_code) == (201, 201)
+    assert again.json() == first.json()
+    listed = (await client.get(devices, headers=auth(door["staff"]))).json()["items"]
+    assert [d["name"] for d in listed] == ["East tablet", "Tablet 2"]
