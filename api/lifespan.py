@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
-import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -29,7 +28,7 @@ from festival.settings import Settings
 from realtime.broker import Broker, MemoryBroker, RedisBroker
 from realtime.hub import Hub
 from realtime.protocol import Limits
-from realtime.runtime import DB_GATE, LiveRuntime
+from realtime.runtime import DB_GATE, AccessEndings, LiveRuntime
 from tickets import notify
 from tickets.outbox import Sender
 
@@ -127,19 +126,20 @@ async def start_live(app: FastAPI) -> None:
 
     The database gate is 1 on SQLite (one writer: frames queue rather than wait
     for its lock), else :data:`realtime.runtime.DB_GATE`. A cancelled
-    registration's sockets close when its cancel commits (``effects.access_ended``).
+    registration's sockets close when its cancel commits (``effects.access_ended``),
+    on every node when there is Redis (:class:`realtime.runtime.AccessEndings`).
     """
     settings = app.state.settings
     hub = Hub(make_broker(app))
     await hub.start()
     gate = asyncio.Semaphore(1 if settings.is_sqlite else DB_GATE)
     limits = Limits(max_sockets=settings.live_sockets_per_token)
-    runtime = app.state.live = LiveRuntime(hub, app.state.sessionmaker, gate, limits)
-
-    async def _ended(subject_id: uuid.UUID) -> None:
-        runtime.end_access(subject_id)
-
-    app.state.live_unsubscribe = effects.on_access_ended(_ended)
+    app.state.live = LiveRuntime(hub, app.state.sessionmaker, gate, limits)
+    endings = app.state.access_endings = AccessEndings(
+        app.state.live, app.state.redis, settings.redis_prefix
+    )
+    await endings.start()
+    app.state.live_unsubscribe = effects.on_access_ended(endings.ended)
 
 
 async def stop_live(app: FastAPI) -> None:
@@ -147,6 +147,9 @@ async def stop_live(app: FastAPI) -> None:
     unsubscribe = getattr(app.state, "live_unsubscribe", None)
     if unsubscribe is not None:
         unsubscribe()
+    endings: AccessEndings | None = getattr(app.state, "access_endings", None)
+    if endings is not None:
+        await endings.stop()
     runtime: LiveRuntime | None = getattr(app.state, "live", None)
     if runtime is not None:
         await runtime.hub.stop()

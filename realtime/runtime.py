@@ -17,6 +17,7 @@ each in its own savepoint), and each voter hears its ack only after that commit.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import math
 import uuid
@@ -315,3 +316,62 @@ def _reply(command: Command, outcome: dict[str, Any] | FestivalError) -> str:
     if isinstance(outcome, FestivalError):
         return error(command.id, outcome.code, outcome.detail)
     return ack(command.id, outcome)
+
+
+class AccessEndings:
+    """Closes the sockets of a subject whose access ended, on every node.
+
+    This node's at once; with Redis, every other node's too: the subject's id is
+    published on ``<prefix>:access-ended`` and each node closes its own sockets
+    of it. Redis that cannot be reached is logged and retried: the token is
+    refused at the next join whatever happens here.
+    """
+
+    def __init__(self, runtime: LiveRuntime, redis: Any = None, prefix: str = "festival") -> None:
+        self.runtime, self.redis = runtime, redis
+        self.channel = f"{prefix}:access-ended"
+        self._task: asyncio.Task[None] | None = None
+        self._ready = asyncio.Event()
+
+    async def start(self) -> None:
+        if self.redis is not None:
+            self._task = asyncio.create_task(self._listen(), name="access-endings")
+            with contextlib.suppress(TimeoutError):  # Redis away: the loop keeps trying
+                await asyncio.wait_for(self._ready.wait(), 5)
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def ended(self, subject_id: uuid.UUID) -> None:
+        self.runtime.end_access(subject_id)
+        if self.redis is not None:
+            try:
+                await self.redis.publish(self.channel, str(subject_id))
+            except Exception as exc:
+                log.warning("access-ended not published to other nodes: %s", exc)
+
+    async def _listen(self) -> None:
+        while True:
+            try:
+                async with self.redis.pubsub() as pubsub:
+                    await pubsub.subscribe(self.channel)
+                    self._ready.set()
+                    async for message in pubsub.listen():
+                        if message.get("type") == "message":
+                            self._end(message["data"])
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("access-ended subscription lost, retrying: %s", exc)
+                await asyncio.sleep(1)
+
+    def _end(self, data: bytes | str) -> None:
+        raw = data.decode() if isinstance(data, bytes) else data
+        try:
+            subject_id = uuid.UUID(raw)
+        except ValueError:
+            return
+        self.runtime.end_access(subject_id)

@@ -3,8 +3,9 @@
 After ``DELETE /api/v1/me/registration`` the attendee token is refused
 everywhere, 401 problem JSON over HTTP and a 401 denial of the websocket
 handshake, and the attendee's open sockets close with the policy code right
-after the cancel commits. A waitlisted attendee reads their registration and
-the programme but joins, asks and votes in no live session until promoted.
+after the cancel commits, on every node that holds one (through Redis). A
+waitlisted attendee reads their registration and the programme but joins,
+asks and votes in no live session until promoted.
 """
 
 from __future__ import annotations
@@ -12,16 +13,21 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 import pytest
+from fastapi import FastAPI
+from redis.asyncio import Redis
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
+from api.app import create_app
 from festival.db import make_sessionmaker, unit_of_work
+from festival.settings import Settings
 from schedule.models import Session
-from tests.conftest import Backend, LiveServer
+from tests.conftest import Backend, LiveServer, uvicorn_in_loop
 from tests.factories.festival import auth
 from tests.factories.tickets import open_festival, registered
 from tests.realtime.clients import LiveClient
@@ -136,3 +142,47 @@ async def test_a_waitlisted_attendee_reads_but_joins_no_live_session(
         asked = await http.post(questions, json={"text": "Promoted!"}, headers=auth(raw))
         assert asked.status_code == 201, asked.text
         await client.close()
+
+
+@pytest.fixture
+async def two_nodes(settings: Settings, redis_url: str) -> AsyncIterator[tuple[int, int, FastAPI]]:
+    """Two apps (ports), each its own hub, on one database and one Redis."""
+    prefix = f"test-{uuid.uuid4().hex}"
+    shared = settings.model_copy(update={"redis_url": redis_url, "redis_prefix": prefix})
+    one, two = create_app(shared), create_app(shared)
+    try:
+        async with (
+            uvicorn_in_loop(one, timeout_keep_alive=60) as a,
+            uvicorn_in_loop(two, timeout_keep_alive=60) as b,
+        ):
+            yield a, b, two
+    finally:
+        redis = Redis.from_url(redis_url)
+        for key in await redis.keys(f"{prefix}:*"):
+            await redis.delete(key)
+        await redis.aclose()
+
+
+@pytest.mark.redis
+async def test_a_cancel_on_one_node_closes_the_sockets_held_by_another(
+    two_nodes: tuple[int, int, FastAPI], backend: Backend
+) -> None:
+    here, there = (f"127.0.0.1:{port}" for port in two_nodes[:2])
+    # Both apps share this process: the far one must hear of it through Redis only.
+    two_nodes[2].state.live_unsubscribe()
+    async with httpx.AsyncClient(base_url=f"http://{here}", timeout=30) as http:
+        made, _ = await open_festival(http, backend.engine)
+        session_id = await _live_qa_session(backend, made["id"])
+        raw = (await registered(http, made["slug"]))["attendee_token"]
+        bystander = (await registered(http, made["slug"]))["attendee_token"]
+        far = await LiveClient.open(f"ws://{there}", session_id, raw)
+        near = await LiveClient.open(f"ws://{here}", session_id, raw)
+        other = await LiveClient.open(f"ws://{there}", session_id, bystander)
+        for client in (far, near, other):
+            await client.event("snapshot")
+        cancelled = await http.delete("/api/v1/me/registration", headers=auth(raw))
+        assert cancelled.status_code == 204, cancelled.text
+        codes = await asyncio.wait_for(asyncio.gather(_closed_with(far), _closed_with(near)), 5)
+        assert codes == [1008, 1008]
+        assert await other.ok("ping") == {"pong": True}
+        await other.close()
