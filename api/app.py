@@ -7,7 +7,7 @@ import logging
 from fastapi import FastAPI
 from starlette.types import Receive, Scope, Send
 
-from api.http import docs, problems
+from api.http import access_log, docs, problems
 from api.http.fastlane import FastLanes
 from api.http.idempotency import IdempotencyCollision, replay_after_collision
 from api.http.metrics import Metrics, MetricsMiddleware
@@ -36,6 +36,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     """A Festival app for ``settings`` (read from the environment when omitted)."""
     settings = settings or Settings()
     logging.basicConfig(level=settings.log_level.upper())
+    access_log.install()  # no token or Authorization value in any log line
     app = FestivalAPI(
         title="Festival",
         version="0.1.0",
