@@ -8,6 +8,7 @@ from fastapi import FastAPI
 from starlette.types import Receive, Scope, Send
 
 from api.http import access_log, docs, problems
+from api.http.body_limit import BodyLimit
 from api.http.fastlane import FastLanes
 from api.http.idempotency import IdempotencyCollision, replay_after_collision
 from api.http.metrics import Metrics, MetricsMiddleware
@@ -56,5 +57,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     docs.install(app)
     # Plain scans and registrations skip the router (api.http.fastlane).
     app.add_middleware(FastLanes)
+    # Outside everything that reads a body: an oversized one is refused unread.
+    app.add_middleware(
+        BodyLimit,
+        max_bytes=settings.max_body_bytes,
+        larger=[(f"{programme.PREFIX}/programme/import", programme.MAX_IMPORT_BYTES)],
+    )
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
     return app

@@ -89,6 +89,11 @@ class Settings(DatabaseSettings):
     # rather than open more: a pool that overflows opens and closes a connection
     # (a server process) per request under load.
     db_pool_size: int = Field(default=20, ge=1, le=500)
+    # What one request or one process may take: a request body's bytes (413 beyond;
+    # the programme import takes 20 MiB, or this when larger), and connections per
+    # process (`festival serve` gives it to uvicorn, which answers 503 beyond).
+    max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+    max_connections: int = Field(default=4096, ge=16)
     redis_url: str | None = None
     redis_prefix: str = "festival"  # namespaces live-session streams in a shared Redis
     smtp_url: str | None = None

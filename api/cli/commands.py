@@ -134,6 +134,8 @@ def serve(host: str, port: int, workers: int, reload: bool) -> None:
 
     s = migrated_settings()
     run(lambda: preflight(s))
+    from api.http.serving import uvicorn_limits
+
     options: dict[str, Any] = {
         "host": host,
         "port": port,
@@ -145,6 +147,8 @@ def serve(host: str, port: int, workers: int, reload: bool) -> None:
         "ws": "api.live.uvicorn_protocol:LiveWebSocketProtocol",
         "ws_per_message_deflate": False,  # a zlib state per socket costs more than it saves here
         "timeout_graceful_shutdown": 10,
+        # FESTIVAL_MAX_CONNECTIONS per process (503 beyond) and idle keep-alives closed.
+        **uvicorn_limits(s.max_connections),
     }
     from api.cli.workers import APP, PortInUse, ensure_free, serve_workers
 
