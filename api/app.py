@@ -5,13 +5,14 @@ from __future__ import annotations
 import logging
 
 from fastapi import FastAPI
-from starlette.types import Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from api.http import access_log, docs, problems
 from api.http.body_limit import BodyLimit
 from api.http.fastlane import FastLanes
 from api.http.idempotency import IdempotencyCollision, replay_after_collision
 from api.http.metrics import Metrics, MetricsMiddleware
+from api.http.security_headers import SecurityHeaders
 from api.lifespan import lifespan
 from api.live import endpoint as websocket
 from api.routers import auth, checkin, festivals, live, pages, programme, registration, system
@@ -31,6 +32,12 @@ class FestivalAPI(FastAPI):
             await super().__call__(scope, receive, send)
         else:
             await websocket.live_session(self.state.live, scope, receive, send, raw_id)
+
+    def build_middleware_stack(self) -> ASGIApp:
+        """Starlette's stack inside :class:`SecurityHeaders`, so that every reply
+        carries them, the server-error middleware's 500 included."""
+        frame_ancestors = self.state.settings.frame_ancestors.split()
+        return SecurityHeaders(super().build_middleware_stack(), frame_ancestors)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:

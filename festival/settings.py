@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import secrets
 from ipaddress import ip_network
 from pathlib import Path
@@ -22,6 +23,7 @@ DRIVERS = {"sqlite": "aiosqlite", "postgresql": "asyncpg"}
 DIALECT_ALIASES = {"postgres": "postgresql"}
 REDIS_SCHEMES = ("redis", "rediss", "unix")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+ORIGIN = re.compile(r"https?://(\*\.)?[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*(:[0-9]{1,5})?")
 
 
 def check_database_url(url: str) -> str:
@@ -94,6 +96,9 @@ class Settings(DatabaseSettings):
     # process (`festival serve` gives it to uvicorn, which answers 503 beyond).
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
     max_connections: int = Field(default=4096, ge=16)
+    # Origins that may show the projector page (/present/...) in a frame, comma- or
+    # space-separated (https://stage.example.org); no page may be framed by default.
+    frame_ancestors: str = ""
     redis_url: str | None = None
     redis_prefix: str = "festival"  # namespaces live-session streams in a shared Redis
     smtp_url: str | None = None
@@ -143,6 +148,23 @@ class Settings(DatabaseSettings):
         if level not in LOG_LEVELS:
             raise ValueError(f"{value!r} is not a log level (one of {', '.join(LOG_LEVELS)})")
         return level
+
+    @field_validator("frame_ancestors")
+    @classmethod
+    def _frame_ancestors(cls, value: str) -> str:
+        """The origins as a CSP source list (space-separated), each one checked."""
+        origins = []
+        for item in value.replace(",", " ").split():
+            origin = item.rstrip("/")
+            if origin.lower() in ("self", "'self'"):
+                origin = "'self'"
+            elif not ORIGIN.fullmatch(origin):
+                raise ValueError(
+                    f"{item!r} is not an origin (e.g. https://stage.example.org or "
+                    "https://*.example.org:8443, no path)"
+                )
+            origins.append(origin)
+        return " ".join(origins)
 
     @model_validator(mode="after")
     def _secret(self) -> Settings:

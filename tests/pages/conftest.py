@@ -36,6 +36,12 @@ ARGS = [
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
 AUDIT = (Path(__file__).resolve().parent / "audit.js").read_text()
 PHONE = {"width": 390, "height": 844}
+# A Content-Security-Policy violation (an inline script or style, a host not
+# allowed) is only a console message; thrown, it is a page error the tests see.
+CSP_WATCH = """document.addEventListener("securitypolicyviolation", (e) => setTimeout(() => {
+  const where = `${e.sourceFile}:${e.lineNumber}`;
+  throw new Error(`CSP: ${e.violatedDirective} refused ${e.blockedURI || "inline"} (${where})`);
+}));"""
 # Both backends make the browser suite too slow for the shared machine: the
 # single-person pages run on SQLite only (their data paths are the API's, tested
 # on both backends by the API's tests); the multi-person live scenarios run on both.
@@ -76,6 +82,7 @@ class Browsing:
         await context.route(
             re.compile(r"^(?!https?://127\.0\.0\.1[:/]|wss?://127\.0\.0\.1[:/])"), self._refuse
         )
+        await context.add_init_script(CSP_WATCH)
         self.contexts.append(context)
         page = await context.new_page()
         page.on("pageerror", lambda exc: self.errors.append(f"{page.url}: {exc}"))

@@ -7,6 +7,8 @@ export function el(tag, attrs = {}, ...children) {
     if (name === "class") node.className = value;
     else if (name === "text") node.textContent = value;
     else if (name.startsWith("on")) node.addEventListener(name.slice(2), value);
+    // Through the CSSOM: the pages' CSP refuses style attributes (style-src 'self').
+    else if (name === "style") node.style.cssText = value;
     else node.setAttribute(name, value === true ? "" : value);
   }
   for (const child of children.flat()) {
