@@ -99,6 +99,8 @@ class Settings(DatabaseSettings):
     # Origins that may show the projector page (/present/...) in a frame, comma- or
     # space-separated (https://stage.example.org); no page may be framed by default.
     frame_ancestors: str = ""
+    # The bearer token Prometheus sends to GET /metrics; without one /metrics is off.
+    metrics_token: str | None = None
     redis_url: str | None = None
     redis_prefix: str = "festival"  # namespaces live-session streams in a shared Redis
     smtp_url: str | None = None
@@ -165,6 +167,18 @@ class Settings(DatabaseSettings):
                 )
             origins.append(origin)
         return " ".join(origins)
+
+    @field_validator("metrics_token")
+    @classmethod
+    def _metrics_token(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        if value.strip().lower() in PLACEHOLDER_SECRETS or len(value) < MIN_SECRET_LENGTH:
+            raise ValueError(
+                f"use at least {MIN_SECRET_LENGTH} random characters: python3 -c "
+                "'import secrets; print(secrets.token_urlsafe(32))'"
+            )
+        return value
 
     @model_validator(mode="after")
     def _secret(self) -> Settings:

@@ -38,6 +38,9 @@ from festival.settings import Settings
 
 PG_URL = os.environ.get("FESTIVAL_TEST_DATABASE_URL")
 REDIS_URL = os.environ.get("FESTIVAL_TEST_REDIS_URL")
+# What Prometheus would send to /metrics in tests (FESTIVAL_METRICS_TOKEN).
+METRICS_TOKEN = "test-metrics-token-not-for-production"
+METRICS_AUTH = {"Authorization": f"Bearer {METRICS_TOKEN}"}
 BACKENDS = [
     pytest.param("sqlite", id="sqlite"),
     pytest.param(
@@ -142,6 +145,7 @@ def settings(backend: Backend) -> Settings:
         base_url="http://testserver",
         redis_url=None,
         rate_limits=False,
+        metrics_token=METRICS_TOKEN,
     )
 
 

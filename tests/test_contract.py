@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 from fastapi import FastAPI
 
-from tests.conftest import Backend
+from tests.conftest import METRICS_AUTH, Backend
 from tests.factories import festival as ff
 from tests.factories import tickets as tf
 from tests.factories.festival import auth
@@ -220,7 +220,7 @@ async def test_idempotency_key_replays_the_first_reply_and_changes_nothing(
 async def test_health_readiness_metrics_openapi_and_docs(client: httpx.AsyncClient) -> None:
     assert (await client.get("/healthz")).status_code == 200
     assert (await client.get("/readyz")).status_code == 200
-    metrics = await client.get("/metrics")
+    metrics = await client.get("/metrics", headers=METRICS_AUTH)
     assert metrics.status_code == 200
     assert metrics.headers["content-type"].startswith("text/plain")
     assert "# TYPE" in metrics.text

@@ -12,7 +12,7 @@ from fastapi import FastAPI
 
 from api.app import create_app
 from festival.settings import Settings
-from tests.conftest import Backend
+from tests.conftest import METRICS_AUTH, Backend
 
 
 async def test_health_and_readiness(client: httpx.AsyncClient) -> None:
@@ -54,7 +54,7 @@ async def test_readiness_fails_when_redis_is_unreachable(
 async def test_metrics_count_requests_by_route_template(client: httpx.AsyncClient) -> None:
     await client.get("/api/v1/festivals/one-slug")
     await client.get("/api/v1/festivals/another-slug")
-    text = (await client.get("/metrics")).text
+    text = (await client.get("/metrics", headers=METRICS_AUTH)).text
     line = next(
         row
         for row in text.splitlines()

@@ -1,11 +1,58 @@
-"""Prometheus metrics: request counts and latencies by route template."""
+"""Prometheus metrics: request counts and latencies by route template, for Prometheus only.
+
+``GET /metrics`` answers only the bearer token in ``FESTIVAL_METRICS_TOKEN``
+(:func:`metrics_reader`), and is off (404) without one. A token of its own, not
+an organiser's: Prometheus keeps its credential in a file for months, and an
+organiser token expires in 30 days and can do everything an organiser can;
+this one reads counters and nothing else, and changing it touches no account.
+A separate listening address was the other way; it would need a second server
+in every worker process and a port per worker, where a token works the same
+for one process, ``--workers`` and replicas. The proxy does not pass
+``/metrics`` on (``deploy/nginx.conf``): Prometheus scrapes each process itself.
+"""
 
 from __future__ import annotations
 
+import hmac
 import time
+from typing import Annotated, Any
 
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from api.http.problems import PROBLEM, Problem
+from festival.errors import NotFound, Unauthorized
+
+_metrics_bearer = HTTPBearer(
+    auto_error=False,
+    scheme_name="MetricsToken",
+    description="FESTIVAL_METRICS_TOKEN, the token Prometheus sends",
+)
+
+
+async def metrics_reader(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_metrics_bearer)],
+) -> None:
+    """Lets through the bearer of ``FESTIVAL_METRICS_TOKEN``; 401 for anyone else
+    (an organiser's token included), 404 while no metrics token is set."""
+    expected: str | None = request.app.state.settings.metrics_token
+    if not expected:
+        raise NotFound("Metrics are off: set FESTIVAL_METRICS_TOKEN to serve them")
+    given = credentials.credentials if credentials is not None else ""
+    if not hmac.compare_digest(given.encode(), expected.encode()):
+        raise Unauthorized("/metrics needs the metrics token (FESTIVAL_METRICS_TOKEN)")
+
+
+METRICS_RESPONSES: dict[int | str, dict[str, Any]] = {
+    status: {"model": Problem, "description": text, "content": {PROBLEM: {}}}
+    for status, text in {
+        401: "Not the metrics token",
+        404: "Metrics are off (no FESTIVAL_METRICS_TOKEN)",
+    }.items()
+}
 
 
 class Metrics:

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Depends, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 
+from api.http.metrics import METRICS_RESPONSES, metrics_reader
 from festival.errors import FestivalError
 
 router = APIRouter(tags=["system"])
@@ -41,7 +42,13 @@ async def readyz(request: Request) -> dict[str, str]:
     return {"status": "ok", **checks}
 
 
-@router.get("/metrics", summary="Prometheus metrics", response_class=Response)
+@router.get(
+    "/metrics",
+    summary="Prometheus metrics (the metrics token only)",
+    response_class=Response,
+    dependencies=[Depends(metrics_reader)],
+    responses=METRICS_RESPONSES,
+)
 async def metrics(request: Request) -> Response:
     body = generate_latest(request.app.state.metrics.registry)
     return Response(body, media_type=CONTENT_TYPE_LATEST)

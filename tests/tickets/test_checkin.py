@@ -13,7 +13,7 @@ import pytest
 from PIL import Image
 from sqlalchemy import select
 
-from tests.conftest import Backend
+from tests.conftest import METRICS_AUTH, Backend
 from tests.factories.festival import auth
 from tests.factories.tickets import open_festival, programme_session, registered, staff_token
 from tickets.models import Checkin
@@ -322,7 +322,7 @@ async def test_the_fast_lane_answers_like_the_route(
     assert again.status_code == 409
     assert again.headers["content-type"] == "application/problem+json"
     assert again.json()["gate"] == "East"
-    metrics = (await client.get("/metrics")).text
+    metrics = (await client.get("/metrics", headers=METRICS_AUTH)).text
     assert 'route="/api/v1/festivals/{slug}/checkins",status="201"' in metrics
 
 

@@ -10,7 +10,7 @@ import pytest
 
 from festival.auth import resolve_principal
 from festival.db import make_sessionmaker, unit_of_work
-from tests.conftest import Backend, count_queries
+from tests.conftest import METRICS_AUTH, Backend, count_queries
 from tests.factories.festival import auth
 from tests.factories.tickets import open_festival, register, registered
 from tickets import issuing, signing
@@ -327,5 +327,5 @@ async def test_the_fast_lane_and_the_route_register_alike(
     unknown = await register(client, f"{made['slug']}-nope")
     assert unknown.status_code == 404
     assert unknown.headers["content-type"] == "application/problem+json"
-    metrics = (await client.get("/metrics")).text
+    metrics = (await client.get("/metrics", headers=METRICS_AUTH)).text
     assert 'route="/api/v1/festivals/{slug}/registrations",status="201"' in metrics
