@@ -201,8 +201,10 @@ class Hub:
         self._stopping = False
         self._closing: set[asyncio.Task[None]] = set()
         self.evicted = 0
-        # Open sockets by owner (whose token they joined with), on this node.
+        # Open sockets by owner (whose token they joined with), on this node, and
+        # those admitted but not yet joined (reserved): both count in sockets_of.
         self.owners: dict[str, set[Client]] = {}
+        self.reserved: dict[str, int] = {}
 
     async def start(self) -> None:
         await self.broker.start()
@@ -253,13 +255,19 @@ class Hub:
     ) -> Client:
         """Add a socket: missed events after ``since`` if still held, else a snapshot first.
 
-        ``owner`` names whose socket it is (see :meth:`sockets_of`, :meth:`end`).
+        ``owner`` names whose socket it is (see :meth:`sockets_of`, :meth:`end`);
+        the socket takes the place :meth:`reserve` held for it, if any.
         """
-        channel = await self.channel(name)
+        try:
+            channel = await self.channel(name)
+        except BaseException:
+            self.release(owner)
+            raise
         client = Client(self, channel, transport, role, owner)
         channel.clients[role].add(client)
         if owner is not None:
             self.owners.setdefault(owner, set()).add(client)
+            self.release(owner)
         last = channel.log.last_seq
         missed: list[Stamped] | None = None
         if since is not None:
@@ -287,8 +295,20 @@ class Hub:
         self.drop(client)
 
     def sockets_of(self, owner: str) -> int:
-        """How many sockets ``owner`` holds open on this node."""
-        return len(self.owners.get(owner, ()))
+        """How many sockets ``owner`` holds open (or is joining with) on this node."""
+        return len(self.owners.get(owner, ())) + self.reserved.get(owner, 0)
+
+    def reserve(self, owner: str) -> None:
+        """Count a socket of ``owner`` that was admitted and will :meth:`join` next."""
+        self.reserved[owner] = self.reserved.get(owner, 0) + 1
+
+    def release(self, owner: str | None) -> None:
+        """A reserved socket joined, or never will."""
+        if owner is None:
+            return
+        left = self.reserved.pop(owner, 0) - 1
+        if left > 0:
+            self.reserved[owner] = left
 
     def end(self, owner: str, code: int, reason: str) -> int:
         """Close every socket of ``owner`` on this node with ``code``; how many."""

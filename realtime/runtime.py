@@ -156,13 +156,19 @@ class LiveRuntime:
         except FestivalError as exc:
             await socket.deny(exc)
             return None
-        await socket.accept()
+        try:
+            await socket.accept()
+        except BaseException:
+            self.hub.release(str(ctx.voter_id))
+            raise
         return ctx
 
     def _admit(self, ctx: LiveContext) -> None:
         """Refuse a join over the token's socket cap, too soon after the last
-        ones, or too soon after a policy close (``TooManyRequests``)."""
-        if self.hub.sockets_of(str(ctx.voter_id)) >= self.limits.max_sockets:
+        ones, or too soon after a policy close (``TooManyRequests``); else count
+        the socket against the cap at once (:meth:`Hub.reserve`)."""
+        owner = str(ctx.voter_id)
+        if self.hub.sockets_of(owner) >= self.limits.max_sockets:
             raise TooManyRequests(
                 f"This token already has {self.limits.max_sockets} live sockets open; "
                 "close one first",
@@ -174,6 +180,7 @@ class LiveRuntime:
                 "Too many joins (or too soon after a close for abuse); wait and retry",
                 retry_after=max(1, math.ceil(wait)),
             )
+        self.hub.reserve(owner)
 
     def end_access(self, subject_id: uuid.UUID) -> None:
         """Close the sockets of a registration (or token) whose access ended, on this node."""

@@ -128,6 +128,23 @@ async def test_a_token_holds_at_most_its_cap_of_sockets(
             await client.close()
 
 
+async def test_the_cap_holds_for_joins_at_the_same_moment(
+    settings: Settings, backend: Backend
+) -> None:
+    live = await live_session(backend.engine)
+    async with _serving(settings, live_sockets_per_token=2) as port:
+        ws_url = f"ws://127.0.0.1:{port}"
+        raw = await live.attendee()
+        tries = [LiveClient.open(ws_url, live.session_id, raw) for _ in range(8)]
+        results = await asyncio.gather(*tries, return_exceptions=True)
+        opened = [r for r in results if isinstance(r, LiveClient)]
+        refused = [r for r in results if isinstance(r, InvalidStatus)]
+        assert (len(opened), len(refused)) == (2, 6), results
+        assert {r.response.status_code for r in refused} == {429}
+        for client in opened:
+            await client.close()
+
+
 async def test_joins_of_one_token_are_rate_limited(settings: Settings, backend: Backend) -> None:
     live = await live_session(backend.engine)
     async with _serving(settings) as port:
