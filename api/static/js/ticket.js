@@ -134,7 +134,16 @@ $("cancel").addEventListener("click", async () => {
   if (!window.confirm("Cancel your registration? Your place goes to the next person on the waiting list.")) return;
   try {
     await api("/api/v1/me/registration", { method: "DELETE", token });
-    await load();
+    // The tokens died with the registration: show what is now true, ask the server nothing.
+    forget(`attendee:${slug}`);
+    forget(`feed:${slug}`);
+    me = { ...me, status: "cancelled", ticket: null };
+    $("ticket-status").textContent = statusText(me);
+    $("ticket-status").dataset.status = me.status;
+    $("cancel-box").hidden = true;
+    $("sessions-box").hidden = true;
+    await drawQr();
+    drawAgenda();
   } catch (problem) {
     show($("problem"), problem.detail);
   }
