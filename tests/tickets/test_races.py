@@ -126,7 +126,14 @@ async def test_concurrent_cancellations_promote_without_losing_or_doubling_a_pla
                 for p in leaving + leaving[:3]  # some cancel twice at once
             )
         )
-        assert {r.status_code for r in replies} == {204}
+        # Of two cancels of one registration sent at once, one is a 204; the other is a
+        # 204 too if it was let in before the first committed, else a 401: the token
+        # died with the registration. The 12 are cancelled once each (the stats below).
+        twice = len(leaving) - 3
+        first, again = replies[: len(leaving)], replies[len(leaving) :]
+        assert [r.status_code for r in first[3:]] == [204] * twice
+        for one, other in zip(first[:3], again, strict=True):
+            assert sorted((one.status_code, other.status_code)) in ([204, 204], [204, 401])
         stats = await _stats(client, made["slug"], token)
         assert stats["registrations"] == {"confirmed": 10, "waitlisted": 8, "cancelled": 12}
         promoted = []
