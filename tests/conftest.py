@@ -96,9 +96,8 @@ async def databases(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[D
         await admin.dispose()
 
 
-@pytest.fixture(params=BACKENDS)
-async def backend(request: pytest.FixtureRequest, databases: Databases) -> AsyncIterator[Backend]:
-    name: str = request.param
+async def made_backend(name: str, databases: Databases) -> Backend:
+    """The run's database ``name`` ("sqlite" or "postgresql"), made and migrated on first use."""
     if name not in databases.made:
         if name == "sqlite":
             url = f"sqlite+aiosqlite:///{databases.tmp / 'festival.db'}"
@@ -107,7 +106,12 @@ async def backend(request: pytest.FixtureRequest, databases: Databases) -> Async
         engine = make_engine(url)
         await upgrade(engine)
         databases.made[name] = Backend(name, url, engine)
-    made = databases.made[name]
+    return databases.made[name]
+
+
+@pytest.fixture(params=BACKENDS)
+async def backend(request: pytest.FixtureRequest, databases: Databases) -> AsyncIterator[Backend]:
+    made = await made_backend(request.param, databases)
     yield made
     await _empty_tables(made.engine)
 

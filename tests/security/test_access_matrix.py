@@ -47,10 +47,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from api.app import create_app
 from api.routers.pages import short_code
-from festival.db import make_engine
-from festival.migrate import upgrade
 from festival.settings import Settings
-from tests.conftest import BACKENDS, Backend, Databases, _empty_tables, _make_pg_database
+from tests.conftest import BACKENDS, Backend, Databases, _empty_tables, made_backend
 from tests.factories.festival import auth
 from tests.realtime.asgi import AsgiSocket
 from tests.security.access_rules import (
@@ -131,16 +129,7 @@ async def matrix_backend(
     request: pytest.FixtureRequest, databases: Databases
 ) -> AsyncIterator[Backend]:
     """``tests.conftest.backend`` for a whole module: the tables are emptied at its end."""
-    name: str = request.param
-    if name not in databases.made:
-        if name == "sqlite":
-            url = f"sqlite+aiosqlite:///{databases.tmp / 'festival.db'}"
-        else:
-            databases.pg_admin, databases.pg_name, url = await _make_pg_database()
-        engine = make_engine(url)
-        await upgrade(engine)
-        databases.made[name] = Backend(name, url, engine)
-    made = databases.made[name]
+    made = await made_backend(request.param, databases)
     yield made
     await _empty_tables(made.engine)
 
