@@ -118,7 +118,7 @@ async def test_a_chunked_body_over_the_limit_is_refused_while_it_streams(
 async def test_a_chunked_body_under_the_limit_is_served(
     live_server: LiveServer, backend: Backend
 ) -> None:
-    async with httpx.AsyncClient(base_url=live_server.url) as client:
+    async with httpx.AsyncClient(base_url=live_server.url, timeout=60) as client:
         made, _ = await open_festival(client, backend.engine)
 
         async def chunks() -> Any:

@@ -84,7 +84,8 @@ class _Inline(HTMLParser):
 async def test_every_page_sends_the_strict_policy_and_no_referrer(
     live_server: LiveServer, backend: Backend
 ) -> None:
-    async with httpx.AsyncClient(base_url=live_server.url) as client:
+    # A generous timeout: the server shares this test's loop and a loaded box (CI).
+    async with httpx.AsyncClient(base_url=live_server.url, timeout=60) as client:
         slug, session = await _programme(client, backend)
         for template in PAGES:
             path = template.format(slug=slug, session=session)
@@ -117,7 +118,7 @@ async def test_api_replies_run_nothing_and_cannot_be_framed(live_server: LiveSer
     """JSON, problem JSON (the 413 of the body limit and a 500's included) and
     static files: ``default-src 'none'``, so a body a browser opens directly runs
     nothing, whatever it looks like."""
-    async with httpx.AsyncClient(base_url=live_server.url) as client:
+    async with httpx.AsyncClient(base_url=live_server.url, timeout=60) as client:
         replies = [
             await client.get("/healthz"),
             await client.get("/api/v1/festivals/nope"),
@@ -176,7 +177,7 @@ async def test_only_the_projector_page_may_be_framed_by_the_listed_origins(
 async def test_without_listed_origins_the_projector_page_is_not_framed_either(
     live_server: LiveServer, backend: Backend
 ) -> None:
-    async with httpx.AsyncClient(base_url=live_server.url) as client:
+    async with httpx.AsyncClient(base_url=live_server.url, timeout=60) as client:
         _, session = await _programme(client, backend)
         present = await client.get(f"/present/{session}")
     assert present.headers["x-frame-options"] == "DENY"

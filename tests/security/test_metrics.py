@@ -24,7 +24,7 @@ async def test_metrics_answer_the_metrics_token_only(
     live_server: LiveServer, backend: Backend
 ) -> None:
     organiser = await fast_organiser(backend.engine)
-    async with httpx.AsyncClient(base_url=live_server.url) as client:
+    async with httpx.AsyncClient(base_url=live_server.url, timeout=60) as client:
         anonymous = await client.get("/metrics")
         wrong = await client.get("/metrics", headers=auth(METRICS_TOKEN + "x"))
         as_organiser = await client.get("/metrics", headers=auth(organiser))
