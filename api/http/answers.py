@@ -94,17 +94,7 @@ def scan_reply(outcome: SyncResult) -> Reply:
     """A scan's outcome as API.md shows it: ``201`` admitted, ``409`` already checked
     in, ``422`` refused (problem JSON carrying the scan's ``result``)."""
     if isinstance(outcome, Admitted):
-        return Reply(
-            201,
-            {
-                "id": str(outcome.id),
-                "result": "ok",
-                "attendee": {"name": outcome.name},
-                "list": outcome.list_key,
-                "gate": outcome.gate,
-                "checked_in_at": outcome.at.isoformat(),
-            },
-        )
+        return Reply(201, checkin.record(outcome))  # the body kept with the row, as sent
     if isinstance(outcome, AlreadyIn):
         code = "already_checked_in"
         body = problem_body(
