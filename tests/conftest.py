@@ -54,6 +54,9 @@ BACKENDS = [
 ]
 # For a test about PostgreSQL alone (row locks, deadlocks): skipped only when its URL is unset.
 POSTGRES_ONLY = pytest.mark.parametrize("backend", BACKENDS[1:], indirect=True)
+# For a test whose subject does not touch the database's behaviour (Argon2's cost,
+# the event loop), which would only take its seconds twice.
+SQLITE_ONLY = pytest.mark.parametrize("backend", BACKENDS[:1], indirect=True)
 
 
 @dataclass

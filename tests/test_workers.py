@@ -16,9 +16,14 @@ import pytest
 from tests.conftest import free_port
 from tests.test_cli import FESTIVAL, run
 
+Served = tuple[subprocess.Popen[str], int, Path]  # the parent, its port, its folder
 
-@pytest.fixture
-def served(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], int]]:
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+    """One server for the module (starting two workers takes seconds): the tests
+    run in order, and the last one stops it."""
+    tmp_path = tmp_path_factory.mktemp("workers")
     assert run(["db", "upgrade"], tmp_path).returncode == 0
     port = free_port()
     env = {**os.environ, "FESTIVAL_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'cli.db'}"}
@@ -32,7 +37,7 @@ def served(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], int]]:
     )
     try:
         _wait_for(lambda: len(_listening(port)) == 2, "two workers listening")
-        yield parent, port
+        yield parent, port, tmp_path
     finally:
         workers = _children(parent.pid)
         if parent.poll() is None:
@@ -44,9 +49,9 @@ def served(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], int]]:
 
 
 def test_connections_are_spread_over_both_workers(
-    served: tuple[subprocess.Popen[str], int],
+    served: Served,
 ) -> None:
-    _, port = served
+    _, port, _ = served
     connections = [http.client.HTTPConnection("127.0.0.1", port, timeout=10) for _ in range(32)]
     for connection in connections:
         connection.request("GET", "/healthz")
@@ -60,10 +65,10 @@ def test_connections_are_spread_over_both_workers(
 
 
 def test_a_second_server_on_the_port_is_refused(
-    served: tuple[subprocess.Popen[str], int], tmp_path: Path
+    served: Served,
 ) -> None:
-    _, port = served
-    second = run(["serve", "--port", str(port), "--workers", "2"], tmp_path)
+    _, port, folder = served
+    second = run(["serve", "--port", str(port), "--workers", "2"], folder)
     assert second.returncode == 1
     assert second.stderr.strip().splitlines() == [
         f"error: 127.0.0.1:{port} is in use by another process"
@@ -71,9 +76,9 @@ def test_a_second_server_on_the_port_is_refused(
 
 
 def test_a_dead_worker_is_replaced_and_sigterm_stops_all(
-    served: tuple[subprocess.Popen[str], int],
+    served: Served,
 ) -> None:
-    parent, port = served
+    parent, port, _ = served
     first = _listening(port)
     victim = min(first)
     os.kill(victim, signal.SIGKILL)

@@ -19,7 +19,7 @@ import httpx
 
 from festival.limits import SIGN_IN_ACCOUNT, SIGN_IN_ADDRESS
 from festival.settings import Settings
-from tests.conftest import Backend
+from tests.conftest import SQLITE_ONLY, Backend
 from tests.security.limited import (
     PASSWORD,
     cheap_account,
@@ -112,6 +112,7 @@ async def test_with_rate_limits_off_nothing_is_refused(
         assert (await sign_in(client, email, PASSWORD)).status_code == 200
 
 
+@SQLITE_ONLY  # Argon2 and the event loop, whatever the database
 async def test_six_sign_ins_at_once_leave_the_event_loop_free(
     settings: Settings, backend: Backend
 ) -> None:
@@ -158,6 +159,7 @@ async def _healthz_while_signing_in(
         await asyncio.gather(*guessers)
 
 
+@SQLITE_ONLY  # Argon2 and the event loop, whatever the database
 async def test_an_unknown_email_takes_as_long_as_a_known_one(
     settings: Settings, backend: Backend
 ) -> None:
