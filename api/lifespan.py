@@ -29,7 +29,7 @@ from realtime.broker import Broker, MemoryBroker, RedisBroker
 from realtime.hub import Hub
 from realtime.protocol import Limits
 from realtime.runtime import DB_GATE, AccessEndings, LiveRuntime
-from tickets import notify
+from tickets import confirmation, notify
 from tickets.outbox import Sender
 
 
@@ -83,7 +83,8 @@ def _tune_gc() -> None:
 
 
 async def start_tickets(app: FastAPI) -> None:
-    """Subscribe to programme changes and start the outbox sender.
+    """Subscribe to programme changes, start the outbox sender and the lapse of
+    unconfirmed registrations (:func:`tickets.confirmation.lapse_forever`).
 
     The outbox sender runs as one task per process; workers share the outbox
     table safely (see :class:`tickets.outbox.Sender`). Programme-change handlers
@@ -96,10 +97,18 @@ async def start_tickets(app: FastAPI) -> None:
     )
     app.state.outbox_sender = sender
     app.state.outbox_task = asyncio.create_task(sender.run(), name="outbox-sender")
+    app.state.lapse_task = asyncio.create_task(
+        confirmation.lapse_forever(app.state.sessionmaker), name="lapse-holds"
+    )
 
 
 async def stop_tickets(app: FastAPI) -> None:
     """Stop the sender, letting a send in flight finish (bounded by its SMTP timeout)."""
+    lapsing: asyncio.Task[None] | None = getattr(app.state, "lapse_task", None)
+    if lapsing is not None:
+        lapsing.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await lapsing
     sender: Sender | None = getattr(app.state, "outbox_sender", None)
     task: asyncio.Task[None] | None = getattr(app.state, "outbox_task", None)
     if sender is None or task is None:

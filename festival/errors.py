@@ -88,3 +88,11 @@ class TooManyRequests(RateLimited):
     def __init__(self, detail: str, *, retry_after: int, **extras: Any) -> None:
         super().__init__(detail, retry_after=retry_after, **extras)
         self.retry_after = retry_after
+
+
+class Gone(FestivalError):
+    """What a link or code stood for is over (used, expired): ask for a new one."""
+
+    status = 410
+    code = "gone"
+    title = "No longer valid"

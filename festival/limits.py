@@ -66,6 +66,10 @@ SIGN_IN_ADDRESS = Rule("sign_in.address", 20, 15 * 60)
 # probing who registered does not. A registration desk behind one address
 # should sit behind a trusted proxy or register through the organiser.
 REGISTER_ADDRESS = Rule("register.address", 30, 60 * 60)
+# Letters to one e-mail address a form may cause (a festival's confirmation
+# links): 5 in 15 minutes. Beyond it the form answers as ever and sends nothing,
+# so it cannot be turned on someone's inbox, and the owner waits at most 15 minutes.
+LETTERS_TO_ADDRESS = Rule("letters.address", 5, 15 * 60)
 
 
 @dataclass(frozen=True, slots=True)
@@ -259,3 +263,8 @@ def address_key(address: str) -> str:
     if found.version == 6:
         return str(ip_network(f"{found}/64", strict=False))
     return str(found)
+
+
+def email_key(email: str) -> str:
+    """What an e-mail address is limited by: a hash, so no address sits in Redis."""
+    return hashlib.sha256(email.strip().lower().encode()).hexdigest()[:32]

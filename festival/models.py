@@ -6,7 +6,7 @@ import uuid
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, String, Text
+from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, String, Text, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from festival.db import Base, IdMixin, TimestampMixin, utcnow
@@ -81,6 +81,10 @@ class Festival(IdMixin, TimestampMixin, Base):
     owner_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("accounts.id", ondelete="RESTRICT"))
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     settings: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # Registration without probing (tickets.confirmation): a registration is a
+    # pending hold on a place until the link e-mailed to the address is followed.
+    confirm_email: Mapped[bool] = mapped_column(default=False, server_default=false())
+    confirm_hold_minutes: Mapped[int] = mapped_column(default=60, server_default="60")
 
     @property
     def is_published(self) -> bool:

@@ -108,6 +108,13 @@ class FestivalCreate(Input):
     description: str | None = Field(default=None, max_length=20_000)
     registration_opens_at: AwareDatetime | None = None
     registration_closes_at: AwareDatetime | None = None
+    confirm_email: bool = Field(
+        default=False,
+        description="Registrations wait for the link e-mailed to the address (202 for all)",
+    )
+    confirm_hold_minutes: int = Field(
+        default=60, ge=5, le=2880, description="How long an unconfirmed place is held"
+    )
 
     _tz = field_validator("timezone")(check_timezone)
 
@@ -138,6 +145,8 @@ class FestivalUpdate(Input):
     description: str | None = Field(default=None, max_length=20_000)
     registration_opens_at: AwareDatetime | None = None
     registration_closes_at: AwareDatetime | None = None
+    confirm_email: bool | None = None
+    confirm_hold_minutes: int | None = Field(default=None, ge=5, le=2880)
 
     @field_validator("timezone")
     @classmethod
@@ -157,6 +166,8 @@ class FestivalRead(Output):
     description: str | None
     registration_opens_at: datetime | None
     registration_closes_at: datetime | None
+    confirm_email: bool
+    confirm_hold_minutes: int
     published: bool = Field(validation_alias="is_published")
     published_at: datetime | None
 

@@ -68,6 +68,8 @@ async def update_festival(
             "ends_on",
             "mode",
             "capacity",
+            "confirm_email",
+            "confirm_hold_minutes",
         }:
             raise Invalid(f"{name} cannot be null", field=name)
         setattr(festival, name, value)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from festival.errors import Conflict, Forbidden, Invalid, NotFound
+from festival.errors import Conflict, Forbidden, Gone, Invalid, NotFound
 
 
 class RegistrationClosed(Conflict):
@@ -49,3 +49,10 @@ class DeviceNotRegistered(Forbidden):
 
     code = "device_not_registered"
     title = "Not a registered scanner of this token"
+
+
+class LinkExpired(Gone):
+    """An e-mailed one-time link that was used, has expired, or never existed."""
+
+    code = "link_expired"
+    title = "This link was used or has expired"

@@ -33,7 +33,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from festival.db import Base, IdMixin, TimestampMixin, utcnow
 
-REGISTRATION_STATUSES = ("confirmed", "waitlisted", "cancelled")
+REGISTRATION_STATUSES = ("pending", "confirmed", "waitlisted", "cancelled")
 SEAT_STATUSES = ("confirmed", "waitlisted", "released")
 CHECKIN_RESULTS = (
     "ok",
@@ -97,7 +97,9 @@ class Place(Base):
 class Registration(IdMixin, TimestampMixin, Base):
     __tablename__ = "registrations"
     __table_args__ = (
-        CheckConstraint("status IN ('confirmed', 'waitlisted', 'cancelled')", name="status"),
+        CheckConstraint(
+            "status IN ('pending', 'confirmed', 'waitlisted', 'cancelled')", name="status"
+        ),
         Index(
             "uq_registrations_active_email",
             "festival_id",
@@ -127,6 +129,8 @@ class Registration(IdMixin, TimestampMixin, Base):
     waitlist_seq: Mapped[int | None] = mapped_column()
     confirmed_at: Mapped[datetime | None] = mapped_column()
     cancelled_at: Mapped[datetime | None] = mapped_column()
+    # A pending registration (``Festival.confirm_email``) lapses at this time.
+    hold_expires_at: Mapped[datetime | None] = mapped_column()
 
 
 class Ticket(IdMixin, TimestampMixin, Base):
@@ -257,6 +261,29 @@ class CheckinDevice(IdMixin, Base):
     name: Mapped[str] = mapped_column(String(100))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     revoked_at: Mapped[datetime | None] = mapped_column()
+
+
+class AccessCode(IdMixin, Base):
+    """A one-time code e-mailed to a registration's address (:mod:`tickets.codes`).
+
+    Only the code's SHA-256 is kept: the database never holds a code that works.
+    """
+
+    __tablename__ = "access_codes"
+    __table_args__ = (
+        CheckConstraint("purpose IN ('confirm')", name="purpose"),
+        Index("ix_access_codes_registration", "registration_id"),
+    )
+
+    festival_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("festivals.id", ondelete="CASCADE"))
+    registration_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("registrations.id", ondelete="CASCADE")
+    )
+    purpose: Mapped[str] = mapped_column(String(16))
+    code_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    expires_at: Mapped[datetime] = mapped_column()
+    used_at: Mapped[datetime | None] = mapped_column()
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class OutboxMessage(IdMixin, TimestampMixin, Base):

@@ -406,6 +406,8 @@ REGISTRATION_DESK = select(
     select(Registration.id)
     .where(Registration.festival_id == Festival.id, Registration.status == "waitlisted")
     .exists(),
+    Festival.confirm_email,
+    Festival.confirm_hold_minutes,
 ).where(Festival.slug == bindparam("slug"), Festival.published_at.is_not(None))
 DESK = Prepared(REGISTRATION_DESK)
 INSERT_TOKENS = insert(Token)

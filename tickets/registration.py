@@ -18,7 +18,17 @@ from festival.auth import Principal, new_token
 from festival.db import utcnow
 from festival.errors import NotFound
 from festival.models import Festival
-from tickets import attendees, issuing, outbox, queries, seats, window
+from tickets import (
+    attendees,
+    confirmation,
+    issuing,
+    letters,
+    outbox,
+    queries,
+    seats,
+    waitlist,
+    window,
+)
 from tickets.errors import AlreadyRegistered, RegistrationNotFound
 from tickets.models import OutboxMessage, Registration, Ticket
 from tickets.schemas import RegistrationCreate, RegistrationIssued, TicketRead
@@ -37,6 +47,8 @@ class Desk:
     ends_on: date
     email_taken: bool
     anyone_waiting: bool
+    confirm_email: bool = False
+    confirm_hold_minutes: int = 60
 
 
 @dataclass(frozen=True)
@@ -65,8 +77,14 @@ class Draft:
 
 
 async def register(
-    session: AsyncSession, slug: str, data: RegistrationCreate, *, at: datetime | None = None
-) -> RegistrationIssued:
+    session: AsyncSession,
+    slug: str,
+    data: RegistrationCreate,
+    *,
+    at: datetime | None = None,
+    base_url: str = "",
+    may_write: confirmation.MayWrite = confirmation.always,
+) -> RegistrationIssued | confirmation.Pending:
     """Register for a published festival whose registration is open.
 
     Confirmed while a place remains, else waitlisted in arrival order. The same
@@ -76,6 +94,11 @@ async def register(
     waiting list included. ``at`` is when the registration is taken, now
     unless given: only a loader of registrations made earlier (the demo's past
     festivals) gives it.
+
+    A festival that confirms addresses (``confirm_email``) answers every
+    registration alike with :class:`tickets.confirmation.Pending` and e-mails a
+    link to ``base_url`` (:func:`tickets.confirmation.ask`), subject to
+    ``may_write``.
 
     Built for a rush of registrations: one read (``queries.REGISTRATION_DESK``),
     then the registration, its two tokens, ticket and letter written as rows by
@@ -87,12 +110,15 @@ async def register(
     email, at = data.email.strip().lower(), at or utcnow()
     connection = await session.connection()
     desk = await _desk(connection, slug, email, at)
+    if desk.confirm_email:
+        link = confirmation.link_maker(base_url, slug)
+        return await confirmation.ask(
+            session, desk, data, email, at, link=link, may_write=may_write
+        )
     await issuing.ensure_ticketing(session, desk.id)
     if desk.anyone_waiting:
         # Places freed while people wait (capacity raised, say) go to them first.
-        festival = await session.get_one(Festival, desk.id)
-        while await promote(session, festival) is not None:
-            pass
+        await waitlist.promote_all(session, await session.get_one(Festival, desk.id))
     draft = await _draft(session, desk, data, email, at)
     with _already_registered(email):
         placed = await _enrol(session, draft)
@@ -121,7 +147,7 @@ async def register_at_once(
         return None
     email, at = data.email.strip().lower(), utcnow()
     desk = await _desk(connection, slug, email, at)
-    if desk.anyone_waiting or not issuing.has_keys(desk.id):
+    if desk.confirm_email or desk.anyone_waiting or not issuing.has_keys(desk.id):
         return None
     draft = await _draft(session, desk, data, email, at)
     statement, params = queries.enrolment(
@@ -142,7 +168,7 @@ async def _desk(connection: AsyncConnection, slug: str, email: str, at: datetime
         raise NotFound(f"No festival {slug!r}")
     desk = Desk(*row)
     window.ensure_registration_open(desk, at)
-    if desk.email_taken:
+    if desk.email_taken and not desk.confirm_email:  # that one answers alike for all
         raise AlreadyRegistered(f"{email} is already registered", field="email")
     return desk
 
@@ -177,7 +203,7 @@ async def _draft(
         "created_at": now,
     }
     qr = await issuing.signed_payload(session, desk.id, ticket_id, 1)
-    letter = _letter(desk.name, data.name, email, "confirmed", qr, desk.id, registration_id)
+    letter = letters.letter(desk.name, data.name, email, "confirmed", qr, desk.id, registration_id)
     rows = [row for row, _ in tokens]
     return Draft(registration, rows, (tokens[0][1], tokens[1][1]), ticket, letter, qr)
 
@@ -224,60 +250,13 @@ async def _waitlist(session: AsyncSession, desk: Desk, name: str, draft: Draft) 
         .values(status="waitlisted", waitlist_seq=seq, confirmed_at=None)
     )
     await connection.execute(delete(Ticket).where(Ticket.id == draft.ticket["id"]))
-    waitlisted = _letter(desk.name, name, to, "waitlisted", None, desk.id, registration_id)
+    waitlisted = letters.letter(desk.name, name, to, "waitlisted", None, desk.id, registration_id)
     await connection.execute(
         update(OutboxMessage)
         .where(OutboxMessage.id == draft.letter["id"])
         .values(kind=waitlisted["kind"], subject=waitlisted["subject"], body=waitlisted["body"])
     )
     return int(await session.scalar(queries.waitlist_position(desk.id, seq)) or 0)
-
-
-_MESSAGES = {
-    "confirmed": ("Your place at {festival}", "Your registration is confirmed."),
-    "waitlisted": (
-        "Waiting list for {festival}",
-        "The festival is full: you are on the waiting list.",
-    ),
-    "promoted": (
-        "A place for you at {festival}",
-        "A place came free: your registration is confirmed.",
-    ),
-    "cancelled": ("Registration cancelled: {festival}", "Your registration is cancelled."),
-}
-
-
-def _letter(
-    festival_name: str,
-    person_name: str,
-    to: str,
-    kind: str,
-    qr: str | None,
-    festival_id: uuid.UUID,
-    registration_id: uuid.UUID,
-) -> dict[str, Any]:
-    """A message about a registration (an outbox row)."""
-    subject, text = _MESSAGES[kind]
-    body = f"Hello {person_name},\n\n{text}\n"
-    if qr is not None:
-        body += f"\nYour ticket (show it as a QR code at the door):\n{qr}\n"
-    return outbox.message(
-        festival_id=festival_id,
-        registration_id=registration_id,
-        kind=f"registration.{kind}",
-        to=to,
-        subject=subject.format(festival=festival_name),
-        body=body,
-    )
-
-
-async def _tell(
-    session: AsyncSession, festival: Festival, registration: Registration, kind: str, qr: str | None
-) -> None:
-    letter = _letter(
-        festival.name, registration.name, registration.email, kind, qr, festival.id, registration.id
-    )
-    await outbox.post(session, letter)
 
 
 async def cancel(session: AsyncSession, principal: Principal) -> None:
@@ -293,42 +272,14 @@ async def cancel(session: AsyncSession, principal: Principal) -> None:
         await issuing.revoke_ticket(session, registration.id)
         await seats.release_all(session, registration.id)
         await queries.release_place(session, registration.id)
-        await promote(session, me.festival)
+        await waitlist.promote(session, me.festival)
     elif not await queries.change_status(
         session, Registration, registration.id, "waitlisted", "cancelled", cancelled_at=now
     ):
         return
     effects.access_ended(session, registration.id)  # its live sockets close after the commit
     await session.refresh(registration)
-    await _tell(session, me.festival, registration, "cancelled", None)
-
-
-async def promote(session: AsyncSession, festival: Festival) -> Registration | None:
-    """Give a free place to the first on the waiting list.
-
-    The candidate is taken by a conditional update first, so two racing
-    cancellations never promote one person twice: the loser moves on to the
-    next. With no place to give (capacity lowered meanwhile) the candidate
-    waits on. Places are neither lost nor doubled.
-    """
-    while True:
-        candidate = await session.scalar(queries.first_waitlisted(festival.id))
-        if candidate is None or not await queries.has_free_place(session, festival.id):
-            return None
-        if not await queries.change_status(
-            session, Registration, candidate.id, "waitlisted", "confirmed", confirmed_at=utcnow()
-        ):
-            continue  # promoted by someone else a moment ago
-        if not await queries.claim_place(session, festival.id, candidate.id):
-            await queries.change_status(
-                session, Registration, candidate.id, "confirmed", "waitlisted", confirmed_at=None
-            )
-            return None
-        await session.refresh(candidate)
-        ticket = await issuing.issue_ticket(session, candidate)
-        qr = await issuing.payload(session, ticket)
-        await _tell(session, festival, candidate, "promoted", qr)
-        return candidate
+    await letters.tell(session, me.festival, registration, "cancelled", None)
 
 
 async def reissue(session: AsyncSession, principal: Principal) -> TicketRead:

@@ -35,6 +35,17 @@ class RegistrationIssued(BaseModel):
     ticket: TicketRead | None = None
 
 
+class RegistrationPending(BaseModel):
+    """``202`` from a festival that confirms addresses: the same for every address."""
+
+    status: Literal["pending"] = "pending"
+    detail: str
+
+
+class RegistrationConfirm(Input):
+    code: str = Field(min_length=1, max_length=200, description="The code from the e-mailed link")
+
+
 class FeedToken(BaseModel):
     feed_token: str
 

@@ -131,7 +131,7 @@ async def _release(session: AsyncSession, held: SeatReservation) -> None:
 
 async def promote_seat(session: AsyncSession, session_id: uuid.UUID) -> SeatReservation | None:
     """Give a free seat to the first on the session's waiting list (see
-    :func:`tickets.registration.promote` for why a lost candidate is skipped)."""
+    :func:`tickets.waitlist.promote` for why a lost candidate is skipped)."""
     while True:
         candidate = await session.scalar(queries.first_seat_waitlisted(session_id))
         if candidate is None or not await queries.claim_seat(session, session_id):

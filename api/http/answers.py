@@ -27,11 +27,17 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from api.http.idempotency import Idempotency
 from api.http.problems import PROBLEM, problem_body
 from festival.db import at_once_else_in_transaction, autocommit
-from festival.limits import REGISTER_ADDRESS, Limiter, address_key
+from festival.limits import LETTERS_TO_ADDRESS, REGISTER_ADDRESS, Limiter, address_key, email_key
 from tickets import checkin, registration
 from tickets.checkin import Admitted, AlreadyIn, Refused
+from tickets.confirmation import Pending
 from tickets.offline import NotAScan, SyncResult
-from tickets.schemas import CheckinCreate, RegistrationCreate, RegistrationIssued
+from tickets.schemas import (
+    CheckinCreate,
+    RegistrationCreate,
+    RegistrationIssued,
+    RegistrationPending,
+)
 
 JSON = "application/json"
 
@@ -134,7 +140,10 @@ def sync_results(results: list[SyncResult]) -> list[dict[str, Any]]:
     return [scan_reply(result).body for result in results]
 
 
-def registration_reply(issued: RegistrationIssued) -> Reply:
+def registration_reply(issued: RegistrationIssued | Pending) -> Reply:
+    """``201`` with the secrets, or ``202`` "check your e-mail" (``confirm_email``)."""
+    if isinstance(issued, Pending):
+        return Reply(202, RegistrationPending(detail=issued.detail).model_dump(mode="json"))
     return Reply(201, issued.model_dump(mode="json"))
 
 
@@ -148,7 +157,13 @@ async def scan(session: AsyncSession, token: str | None, slug: str, data: Checki
 
 
 async def register(
-    session: AsyncSession, slug: str, data: RegistrationCreate, *, limiter: Limiter, address: str
+    session: AsyncSession,
+    slug: str,
+    data: RegistrationCreate,
+    *,
+    limiter: Limiter,
+    address: str,
+    base_url: str,
 ) -> Reply:
     """A registration in ``session``'s unit of work: the one-statement common case
     in autocommit where that applies, else (or when it cannot place the
@@ -163,10 +178,15 @@ async def register(
         "Too many registrations from this address",
         (REGISTER_ADDRESS, f"{slug}|{address_key(address)}"),
     )
+
+    async def may_write(email: str) -> bool:
+        (count,) = await limiter.hit((LETTERS_TO_ADDRESS, f"{slug}|{email_key(email)}"))
+        return not count.over
+
     issued = await at_once_else_in_transaction(
         session,
         lambda: registration.register_at_once(session, slug, data),
-        lambda: registration.register(session, slug, data),
+        lambda: registration.register(session, slug, data, base_url=base_url, may_write=may_write),
     )
     return registration_reply(issued)
 

@@ -92,7 +92,10 @@ async def _register(
     session: AsyncSession, scope: Scope, headers: Headers, slug: str, data: Any
 ) -> Reply:
     limiter, address = limits.edge(scope)
-    return await answers.register(session, slug, data, limiter=limiter, address=address)
+    base_url = scope["app"].state.settings.base_url
+    return await answers.register(
+        session, slug, data, limiter=limiter, address=address, base_url=base_url
+    )
 
 
 def _lane(path: str, body: type[BaseModel], serve: Serve) -> Lane:

@@ -95,6 +95,11 @@ async def register(request: Request, slug: FestivalSlug) -> Response:
     return _page(request, "register.html", title="Register", slug=slug)
 
 
+@router.get("/f/{slug}/confirm")
+async def confirm(request: Request, slug: FestivalSlug) -> Response:
+    return _page(request, "confirm.html", title="Confirm your registration", slug=slug)
+
+
 @router.get("/f/{slug}/ticket")
 async def ticket(request: Request, slug: FestivalSlug) -> Response:
     return _page(request, "ticket.html", title="Your ticket", slug=slug)

@@ -20,16 +20,19 @@ from api.http.deps import (
 )
 from api.http.idempotency import IdempotencyDep
 from api.http.limits import LimiterDep, too_many
-from api.http.problems import ERROR_RESPONSES
+from api.http.problems import ERROR_RESPONSES, Problem
 from api.http.routing import JSONRoute
+from festival.db import utcnow
 from festival.schemas import Page
-from tickets import agenda, attendees, qr, registration, reports, seats
+from tickets import agenda, attendees, confirmation, qr, registration, reports, seats
 from tickets.reports import RegistrationStatus
 from tickets.schemas import (
     FeedToken,
     MeRead,
+    RegistrationConfirm,
     RegistrationCreate,
     RegistrationIssued,
+    RegistrationPending,
     RegistrationRead,
     SeatRead,
     TicketRead,
@@ -46,7 +49,14 @@ CSV = "text/csv; charset=utf-8"
     status_code=201,
     response_model=RegistrationIssued,
     summary="Register (confirmed while places remain, else waitlisted)",
-    responses=too_many("Too many registrations from this address for this festival"),
+    responses={
+        202: {
+            "model": RegistrationPending,
+            "description": "The festival confirms addresses: the same reply for every "
+            "address, and a link by e-mail (POST /registrations/confirm)",
+        },
+        **too_many("Too many registrations from this address for this festival"),
+    },
 )
 async def register(
     slug: str,
@@ -55,12 +65,26 @@ async def register(
     idempotency: IdempotencyDep,
     limiter: LimiterDep,
     address: ClientAddressDep,
+    settings: SettingsDep,
 ) -> JSONResponse:
     # A plain registration is served by the fast lane, with the same call (api.http.fastlane).
     if (replay := await idempotency.replay()) is not None:
         return replay
-    reply = await answers.register(session, slug, body, limiter=limiter, address=address)
+    reply = await answers.register(
+        session, slug, body, limiter=limiter, address=address, base_url=settings.base_url
+    )
     return await answers.remembered(idempotency, reply)
+
+
+@router.post(
+    "/registrations/confirm",
+    status_code=201,
+    response_model=RegistrationIssued,
+    summary="Confirm a registration by the code from its e-mailed link",
+    responses={410: {"model": Problem, "description": "The link was used or has expired"}},
+)
+async def confirm(body: RegistrationConfirm, session: SessionDep) -> RegistrationIssued:
+    return await confirmation.confirm(session, body.code, utcnow())
 
 
 @router.get("/festivals/{slug}/registrations", summary="Registrations of a festival")

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import httpx
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from festival.auth import issue_token
@@ -15,8 +17,11 @@ from festival.db import make_sessionmaker, unit_of_work
 from festival.models import Account
 from schedule.models import Room, Session
 from tests.factories.festival import auth, festival
+from tickets.models import OutboxMessage
 
 DAY_ONE = datetime(2030, 10, 8, 8, 0, tzinfo=UTC)
+# A confirmation link in a letter: the server, the festival, the code.
+LINK = re.compile(r"(\S+)/f/([^/\s]+)/confirm#code=(fc_[A-Za-z0-9_-]+)")
 
 
 async def fast_organiser(engine: AsyncEngine) -> str:
@@ -131,3 +136,21 @@ async def programme_session(
         )
         session.add(made)
     return made.id
+
+
+async def letters_to(engine: AsyncEngine, email: str) -> list[OutboxMessage]:
+    async with unit_of_work(make_sessionmaker(engine)) as session:
+        found = await session.scalars(
+            select(OutboxMessage)
+            .where(OutboxMessage.to_address == email)
+            .order_by(OutboxMessage.created_at)
+        )
+        return list(found)
+
+
+async def link_to(engine: AsyncEngine, email: str) -> str:
+    """The code of the newest confirmation link e-mailed to ``email``."""
+    found = [m for m in await letters_to(engine, email) if m.kind == "registration.confirm"]
+    match = LINK.search(found[-1].body)
+    assert match is not None, found[-1].body
+    return match.group(3)

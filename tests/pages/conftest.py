@@ -19,7 +19,7 @@ import httpx
 import pytest
 from playwright.async_api import Browser, BrowserContext, Page, async_playwright
 
-from tests.conftest import Backend, LiveServer
+from tests.conftest import SQLITE_ONLY, Backend, LiveServer
 from tests.factories.festival import auth, festival, organiser
 
 CHROMIUM = Path(os.environ.get("FESTIVAL_CHROMIUM", "/usr/bin/chromium"))
@@ -45,7 +45,7 @@ CSP_WATCH = """document.addEventListener("securitypolicyviolation", (e) => setTi
 # Both backends make the browser suite too slow for the shared machine: the
 # single-person pages run on SQLite only (their data paths are the API's, tested
 # on both backends by the API's tests); the multi-person live scenarios run on both.
-SQLITE_ONLY = pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+__all__ = ["SQLITE_ONLY", "Browsing", "World"]
 
 
 def _require_chromium() -> None:

@@ -7,7 +7,9 @@ import re
 import pytest
 from playwright.async_api import expect
 
+from tests.conftest import Backend
 from tests.factories.festival import festival
+from tests.factories.tickets import link_to
 from tests.pages.conftest import SQLITE_ONLY, Browsing, World
 
 # SQLite only (see tests/pages/conftest.py): these pages' data paths are the API's,
@@ -144,3 +146,31 @@ async def test_waitlisted_attendee_sees_the_position_from_a_magic_link(
     agenda = page.get_by_label("Agenda feed link")
     await expect(agenda).to_have_value(re.compile(r"/api/v1/me/agenda\.ics\?token=\S+"))
     assert (await page.request.get(await agenda.input_value())).status == 200
+
+
+async def test_a_festival_that_confirms_addresses_sends_the_ticket_through_the_emailed_link(
+    browsing: Browsing, world: World, backend: Backend
+) -> None:
+    patched = await world.http.patch(
+        f"/api/v1/festivals/{world.slug}",
+        json={"confirm_email": True},
+        headers={"Authorization": f"Bearer {world.organiser_token}"},
+    )
+    assert patched.status_code == 200, patched.text
+    page = await browsing.page(f"/f/{world.slug}/register")
+    await page.get_by_label("Name").fill("Ada Lovelace")
+    await page.get_by_label("E-mail").fill("ada@example.org")
+    await page.get_by_role("button", name="Register").click()
+    await expect(page.get_by_role("status")).to_contain_text("Check your e-mail")
+    await expect(page.locator("#register")).to_be_hidden()
+
+    code = await link_to(backend.engine, "ada@example.org")
+    link = f"/f/{world.slug}/confirm#code={code}"
+    await page.goto(browsing.server.url + link)
+    await expect(page).to_have_url(f"{browsing.server.url}/f/{world.slug}/ticket")
+    await expect(page.locator("#attendee-name")).to_have_text("Ada Lovelace")
+    await expect(page.locator("#ticket-status")).to_have_text("Confirmed: you have a place")
+
+    again = await browsing.page(link)  # a second click on the same link
+    await expect(again.get_by_role("alert")).to_contain_text("used already or has expired")
+    await expect(again.get_by_role("link", name="Register again")).to_be_visible()

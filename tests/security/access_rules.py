@@ -147,6 +147,10 @@ RULES: dict[str, Rule] = {
         body=lambda w: {"name": "Grace", "email": f"g-{uuid.uuid4().hex[:8]}@example.org"},
     ),
     f"GET {FEST}/registrations": Rule(ORGANISER_A),
+    # The e-mailed code is the credential, not a bearer token: a wrong one is 410 for all.
+    "POST /api/v1/registrations/confirm": Rule(
+        EVERYONE, body=lambda w: {"code": "fc_not-a-code"}, also=frozenset({410})
+    ),
     f"GET {FEST}/attendees.csv": Rule(ORGANISER_A),
     "GET /api/v1/me": Rule(ATTENDEES),
     "DELETE /api/v1/me/registration": Rule(ATTENDEES, fresh=True),
@@ -221,6 +225,7 @@ RULES: dict[str, Rule] = {
     "GET /": PAGE,
     "GET /f/{slug}": PAGE,
     "GET /f/{slug}/register": PAGE,
+    "GET /f/{slug}/confirm": PAGE,
     "GET /f/{slug}/ticket": PAGE,
     "GET /checkin/{slug}": PAGE,
     "GET /live/{session_id}": PAGE,

@@ -1,4 +1,5 @@
-// /f/{slug}/register: the form; on success the tokens are kept and the ticket page opens.
+// /f/{slug}/register: the form; on success the tokens are kept and the ticket page opens
+// (or, where the festival confirms addresses, the page says to look for the e-mail).
 
 import { api, newKey } from "./api.js";
 import { recall, remember } from "./tokens.js";
@@ -30,6 +31,13 @@ form.addEventListener("submit", async (event) => {
   button.disabled = true;
   try {
     const reply = await api(`/api/v1/festivals/${encodeURIComponent(slug)}/registrations`, { method: "POST", body, idempotencyKey: key });
+    if (reply.status === "pending") { // the festival confirms addresses: the link is in the e-mail
+      form.hidden = true;
+      $("check-email").textContent = reply.detail;
+      $("check-email").hidden = false;
+      $("check-email").focus();
+      return;
+    }
     remember(`attendee:${slug}`, reply.attendee_token);
     remember("attendee:last", reply.attendee_token);
     remember(`feed:${slug}`, reply.feed_token);

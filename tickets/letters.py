@@ -1,0 +1,72 @@
+"""The letters about a registration, written to the outbox (:mod:`tickets.outbox`)."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from festival.models import Festival
+from tickets import outbox
+from tickets.models import Registration
+
+_MESSAGES = {
+    "confirmed": ("Your place at {festival}", "Your registration is confirmed."),
+    "waitlisted": (
+        "Waiting list for {festival}",
+        "The festival is full: you are on the waiting list.",
+    ),
+    "promoted": (
+        "A place for you at {festival}",
+        "A place came free: your registration is confirmed.",
+    ),
+    "cancelled": ("Registration cancelled: {festival}", "Your registration is cancelled."),
+    "confirm": (
+        "Confirm your registration for {festival}",
+        "Someone, we hope you, asked to register this address. To confirm, open this "
+        "link{until}:\n\n{link}\n\n{place}\n\nIf it was not you, ignore this e-mail: an "
+        "unconfirmed registration is deleted when the link expires.",
+    ),
+    "known": (
+        "You are registered for {festival}",
+        "Someone, perhaps you, asked to register this address again. You are already "
+        "{standing}: nothing has changed. Your ticket and links are in the first e-mail "
+        "we sent you.",
+    ),
+}
+
+
+def letter(
+    festival_name: str,
+    person_name: str,
+    to: str,
+    kind: str,
+    qr: str | None,
+    festival_id: uuid.UUID,
+    registration_id: uuid.UUID | None,
+    **fill: str,
+) -> dict[str, Any]:
+    """A message about a registration (an outbox row); ``fill`` completes its text."""
+    subject, text = _MESSAGES[kind]
+    body = f"Hello {person_name},\n\n{text.format(**fill)}\n"
+    if qr is not None:
+        body += f"\nYour ticket (show it as a QR code at the door):\n{qr}\n"
+    return outbox.message(
+        festival_id=festival_id,
+        registration_id=registration_id,
+        kind=f"registration.{kind}",
+        to=to,
+        subject=subject.format(festival=festival_name),
+        body=body,
+    )
+
+
+async def tell(
+    session: AsyncSession, festival: Festival, registration: Registration, kind: str, qr: str | None
+) -> None:
+    """Write ``kind``'s letter to ``registration``'s address."""
+    row = letter(
+        festival.name, registration.name, registration.email, kind, qr, festival.id, registration.id
+    )
+    await outbox.post(session, row)
