@@ -85,6 +85,8 @@ class Festival(IdMixin, TimestampMixin, Base):
     # pending hold on a place until the link e-mailed to the address is followed.
     confirm_email: Mapped[bool] = mapped_column(default=False, server_default=false())
     confirm_hold_minutes: Mapped[int] = mapped_column(default=60, server_default="60")
+    # Whether attendees on the waiting list join live sessions (read, ask, vote).
+    waitlisted_live: Mapped[bool] = mapped_column(default=False, server_default=false())
 
     @property
     def is_published(self) -> bool:

@@ -115,6 +115,10 @@ class FestivalCreate(Input):
     confirm_hold_minutes: int = Field(
         default=60, ge=5, le=2880, description="How long an unconfirmed place is held"
     )
+    waitlisted_live: bool = Field(
+        default=False,
+        description="Attendees on the waiting list join live sessions (read, ask, vote)",
+    )
 
     _tz = field_validator("timezone")(check_timezone)
 
@@ -147,6 +151,7 @@ class FestivalUpdate(Input):
     registration_closes_at: AwareDatetime | None = None
     confirm_email: bool | None = None
     confirm_hold_minutes: int | None = Field(default=None, ge=5, le=2880)
+    waitlisted_live: bool | None = None
 
     @field_validator("timezone")
     @classmethod
@@ -168,6 +173,7 @@ class FestivalRead(Output):
     registration_closes_at: datetime | None
     confirm_email: bool
     confirm_hold_minutes: int
+    waitlisted_live: bool
     published: bool = Field(validation_alias="is_published")
     published_at: datetime | None
 

@@ -70,6 +70,7 @@ async def update_festival(
             "capacity",
             "confirm_email",
             "confirm_hold_minutes",
+            "waitlisted_live",
         }:
             raise Invalid(f"{name} cannot be null", field=name)
         setattr(festival, name, value)

@@ -20,10 +20,12 @@ def role_of(principal: Principal, festival: Festival, session_id: uuid.UUID) -> 
     """attendee, moderator or projector, or None for anyone else.
 
     An attendee on the waiting list has no place at the festival yet, so no
-    place in its live sessions either (API.md, Who may join): None until promoted.
+    place in its live sessions either (API.md, Who may join): None until promoted,
+    unless the organiser lets the waiting list in (``Festival.waitlisted_live``).
     """
     if principal.kind == "attendee" and principal.festival_id == festival.id:
-        return "attendee" if principal.standing != "waitlisted" else None
+        waiting = principal.standing == "waitlisted"
+        return "attendee" if not waiting or festival.waitlisted_live else None
     if principal.may_moderate(festival.id, session_id):
         return "moderator"
     if principal.is_organiser and principal.account_id == festival.owner_id:

@@ -3,7 +3,8 @@
 A festival may ask that a registration be confirmed from the address it names
 (``confirm_email``): the registration is then ``pending``, holding a place until
 ``hold_expires_at``, and the code in the e-mail is kept as its hash in
-``access_codes``.
+``access_codes``. ``waitlisted_live`` lets the festival's waiting list into its
+live sessions.
 
 Revision ID: 0009
 Revises: 0008
@@ -33,6 +34,9 @@ def upgrade() -> None:
         )
         batch_op.add_column(
             sa.Column("confirm_hold_minutes", sa.Integer(), server_default="60", nullable=False)
+        )
+        batch_op.add_column(
+            sa.Column("waitlisted_live", sa.Boolean(), server_default=sa.false(), nullable=False)
         )
     with op.batch_alter_table("registrations", schema=None) as batch_op:
         batch_op.add_column(
@@ -80,5 +84,6 @@ def downgrade() -> None:
         batch_op.create_check_constraint(op.f("ck_registrations_status"), OLD_STATUSES)
         batch_op.drop_column("hold_expires_at")
     with op.batch_alter_table("festivals", schema=None) as batch_op:
+        batch_op.drop_column("waitlisted_live")
         batch_op.drop_column("confirm_hold_minutes")
         batch_op.drop_column("confirm_email")

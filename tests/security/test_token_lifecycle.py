@@ -144,6 +144,40 @@ async def test_a_waitlisted_attendee_reads_but_joins_no_live_session(
         await client.close()
 
 
+async def test_the_organiser_may_let_the_waiting_list_into_live_sessions(
+    live_server: LiveServer, backend: Backend
+) -> None:
+    async with httpx.AsyncClient(base_url=live_server.url, timeout=30) as http:
+        made, organiser = await open_festival(http, backend.engine, capacity=1)
+        session_id = await _live_qa_session(backend, made["id"])
+        await registered(http, made["slug"])
+        raw = (await registered(http, made["slug"]))["attendee_token"]
+        switched = await http.patch(
+            f"/api/v1/festivals/{made['slug']}",
+            json={"waitlisted_live": True},
+            headers=auth(organiser),
+        )
+        assert (switched.status_code, switched.json()["waitlisted_live"]) == (200, True)
+
+        client = await LiveClient.open(live_server.ws_url, session_id, raw)
+        assert (await client.event("snapshot"))["data"]["role"] == "attendee"
+        questions = f"/api/v1/sessions/{session_id}/questions"
+        asked = await http.post(questions, json={"text": "From the queue"}, headers=auth(raw))
+        assert asked.status_code == 201, asked.text
+        await client.close()
+
+        # Switched off again: the waiting list is out of the next join and question.
+        await http.patch(
+            f"/api/v1/festivals/{made['slug']}",
+            json={"waitlisted_live": False},
+            headers=auth(organiser),
+        )
+        asked = await http.post(questions, json={"text": "Still?"}, headers=auth(raw))
+        assert (asked.status_code, asked.json()["code"]) == (403, "not_a_participant")
+        status, body = await _denied(live_server, session_id, raw)
+        assert (status, body["code"]) == (403, "not_a_participant")
+
+
 @pytest.fixture
 async def two_nodes(settings: Settings, redis_url: str) -> AsyncIterator[tuple[int, int, FastAPI]]:
     """Two apps (ports), each its own hub, on one database and one Redis."""
