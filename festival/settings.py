@@ -96,6 +96,8 @@ class Settings(DatabaseSettings):
     # process (`festival serve` gives it to uvicorn, which answers 503 beyond).
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
     max_connections: int = Field(default=4096, ge=16)
+    # Seconds a connection has to send a request's headers (api.http.header_timeout).
+    header_timeout: float = Field(default=10.0, gt=0, le=300)
     # Origins that may show the projector page (/present/...) in a frame, comma- or
     # space-separated (https://stage.example.org); no page may be framed by default.
     frame_ancestors: str = ""

@@ -15,11 +15,14 @@ as long as their clients like. ``festival serve`` gives it:
   upstream connections sooner (``keepalive_timeout`` in its upstream), so it
   never sends a request down a connection the app is closing.
 
-uvicorn has no timeout for a request's headers or body: a client that opens a
-connection and sends its headers a byte at a time holds that connection (one
-of the ``limit_concurrency``) for as long as it keeps going. The proxy in front
-cuts those off (``client_header_timeout`` and ``client_body_timeout`` in
-``deploy/nginx.conf``); a process exposed without a proxy has no such defence.
+- ``http``: uvicorn's HTTP protocol with a deadline for each request's headers
+  (``FESTIVAL_HEADER_TIMEOUT``, :mod:`api.http.header_timeout`), which uvicorn
+  lacks: a connection that sends nothing, or its headers a byte at a time, is
+  closed instead of holding one of the ``limit_concurrency`` for ever.
+
+A body sent slowly is bounded by its size (:mod:`api.http.body_limit`), not by
+time; the proxy in front cuts those off (``client_body_timeout`` in
+``deploy/nginx.conf``).
 """
 
 from __future__ import annotations
@@ -40,6 +43,7 @@ def uvicorn_limits(max_connections: int) -> dict[str, Any]:
     return {
         "limit_concurrency": connections_allowed(max_connections),
         "timeout_keep_alive": KEEP_ALIVE_SECONDS,
+        "http": "api.http.header_timeout:HeadersInTime",
     }
 
 

@@ -162,7 +162,11 @@ async def test_the_limit_is_a_setting(settings: Settings) -> None:
 
 
 def test_serve_bounds_connections_and_keep_alive() -> None:
-    assert uvicorn_limits(100) == {"limit_concurrency": 100, "timeout_keep_alive": 20}
+    assert uvicorn_limits(100) == {
+        "limit_concurrency": 100,
+        "timeout_keep_alive": 20,
+        "http": "api.http.header_timeout:HeadersInTime",
+    }
     assert KEEP_ALIVE_SECONDS == 20
 
 
@@ -172,8 +176,8 @@ async def test_serve_answers_503_beyond_its_connection_limit(
 ) -> None:
     """Idle connections that never send a byte (the 200 half-open ones of the
     finding) count against ``FESTIVAL_MAX_CONNECTIONS``: beyond it the process
-    answers 503 at once instead of holding more. (They are not closed: uvicorn has
-    no header timeout; the proxy's ``client_header_timeout`` does that.)"""
+    answers 503 at once instead of holding more (until the header deadline
+    closes them: the next test)."""
     with festival_serve(tmp_path, backend.url, FESTIVAL_MAX_CONNECTIONS="16") as served:
         idle = [socket.create_connection(("127.0.0.1", served.port)) for _ in range(16)]
         try:
@@ -186,3 +190,40 @@ async def test_serve_answers_503_beyond_its_connection_limit(
         assert refused.status_code == 503
         async with httpx.AsyncClient(base_url=served.url) as client:
             assert (await client.get("/healthz")).status_code == 200
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+async def test_serve_closes_connections_whose_headers_are_late(
+    backend: Backend, tmp_path: Path
+) -> None:
+    """Slowloris: a connection that sends nothing, or its headers a byte at a
+    time, is closed once ``FESTIVAL_HEADER_TIMEOUT`` has passed, and the places it
+    held count again; a request whose headers arrive in time is served, and a
+    keep-alive connection's second request gets its own deadline."""
+    with festival_serve(
+        tmp_path, backend.url, FESTIVAL_MAX_CONNECTIONS="16", FESTIVAL_HEADER_TIMEOUT="1"
+    ) as served:
+        idle = [socket.create_connection(("127.0.0.1", served.port)) for _ in range(16)]
+        trickler = socket.create_connection(("127.0.0.1", served.port))
+        trickler.sendall(b"GET /healthz HTTP/1.1\r\n")
+        headers, sent = b"Host: 127.0.0.1\r\nX-Slow: " + b"y" * 30, 0
+        for byte in headers:  # 3.6 s of headers, a byte at a time
+            try:
+                trickler.sendall(bytes([byte]))
+            except OSError:  # the server has closed it
+                break
+            sent += 1
+            await asyncio.sleep(0.1)
+        try:
+            for sock in [*idle, trickler]:
+                sock.settimeout(5)
+                assert sock.recv(1024) == b""  # closed by the server, no reply
+        finally:
+            for sock in [*idle, trickler]:
+                sock.close()
+        assert sent < len(headers)  # cut off before its headers were complete
+        async with httpx.AsyncClient(base_url=served.url) as client:
+            first = await client.get("/healthz")
+            await asyncio.sleep(1.5)  # idle between requests: keep-alive's, not the deadline's
+            second = await client.get("/healthz")
+        assert (first.status_code, second.status_code) == (200, 200)
