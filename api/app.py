@@ -15,7 +15,17 @@ from api.http.metrics import Metrics, MetricsMiddleware
 from api.http.security_headers import SecurityHeaders
 from api.lifespan import lifespan
 from api.live import endpoint as websocket
-from api.routers import auth, checkin, festivals, live, pages, programme, registration, system
+from api.routers import (
+    auth,
+    checkin,
+    festivals,
+    live,
+    pages,
+    programme,
+    registration,
+    sign_in,
+    system,
+)
 from festival.settings import Settings
 
 
@@ -58,7 +68,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     problems.install(app)
     app.add_exception_handler(IdempotencyCollision, replay_after_collision)  # type: ignore[arg-type]
     # The busiest routes under load (the door's scans, a registration rush) are matched first.
-    for module in (checkin, registration, system, auth, festivals, programme, live, pages):
+    routers = (checkin, registration, system, auth, sign_in, festivals, programme, live, pages)
+    for module in routers:
         app.include_router(module.router)
     pages.install(app)
     docs.install(app)

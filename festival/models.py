@@ -55,6 +55,8 @@ class Token(IdMixin, TimestampMixin, Base):
     session_ids: Mapped[list[str] | None] = mapped_column(JSON)
     subject_id: Mapped[uuid.UUID | None] = mapped_column()
     label: Mapped[str | None] = mapped_column(String(200))
+    # The device an attendee signed in on by an e-mailed link (tickets.sign_in).
+    device: Mapped[str | None] = mapped_column(String(200))
     expires_at: Mapped[datetime | None] = mapped_column()
     revoked_at: Mapped[datetime | None] = mapped_column()
 

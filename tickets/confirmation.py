@@ -100,33 +100,52 @@ async def ask(
     if not await may_write(email):
         return Pending()
     if found.status == "pending":
-        assert found.hold_expires_at is not None
-        code = await codes.make(
-            session,
-            festival_id=desk.id,
-            registration_id=found.id,
-            purpose=PURPOSE,
-            expires_at=found.hold_expires_at,
-            now=at,
-        )
-        held = await session.scalar(select(Place.number).where(Place.registration_id == found.id))
-        place = (
-            "A place is held for you until then."
-            if held is not None
-            else "The festival is full: once you confirm, you join its waiting list."
-        )
-        until = f" before {found.hold_expires_at:%Y-%m-%d %H:%M} UTC"
-        row = letters.letter(
-            desk.name, found.name, email, "confirm", None, desk.id, found.id,
-            link=link(code), until=until, place=place,
-        )  # fmt: skip
-    else:
-        standing = "on the waiting list" if found.status == "waitlisted" else "registered"
-        row = letters.letter(
-            desk.name, found.name, email, "known", None, desk.id, found.id, standing=standing
-        )
+        await remind(session, desk, found, at, link)
+        return Pending()
+    standing = "on the waiting list" if found.status == "waitlisted" else "registered"
+    row = letters.letter(
+        desk.name, found.name, email, "known", None, desk.id, found.id, standing=standing
+    )
     await outbox.post(session, row)
     return Pending()
+
+
+class Named(Protocol):
+    @property
+    def id(self) -> uuid.UUID: ...
+    @property
+    def name(self) -> str: ...
+
+
+async def remind(
+    session: AsyncSession,
+    festival: Named,
+    pending: Registration,
+    at: datetime,
+    link: Callable[[str], str],
+) -> None:
+    """Write a pending registration a new link to its hold (which does not grow)."""
+    assert pending.hold_expires_at is not None
+    code = await codes.make(
+        session,
+        festival_id=festival.id,
+        registration_id=pending.id,
+        purpose=PURPOSE,
+        expires_at=pending.hold_expires_at,
+        now=at,
+    )
+    held = await session.scalar(select(Place.number).where(Place.registration_id == pending.id))
+    place = (
+        "A place is held for you until then."
+        if held is not None
+        else "The festival is full: once you confirm, you join its waiting list."
+    )
+    until = f" before {pending.hold_expires_at:%Y-%m-%d %H:%M} UTC"
+    row = letters.letter(
+        festival.name, pending.name, pending.email, "confirm", None, festival.id, pending.id,
+        link=link(code), until=until, place=place,
+    )  # fmt: skip
+    await outbox.post(session, row)
 
 
 async def _active(session: AsyncSession, festival_id: uuid.UUID, email: str) -> Registration | None:

@@ -28,6 +28,12 @@ _MESSAGES = {
         "link{until}:\n\n{link}\n\n{place}\n\nIf it was not you, ignore this e-mail: an "
         "unconfirmed registration is deleted when the link expires.",
     ),
+    "sign_in": (
+        "Your sign-in link for {festival}",
+        "Here is your link to sign in on this device. It works once, within 30 minutes:"
+        "\n\n{link}\n\nIf you did not ask for it, ignore this e-mail; nobody can use it "
+        "without access to your mailbox.",
+    ),
     "known": (
         "You are registered for {festival}",
         "Someone, perhaps you, asked to register this address again. You are already "

@@ -81,6 +81,11 @@ async def _poke() -> None:
         sender.wake()
 
 
+async def wake_senders() -> None:
+    """Wake this process's senders (for rows committed outside a request's unit of work)."""
+    await _poke()
+
+
 def backoff(attempts: int) -> timedelta:
     """2, 4, 8 ... seconds after each failure, at most ``MAX_BACKOFF``."""
     return min(timedelta(seconds=2 ** min(attempts, 20)), MAX_BACKOFF)

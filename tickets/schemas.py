@@ -46,6 +46,36 @@ class RegistrationConfirm(Input):
     code: str = Field(min_length=1, max_length=200, description="The code from the e-mailed link")
 
 
+class AccessLinkAsk(Input):
+    email: EmailStr = Field(max_length=320)
+
+
+class AccessLinkSent(BaseModel):
+    """``202``: the same for every address, registered or not."""
+
+    status: Literal["sent"] = "sent"
+    detail: str
+
+
+class AttendeeSignIn(Input):
+    code: str = Field(min_length=1, max_length=200, description="The code from the e-mailed link")
+    device: str | None = Field(
+        default=None, max_length=200, description="A name for this device, shown in /me/devices"
+    )
+
+
+class SignedIn(BaseModel):
+    attendee_token: str
+    feed_token: str
+
+
+class AttendeeDevice(BaseModel):
+    id: uuid.UUID
+    label: str
+    created_at: datetime
+    current: bool = Field(description="The device this request came from")
+
+
 class FeedToken(BaseModel):
     feed_token: str
 

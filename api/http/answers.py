@@ -30,7 +30,7 @@ from festival.db import at_once_else_in_transaction, autocommit
 from festival.limits import LETTERS_TO_ADDRESS, REGISTER_ADDRESS, Limiter, address_key, email_key
 from tickets import checkin, registration
 from tickets.checkin import Admitted, AlreadyIn, Refused
-from tickets.confirmation import Pending
+from tickets.confirmation import MayWrite, Pending
 from tickets.offline import NotAScan, SyncResult
 from tickets.schemas import (
     CheckinCreate,
@@ -178,17 +178,24 @@ async def register(
         "Too many registrations from this address",
         (REGISTER_ADDRESS, f"{slug}|{address_key(address)}"),
     )
-
-    async def may_write(email: str) -> bool:
-        (count,) = await limiter.hit((LETTERS_TO_ADDRESS, f"{slug}|{email_key(email)}"))
-        return not count.over
-
+    may_write = letters_allowed(limiter, slug)
     issued = await at_once_else_in_transaction(
         session,
         lambda: registration.register_at_once(session, slug, data),
         lambda: registration.register(session, slug, data, base_url=base_url, may_write=may_write),
     )
     return registration_reply(issued)
+
+
+def letters_allowed(limiter: Limiter, slug: str) -> MayWrite:
+    """Whether one more letter may go to an address about festival ``slug``
+    (``LETTERS_TO_ADDRESS``): forms that mail an address ask it first."""
+
+    async def may_write(email: str) -> bool:
+        (count,) = await limiter.hit((LETTERS_TO_ADDRESS, f"{slug}|{email_key(email)}"))
+        return not count.over
+
+    return may_write
 
 
 async def remembered(idempotency: Idempotency, reply: Reply) -> JSONResponse:

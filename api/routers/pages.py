@@ -23,8 +23,10 @@ from fastapi import Path as PathParam
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
+from sqlalchemy import select
 
 from api.http.deps import ReadSessionDep
+from festival.models import Festival
 from festival.queries import festival_by_slug
 from schedule.models import Session
 
@@ -95,6 +97,11 @@ async def register(request: Request, slug: FestivalSlug) -> Response:
     return _page(request, "register.html", title="Register", slug=slug)
 
 
+@router.get("/f/{slug}/me")
+async def sign_in(request: Request, slug: FestivalSlug) -> Response:
+    return _page(request, "me.html", title="Sign in", slug=slug)
+
+
 @router.get("/f/{slug}/confirm")
 async def confirm(request: Request, slug: FestivalSlug) -> Response:
     return _page(request, "confirm.html", title="Confirm your registration", slug=slug)
@@ -106,8 +113,14 @@ async def ticket(request: Request, slug: FestivalSlug) -> Response:
 
 
 @router.get("/live/{session_id}")
-async def live(request: Request, session_id: SessionId) -> Response:
-    return _page(request, "live.html", title="Live Q&A", session_id=session_id)
+async def live(request: Request, session_id: SessionId, session: ReadSessionDep) -> Response:
+    slug = await session.scalar(
+        select(Festival.slug)
+        .join(Session, Session.festival_id == Festival.id)
+        .where(Session.id == session_id)
+    )
+    # slug: the token form offers to e-mail a sign-in link for this festival
+    return _page(request, "live.html", title="Live Q&A", session_id=session_id, sign_in_slug=slug)
 
 
 @router.get("/moderate/{session_id}")

@@ -4,7 +4,8 @@ A festival may ask that a registration be confirmed from the address it names
 (``confirm_email``): the registration is then ``pending``, holding a place until
 ``hold_expires_at``, and the code in the e-mail is kept as its hash in
 ``access_codes``. ``waitlisted_live`` lets the festival's waiting list into its
-live sessions.
+live sessions. An attendee token made by an e-mailed sign-in link names its
+``device``.
 
 Revision ID: 0009
 Revises: 0008
@@ -44,6 +45,8 @@ def upgrade() -> None:
         )
         batch_op.drop_constraint(op.f("ck_registrations_status"), type_="check")
         batch_op.create_check_constraint(op.f("ck_registrations_status"), NEW_STATUSES)
+    with op.batch_alter_table("tokens", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("device", sa.String(length=200), nullable=True))
     op.create_table(
         "access_codes",
         sa.Column("id", sa.Uuid(), nullable=False),
@@ -54,7 +57,9 @@ def upgrade() -> None:
         sa.Column("expires_at", festival.db.UTCDateTime(timezone=True), nullable=False),
         sa.Column("used_at", festival.db.UTCDateTime(timezone=True), nullable=True),
         sa.Column("created_at", festival.db.UTCDateTime(timezone=True), nullable=False),
-        sa.CheckConstraint("purpose IN ('confirm')", name=op.f("ck_access_codes_purpose")),
+        sa.CheckConstraint(
+            "purpose IN ('confirm', 'sign_in')", name=op.f("ck_access_codes_purpose")
+        ),
         sa.ForeignKeyConstraint(
             ["festival_id"],
             ["festivals.id"],
@@ -78,6 +83,8 @@ def downgrade() -> None:
     with op.batch_alter_table("access_codes", schema=None) as batch_op:
         batch_op.drop_index("ix_access_codes_registration")
     op.drop_table("access_codes")
+    with op.batch_alter_table("tokens", schema=None) as batch_op:
+        batch_op.drop_column("device")
     op.execute("DELETE FROM registrations WHERE status = 'pending'")
     with op.batch_alter_table("registrations", schema=None) as batch_op:
         batch_op.drop_constraint(op.f("ck_registrations_status"), type_="check")

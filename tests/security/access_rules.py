@@ -169,6 +169,14 @@ RULES: dict[str, Rule] = {
     # The feed's URL is its key: an unknown, revoked or missing one is no such feed.
     "GET /api/v1/me/agenda.ics": Rule(FEED_A, token_in="query", no_token=frozenset({404})),
     "POST /api/v1/me/feed-token": Rule(ATTENDEES, fresh=True),
+    # sign-in links: asking answers alike for any address; the e-mailed code is the credential
+    f"POST {FEST}/access-links": Rule(EVERYONE, body=lambda w: {"email": "who@example.org"}),
+    "POST /api/v1/auth/attendee": Rule(
+        EVERYONE, body=lambda w: {"code": "fc_not-a-code"}, also=frozenset({410})
+    ),
+    "GET /api/v1/me/devices": Rule(ATTENDEES),
+    # tests/security/test_sign_in_links.py ends a device of one's own; here, another's is 404
+    "DELETE /api/v1/me/devices/{token_id}": Rule(ATTENDEES, also=frozenset({404})),
     "DELETE /api/v1/me/feed-token": Rule(ATTENDEES, fresh=True),
     # check-in
     f"POST {FEST}/checkins": Rule(DOOR_A, body=lambda w: {"qr": w.qr["attendee_a"]}),
@@ -226,6 +234,7 @@ RULES: dict[str, Rule] = {
     "GET /f/{slug}": PAGE,
     "GET /f/{slug}/register": PAGE,
     "GET /f/{slug}/confirm": PAGE,
+    "GET /f/{slug}/me": PAGE,
     "GET /f/{slug}/ticket": PAGE,
     "GET /checkin/{slug}": PAGE,
     "GET /live/{session_id}": PAGE,
