@@ -25,7 +25,7 @@ $(STAMP): $(UV) uv.lock pyproject.toml
 run: $(STAMP)
 	$(BIN)/festival db upgrade
 	$(BIN)/festival demo
-	$(BIN)/festival serve --host $(HOST) --port $(PORT)
+	FESTIVAL_MAIL_DIR=$${FESTIVAL_MAIL_DIR:-mail} $(BIN)/festival serve --host $(HOST) --port $(PORT)
 
 system-packages:
 	@sh tests/system-packages.sh

@@ -93,7 +93,11 @@ async def start_tickets(app: FastAPI) -> None:
     notify.install()
     settings = app.state.settings
     sender = Sender(
-        app.state.sessionmaker, smtp_url=settings.smtp_url, mail_from=settings.mail_from
+        app.state.sessionmaker,
+        smtp_url=settings.smtp_url,
+        mail_from=settings.mail_from,
+        base_url=settings.base_url,
+        mail_dir=settings.mail_dir,
     )
     app.state.outbox_sender = sender
     app.state.outbox_task = asyncio.create_task(sender.run(), name="outbox-sender")

@@ -107,6 +107,8 @@ class Settings(DatabaseSettings):
     redis_prefix: str = "festival"  # namespaces live-session streams in a shared Redis
     smtp_url: str | None = None
     mail_from: str = "Festival <noreply@festival.invalid>"
+    # Without SMTP, letters are written here as .eml files (make run: ./mail).
+    mail_dir: Path | None = None
     base_url: str = "http://127.0.0.1:8000"
     secret_key: str = ""
     log_level: str = "INFO"

@@ -174,3 +174,16 @@ def test_demo_is_idempotent(tmp_path: Path) -> None:
     second = run(["demo"], tmp_path)
     assert second.returncode == 0, second.stderr
     assert "organiser@demo.festival" in first.stdout
+
+
+def test_mail_preview_writes_every_letter_to_look_at(tmp_path: Path) -> None:
+    done = run(["mail", "preview", "all", "--out", "letters"], tmp_path)
+    assert done.returncode == 0, done.stderr
+    written = sorted(p.name for p in (tmp_path / "letters").iterdir())
+    assert "confirmed.eml" in written
+    assert "confirmed.html" in written
+    assert "sign_in.html" in written
+    assert len(written) == 2 * len(done.stdout.split())
+    unknown = run(["mail", "preview", "nonsense"], tmp_path)
+    assert unknown.returncode == 1
+    assert unknown.stderr.strip().startswith("error: no letter 'nonsense': one of all, ")

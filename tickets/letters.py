@@ -12,16 +12,28 @@ from tickets import outbox
 from tickets.models import Registration
 
 _MESSAGES = {
-    "confirmed": ("Your place at {festival}", "Your registration is confirmed."),
+    "confirmed": (
+        "Your place at {festival}",
+        "Your registration is confirmed. If you cannot come after all, cancel it from your "
+        "ticket page, so that someone on the waiting list gets your place.",
+    ),
     "waitlisted": (
         "Waiting list for {festival}",
-        "The festival is full: you are on the waiting list.",
+        "The festival is full: you are on the waiting list. There is nothing to do: when a "
+        "place comes free it goes to the first in line, and we e-mail you your ticket at "
+        "once. To leave the list, cancel from your ticket page.",
     ),
     "promoted": (
         "A place for you at {festival}",
-        "A place came free: your registration is confirmed.",
+        "A place came free: your registration is confirmed, and your ticket is below. If you "
+        "cannot come after all, cancel from your ticket page, so that the next person in "
+        "line gets the place.",
     ),
-    "cancelled": ("Registration cancelled: {festival}", "Your registration is cancelled."),
+    "cancelled": (
+        "Registration cancelled: {festival}",
+        "Your registration is cancelled, and your ticket no longer works. If that was a "
+        "mistake, register again while registration is open.",
+    ),
     "confirm": (
         "Confirm your registration for {festival}",
         "Someone, we hope you, asked to register this address. To confirm, open this "
@@ -41,6 +53,9 @@ _MESSAGES = {
         "we sent you.",
     ),
 }
+
+
+KINDS = tuple(_MESSAGES)
 
 
 def letter(

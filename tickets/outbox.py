@@ -2,10 +2,14 @@
 
 A message is a row written in the same transaction as the registration,
 promotion or programme change it reports, so it exists if and only if that
-change committed. The sender (:class:`Sender`) delivers due rows over SMTP when
-``FESTIVAL_SMTP_URL`` is set, and to the log otherwise. A failed send is
-retried with a growing delay and never dropped. Delivery is at least once: a
-process that dies between sending and marking sent will send again.
+change committed. The sender (:class:`Sender`) composes each due row as people
+receive it (:mod:`tickets.mail`) and delivers it over SMTP when
+``FESTIVAL_SMTP_URL`` is set; otherwise it writes it as an ``.eml`` file to
+``FESTIVAL_MAIL_DIR`` when that is set (``make run`` does), or only logs its
+address and subject: a letter's text can hold a secret (a sign-in link), which
+never goes to a log. A failed send is retried with a growing delay and never
+dropped. Delivery is at least once: a process that dies between sending and
+marking sent will send again.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import timedelta
 from email.message import EmailMessage
+from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
@@ -25,6 +30,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from festival import effects
 from festival.db import utcnow
+from tickets import mail
+from tickets.mail import Letter
 from tickets.models import OutboxMessage
 
 log = logging.getLogger("festival.outbox")
@@ -95,11 +102,12 @@ def backoff(attempts: int) -> timedelta:
 class Leased:
     """A message leased for sending."""
 
-    id: uuid.UUID
-    to: str
-    subject: str
-    body: str
+    letter: Letter
     attempts: int
+
+    @property
+    def id(self) -> uuid.UUID:
+        return self.letter.id
 
 
 class Sender:
@@ -112,11 +120,15 @@ class Sender:
         *,
         smtp_url: str | None,
         mail_from: str,
+        base_url: str = "http://127.0.0.1:8000",
+        mail_dir: Path | None = None,
         poll_seconds: float = 2.0,
     ) -> None:
         self.sessionmaker = sessionmaker
         self.smtp_url = smtp_url
         self.mail_from = mail_from
+        self.base_url = base_url
+        self.mail_dir = mail_dir
         self.poll_seconds = poll_seconds
         self._stopping = asyncio.Event()
         self._wake = asyncio.Event()
@@ -202,20 +214,36 @@ class Sender:
                 .values(next_attempt_at=now + LEASE, attempts=OutboxMessage.attempts + 1)
                 .returning(
                     OutboxMessage.id,
+                    OutboxMessage.kind,
                     OutboxMessage.to_address,
                     OutboxMessage.subject,
                     OutboxMessage.body,
+                    OutboxMessage.festival_id,
+                    OutboxMessage.registration_id,
                     OutboxMessage.attempts,
                 )
                 .execution_options(synchronize_session=False)
             )
-            return [Leased(*row) for row in rows.all()]
+            return [
+                Leased(Letter(id_, kind, to, subject, body, festival, registration), attempts)
+                for id_, kind, to, subject, body, festival, registration, attempts in rows.all()
+            ]
 
     async def _deliver(self, message: Leased) -> None:
+        letter = message.letter
+        if not self.smtp_url and self.mail_dir is None:
+            log.info("mail to %s: %s (not sent: no FESTIVAL_SMTP_URL)", letter.to, letter.subject)
+            return
+        async with self.sessionmaker() as session:
+            facts = await mail.facts_for(session, letter)
+        composed = mail.compose(letter, facts, mail_from=self.mail_from, base_url=self.base_url)
         if self.smtp_url:
-            await asyncio.to_thread(self._smtp_send, message)
-        else:
-            log.info("mail to %s: %s\n%s", message.to, message.subject, message.body)
+            await asyncio.to_thread(self._smtp_send, composed)
+            return
+        assert self.mail_dir is not None
+        path = self.mail_dir / f"{utcnow():%Y%m%dT%H%M%S}-{letter.id}.eml"
+        await asyncio.to_thread(_write, path, bytes(composed))
+        log.info("mail to %s: %s (written to %s)", letter.to, letter.subject, path)
 
     async def _mark(self, message_ids: list[uuid.UUID], **values: object) -> None:
         async with self.sessionmaker() as session, session.begin():
@@ -226,15 +254,9 @@ class Sender:
                 .execution_options(synchronize_session=False)
             )
 
-    def _smtp_send(self, message: Leased) -> None:
+    def _smtp_send(self, composed: EmailMessage) -> None:
         assert self.smtp_url
         url = urlsplit(self.smtp_url)
-        mail = EmailMessage()
-        mail["From"] = self.mail_from
-        mail["To"] = message.to
-        mail["Subject"] = message.subject
-        mail["Message-ID"] = f"<{message.id}@festival>"
-        mail.set_content(message.body)
         port = url.port or (465 if url.scheme == "smtps" else 25)
         smtp_class = smtplib.SMTP_SSL if url.scheme == "smtps" else smtplib.SMTP
         with smtp_class(url.hostname or "127.0.0.1", port, timeout=15) as smtp:
@@ -242,4 +264,9 @@ class Sender:
                 smtp.starttls()
             if url.username:
                 smtp.login(unquote(url.username), unquote(url.password or ""))
-            smtp.send_message(mail)
+            smtp.send_message(composed)
+
+
+def _write(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)

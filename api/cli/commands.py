@@ -13,6 +13,7 @@ import asyncio
 import os
 import sys
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import IO, Any, NoReturn, TypeVar
 
 import click
@@ -246,6 +247,47 @@ def demo() -> None:
 
     for line in run(_work):
         click.echo(line)
+
+
+@app.group("mail", context_settings=CONTEXT)
+def mail_group() -> None:
+    """Letters to attendees."""
+
+
+@mail_group.command("preview", context_settings=CONTEXT)
+@click.argument("kind")
+@click.option(
+    "--out",
+    default="mail-preview",
+    show_default=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Folder to write to",
+)
+def mail_preview(kind: str, out: Path) -> None:
+    """Write a sample letter of KIND (or all of them) as .eml and .html, to look at.
+
+    KIND is one of confirmed, waitlisted, promoted, cancelled, confirm, known, sign_in.
+    """
+    from email.message import EmailMessage
+
+    from tickets import mail
+    from tickets.letters import KINDS
+
+    if kind != "all" and kind not in KINDS:
+        fail(f"no letter {kind!r}: one of all, {', '.join(KINDS)}")
+
+    out.mkdir(parents=True, exist_ok=True)
+    for each in KINDS if kind == "all" else (kind,):
+        letter, facts = mail.sample(each)
+        composed = mail.compose(
+            letter, facts, mail_from="Festival <noreply@festival.example.org>",
+            base_url="https://festival.example.org",
+        )  # fmt: skip
+        (out / f"{each}.eml").write_bytes(bytes(composed))
+        html = composed.get_body(("html",))
+        assert isinstance(html, EmailMessage)
+        (out / f"{each}.html").write_text(str(html.get_content()))
+        click.echo(out / f"{each}.eml")
 
 
 @app.command("import", context_settings=CONTEXT)

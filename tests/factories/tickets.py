@@ -9,6 +9,8 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import httpx
+import pytest
+from PIL import Image
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -154,3 +156,17 @@ async def link_to(engine: AsyncEngine, email: str) -> str:
     match = LINK.search(found[-1].body)
     assert match is not None, found[-1].body
     return match.group(3)
+
+
+def zbar_decode(image: Image.Image) -> list[Any]:
+    """The QR codes zbar reads in ``image``; fails (not skips) this test where zbar is missing.
+
+    Imported here, not at the top: a machine without libzbar0 loses this test,
+    not the collection of the whole suite.
+    """
+    try:
+        from pyzbar.pyzbar import decode
+    except ImportError as exc:  # pyzbar raises ImportError when the shared library is absent
+        pytest.fail(f"zbar is missing ({exc}): apt-get install libzbar0 (make test installs it)")
+    found: list[Any] = decode(image)
+    return found

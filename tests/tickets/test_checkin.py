@@ -9,28 +9,19 @@ import xml.etree.ElementTree as ET
 from typing import Any
 
 import httpx
-import pytest
 from PIL import Image
 from sqlalchemy import select
 
 from tests.conftest import METRICS_AUTH, Backend
 from tests.factories.festival import auth
-from tests.factories.tickets import open_festival, programme_session, registered, staff_token
+from tests.factories.tickets import (
+    open_festival,
+    programme_session,
+    registered,
+    staff_token,
+    zbar_decode,
+)
 from tickets.models import Checkin
-
-
-def zbar_decode(image: Image.Image) -> list[Any]:
-    """The QR codes zbar reads in ``image``; fails (not skips) this test where zbar is missing.
-
-    Imported here, not at the top: a machine without libzbar0 loses this test,
-    not the collection of the whole suite.
-    """
-    try:
-        from pyzbar.pyzbar import decode
-    except ImportError as exc:  # pyzbar raises ImportError when the shared library is absent
-        pytest.fail(f"zbar is missing ({exc}): apt-get install libzbar0 (make test installs it)")
-    found: list[Any] = decode(image)
-    return found
 
 
 async def _door(client: httpx.AsyncClient, backend: Backend, **overrides: Any) -> dict[str, Any]:

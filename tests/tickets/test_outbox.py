@@ -4,31 +4,36 @@ from __future__ import annotations
 
 import asyncio
 import email
+import io
 import uuid
 from collections.abc import Iterator
-from email.message import Message
+from email.message import EmailMessage
+from email.policy import default
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from aiosmtpd.controller import Controller
+from icalendar import Calendar
+from PIL import Image
 from sqlalchemy import select, update
 
 from api.app import create_app
 from festival.db import make_sessionmaker, unit_of_work, utcnow
 from festival.settings import Settings
 from tests.conftest import Backend, free_port
-from tests.factories.tickets import open_festival, registered
+from tests.factories.tickets import open_festival, registered, zbar_decode
 from tickets import outbox
 from tickets.models import OutboxMessage
 
 
 class Inbox:
     def __init__(self) -> None:
-        self.messages: list[Message] = []
+        self.messages: list[EmailMessage] = []
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        self.messages.append(email.message_from_bytes(envelope.content))
+        self.messages.append(email.message_from_bytes(envelope.content, policy=default))
         return "250 OK"
 
 
@@ -60,7 +65,7 @@ async def _eventually(condition: Any, seconds: float = 15) -> None:
     raise AssertionError("the condition never became true")
 
 
-async def _enqueue(backend: Backend, n: int = 1) -> list[uuid.UUID]:
+async def _enqueue(backend: Backend, n: int = 1, body: str = "Hello") -> list[uuid.UUID]:
     made = [
         outbox.message(
             festival_id=None,
@@ -68,7 +73,7 @@ async def _enqueue(backend: Backend, n: int = 1) -> list[uuid.UUID]:
             kind="test",
             to=f"p{i}@example.org",
             subject=f"Message {i}",
-            body="Hello",
+            body=body,
         )
         for i in range(n)
     ]
@@ -95,7 +100,26 @@ async def test_registration_mail_with_the_ticket_arrives_over_smtp(
     message = smtp.inbox.messages[0]
     assert message["To"] == "mail@example.org"
     assert message["Subject"] == "Your place at Mail Fest"
-    assert reply["ticket"]["qr"] in message.get_payload(decode=True).decode()
+    text = message.get_body(("plain",))
+    html = message.get_body(("html",))
+    assert isinstance(text, EmailMessage)
+    assert isinstance(html, EmailMessage)
+    qr = reply["ticket"]["qr"]
+    assert qr in text.get_content()
+    slug = made["slug"]
+    for link in (f"/f/{slug}/ticket", f"/f/{slug}/me"):
+        assert f"{settings.base_url}{link}" in text.get_content()
+        assert f'href="{settings.base_url}{link}"' in html.get_content()
+    # The QR code is an inline PNG the HTML shows, and zbar reads the ticket from it.
+    png = next(p for p in message.walk() if p.get_content_type() == "image/png")
+    assert f"cid:{png['Content-ID'].strip('<>')}" in html.get_content()
+    decoded = zbar_decode(Image.open(io.BytesIO(png.get_content())))
+    assert [found.data.decode() for found in decoded] == [qr]
+    # The festival's days as a calendar file.
+    (ics,) = [p for p in message.iter_attachments() if p.get_content_type() == "text/calendar"]
+    (event,) = Calendar.from_ical(ics.get_content()).walk("VEVENT")
+    assert str(event["summary"]) == "Mail Fest"
+    assert event.decoded("dtstart").isoformat() == made["starts_on"]
     assert [m.sent_at is not None for m in await _rows(backend)] == [True]
 
 
@@ -137,12 +161,34 @@ async def test_two_senders_deliver_each_message_once(backend: Backend, smtp: Smt
     )
 
 
-async def test_without_smtp_messages_go_to_the_log(
+async def test_without_smtp_the_log_names_each_letter_but_never_its_text(
     backend: Backend, caplog: pytest.LogCaptureFixture
 ) -> None:
+    """A letter's text can hold a secret (a sign-in link): it never goes to a log."""
     sender = outbox.Sender(make_sessionmaker(backend.engine), smtp_url=None, mail_from="f@x.org")
-    await _enqueue(backend)
-    with caplog.at_level("INFO", logger="festival.outbox"):
+    await _enqueue(backend, body="Your link: https://x.org/f/a/me#code=fc_secret")
+    with caplog.at_level("DEBUG"):
         assert await sender.send_due() == 1
     assert "mail to p0@example.org: Message 0" in caplog.text
+    assert "fc_secret" not in caplog.text
     assert [m.sent_at is not None for m in await _rows(backend)] == [True]
+
+
+async def test_without_smtp_a_mail_folder_gets_each_letter_as_an_eml_file(
+    backend: Backend, tmp_path: Path
+) -> None:
+    sender = outbox.Sender(
+        make_sessionmaker(backend.engine), smtp_url=None, mail_from="f@x.org", mail_dir=tmp_path
+    )
+    await _enqueue(backend, 2, body="Hello there")
+    assert await sender.send_due() == 2
+    letters = [
+        email.message_from_bytes(data, policy=default)
+        for data in await asyncio.to_thread(
+            lambda: [f.read_bytes() for f in tmp_path.glob("*.eml")]
+        )
+    ]
+    assert sorted(m["Subject"] for m in letters) == ["Message 0", "Message 1"]
+    plain = letters[0].get_body(("plain",))
+    assert isinstance(plain, EmailMessage)
+    assert "Hello there" in plain.get_content()
