@@ -20,6 +20,7 @@ from api.routers import (
     checkin,
     festivals,
     live,
+    members,
     pages,
     programme,
     registration,
@@ -68,7 +69,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     problems.install(app)
     app.add_exception_handler(IdempotencyCollision, replay_after_collision)  # type: ignore[arg-type]
     # The busiest routes under load (the door's scans, a registration rush) are matched first.
-    routers = (checkin, registration, system, auth, sign_in, festivals, programme, live, pages)
+    routers = (
+        checkin,
+        registration,
+        system,
+        auth,
+        sign_in,
+        festivals,
+        members,
+        programme,
+        live,
+        pages,
+    )
     for module in routers:
         app.include_router(module.router)
     pages.install(app)

@@ -29,7 +29,7 @@ from realtime.broker import Broker, MemoryBroker, RedisBroker
 from realtime.hub import Hub
 from realtime.protocol import Limits
 from realtime.runtime import DB_GATE, AccessEndings, LiveRuntime
-from tickets import confirmation, notify
+from tickets import confirmation, notify, team_letters
 from tickets.outbox import Sender
 
 
@@ -91,6 +91,7 @@ async def start_tickets(app: FastAPI) -> None:
     are subscribed here so every process that serves requests has them.
     """
     notify.install()
+    team_letters.install()
     settings = app.state.settings
     sender = Sender(
         app.state.sessionmaker,

@@ -13,7 +13,7 @@ import threading
 import uuid
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -25,7 +25,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from festival.db import utcnow
 from festival.errors import Forbidden, Unauthorized
 from festival.limits import SIGN_IN_ACCOUNT, SIGN_IN_ADDRESS, Limiter, address_key
-from festival.models import Account, Token
+from festival.models import Account, FestivalMember, Token
+from festival.roles import Permission, allows
 
 _hasher = PasswordHasher()
 # Argon2 is slow on purpose (~0.1 s of CPU in four threads of its own per call), so
@@ -118,10 +119,33 @@ class Principal:
     # An attendee token's registration status (confirmed or waitlisted; a
     # cancelled one never becomes a principal), read with the token itself.
     standing: str | None = None
+    # An organiser's roles in festivals' teams: (festival id, role) pairs.
+    teams: tuple[tuple[uuid.UUID, str], ...] = ()
+    # An attendee token's digest for sealing anonymous questions (realtime.seals):
+    # made from the secret itself, which is never stored, so no dump holds it.
+    seal_key: bytes | None = field(default=None, repr=False)
 
     @property
     def is_organiser(self) -> bool:
         return self.kind == "organiser"
+
+    def role_at(self, festival_id: uuid.UUID, owner_id: uuid.UUID | None = None) -> str | None:
+        """This organiser's role in a festival's team (its ``owner_id`` is an owner)."""
+        if not self.is_organiser or self.account_id is None:
+            return None
+        if owner_id is not None and owner_id == self.account_id:
+            return "owner"
+        return next((role for fid, role in self.teams if fid == festival_id), None)
+
+    def may(
+        self, permission: Permission, festival_id: uuid.UUID, owner_id: uuid.UUID | None = None
+    ) -> bool:
+        """Whether this organiser's role in the festival grants ``permission``."""
+        return allows(self.role_at(festival_id, owner_id), permission)
+
+    def festivals_with(self, permission: Permission) -> list[uuid.UUID]:
+        """The festivals whose team gives this organiser ``permission`` (owner_id aside)."""
+        return [fid for fid, role in self.teams if allows(role, permission)]
 
     def may_moderate(self, festival_id: uuid.UUID, session_id: uuid.UUID) -> bool:
         """Staff moderators of that festival, scoped to that session when scoped."""
@@ -213,7 +237,22 @@ async def resolve_principal(session: AsyncSession, raw: str | None) -> Principal
     which their own resolver (:func:`resolve_feed_token`) allows.
     """
     row = await _token_row(session, raw)
-    return bearer_principal(row, row[len(TOKEN_COLUMNS)] if row is not None else None)
+    principal = bearer_principal(row, row[len(TOKEN_COLUMNS)] if row is not None else None)
+    if principal.is_organiser and principal.account_id is not None:
+        teams = await session.execute(
+            select(FestivalMember.festival_id, FestivalMember.role).where(
+                FestivalMember.account_id == principal.account_id
+            )
+        )
+        principal = replace(principal, teams=tuple((fid, role) for fid, role in teams.all()))
+    elif principal.kind == "attendee" and raw:
+        principal = replace(principal, seal_key=seal_key(raw))
+    return principal
+
+
+def seal_key(raw: str) -> bytes:
+    """A digest of an attendee's secret, distinct from its stored hash (``hash_token``)."""
+    return hashlib.sha256(b"festival-question-seal\x00" + raw.encode()).digest()
 
 
 async def resolve_feed_token(session: AsyncSession, raw: str | None) -> Principal:

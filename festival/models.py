@@ -6,7 +6,16 @@ import uuid
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, String, Text, false
+from sqlalchemy import (
+    JSON,
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    String,
+    Text,
+    UniqueConstraint,
+    false,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from festival.db import Base, IdMixin, TimestampMixin, utcnow
@@ -14,6 +23,8 @@ from festival.db import Base, IdMixin, TimestampMixin, utcnow
 TOKEN_KINDS = ("organiser", "staff", "attendee", "feed", "projector")
 STAFF_ROLES = ("moderator", "checkin")
 FESTIVAL_MODES = ("online", "hybrid", "onsite")
+TEAM_ROLES = ("owner", "editor", "registrations", "viewer")
+RETENTION_DAYS = 180
 
 
 class Account(IdMixin, TimestampMixin, Base):
@@ -89,10 +100,76 @@ class Festival(IdMixin, TimestampMixin, Base):
     confirm_hold_minutes: Mapped[int] = mapped_column(default=60, server_default="60")
     # Whether attendees on the waiting list join live sessions (read, ask, vote).
     waitlisted_live: Mapped[bool] = mapped_column(default=False, server_default=false())
+    # Personal data is purged this many days after the festival ends (festival.retention).
+    retention_days: Mapped[int] = mapped_column(
+        default=RETENTION_DAYS, server_default=str(RETENTION_DAYS)
+    )
+    personal_data_purged_at: Mapped[datetime | None] = mapped_column()
+    # The terms an attendee agrees to; a new text is a new version, asked again.
+    terms: Mapped[str | None] = mapped_column(Text)
+    terms_version: Mapped[str | None] = mapped_column(String(64))
 
     @property
     def is_published(self) -> bool:
         return self.published_at is not None
+
+
+class FestivalMember(IdMixin, TimestampMixin, Base):
+    """An organiser account's role in one festival's team (:mod:`festival.members`).
+
+    ``Festival.owner_id`` (the account that created it) is always an owner too,
+    with or without a row here.
+    """
+
+    __tablename__ = "festival_members"
+    __table_args__ = (
+        CheckConstraint("role IN ('owner', 'editor', 'registrations', 'viewer')", name="role"),
+        UniqueConstraint("festival_id", "account_id"),
+        Index("ix_festival_members_account", "account_id"),
+    )
+
+    festival_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("festivals.id", ondelete="CASCADE"))
+    account_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    role: Mapped[str] = mapped_column(String(16))
+
+
+class Invitation(IdMixin, TimestampMixin, Base):
+    """An e-mailed invitation to a festival's team; only the code's SHA-256 is kept."""
+
+    __tablename__ = "festival_invitations"
+    __table_args__ = (
+        CheckConstraint("role IN ('owner', 'editor', 'registrations', 'viewer')", name="role"),
+        Index("ix_festival_invitations_festival", "festival_id", "created_at"),
+    )
+
+    festival_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("festivals.id", ondelete="CASCADE"))
+    email: Mapped[str] = mapped_column(String(320))
+    role: Mapped[str] = mapped_column(String(16))
+    code_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    invited_by: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("accounts.id", ondelete="SET NULL")
+    )
+    expires_at: Mapped[datetime] = mapped_column()
+    accepted_at: Mapped[datetime | None] = mapped_column()
+
+
+class PrivacyLogEntry(IdMixin, Base):
+    """An organiser's export or erasure of one attendee's data, or a retention purge."""
+
+    __tablename__ = "privacy_log"
+    __table_args__ = (
+        CheckConstraint("action IN ('export', 'erase', 'purge')", name="action"),
+        Index("ix_privacy_log_festival", "festival_id", "at"),
+    )
+
+    festival_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("festivals.id", ondelete="CASCADE"))
+    action: Mapped[str] = mapped_column(String(10))
+    actor_account_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("accounts.id", ondelete="SET NULL")
+    )
+    registration_id: Mapped[uuid.UUID | None] = mapped_column()
+    detail: Mapped[str | None] = mapped_column(String(200))
+    at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class IdempotentReply(Base):

@@ -9,15 +9,25 @@ from sqlalchemy import ColumnElement, Select, false, or_, select, true
 
 from festival.auth import Principal
 from festival.models import Festival
+from festival.roles import Permission
+
+
+def team_festivals(principal: Principal, permission: Permission) -> ColumnElement[bool]:
+    """Festivals whose team gives this organiser ``permission`` (owners: all of them)."""
+    if not principal.is_organiser or principal.account_id is None:
+        return false()
+    granted = principal.festivals_with(permission)
+    owned = Festival.owner_id == principal.account_id
+    return or_(owned, Festival.id.in_(granted)) if granted else owned
 
 
 def visible_festivals(principal: Principal | None) -> ColumnElement[bool]:
-    """Published festivals, plus the organiser's own and the festival a token is for."""
+    """Published festivals, plus the organiser's (any role) and the festival a token is for."""
     if principal is None:
         return Festival.published_at.is_not(None)
     own: ColumnElement[bool] = false()
     if principal.is_organiser and principal.account_id is not None:
-        own = Festival.owner_id == principal.account_id
+        own = team_festivals(principal, Permission.READ)
     elif principal.festival_id is not None:
         own = Festival.id == principal.festival_id
     return or_(Festival.published_at.is_not(None), own)
@@ -34,15 +44,17 @@ def sees_festival(
     if published_at is not None:
         return True
     if principal.is_organiser and principal.account_id is not None:
-        return owner_id == principal.account_id
+        return principal.may(Permission.READ, festival_id, owner_id)
     return principal.festival_id is not None and festival_id == principal.festival_id
 
 
-def managed_festivals(principal: Principal | None) -> ColumnElement[bool]:
-    """Festivals this principal may change: an organiser's own, nothing for others."""
-    if principal is not None and principal.is_organiser and principal.account_id is not None:
-        return Festival.owner_id == principal.account_id
-    return false()
+def managed_festivals(
+    principal: Principal | None, permission: Permission = Permission.FESTIVAL
+) -> ColumnElement[bool]:
+    """Festivals where this organiser's role grants ``permission``; nothing for others."""
+    if principal is None:
+        return false()
+    return team_festivals(principal, permission)
 
 
 def festival_by_slug(slug: str, condition: ColumnElement[bool] | None = None) -> Select[Festival]:

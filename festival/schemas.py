@@ -12,6 +12,7 @@ from pydantic import (
     AwareDatetime,
     BaseModel,
     ConfigDict,
+    EmailStr,
     Field,
     ValidationInfo,
     field_validator,
@@ -119,6 +120,17 @@ class FestivalCreate(Input):
         default=False,
         description="Attendees on the waiting list join live sessions (read, ask, vote)",
     )
+    retention_days: int = Field(
+        default=180,
+        ge=0,
+        le=3650,
+        description="Days after the festival's end after which attendees' personal data is purged",
+    )
+    terms: str | None = Field(
+        default=None,
+        max_length=50_000,
+        description="The terms attendees agree to; a changed text asks them again",
+    )
 
     _tz = field_validator("timezone")(check_timezone)
 
@@ -152,6 +164,8 @@ class FestivalUpdate(Input):
     confirm_email: bool | None = None
     confirm_hold_minutes: int | None = Field(default=None, ge=5, le=2880)
     waitlisted_live: bool | None = None
+    retention_days: int | None = Field(default=None, ge=0, le=3650)
+    terms: str | None = Field(default=None, max_length=50_000)
 
     @field_validator("timezone")
     @classmethod
@@ -176,6 +190,10 @@ class FestivalRead(Output):
     waitlisted_live: bool
     published: bool = Field(validation_alias="is_published")
     published_at: datetime | None
+    retention_days: int
+    personal_data_purged_at: datetime | None
+    terms: str | None
+    terms_version: str | None
 
 
 class TokenRequest(Input):
@@ -207,3 +225,42 @@ class StaffTokenRead(Output):
 
 class StaffTokenIssued(StaffTokenRead):
     token: str
+
+
+TeamRole = Literal["owner", "editor", "registrations", "viewer"]
+
+
+class MemberInvite(Input):
+    email: EmailStr = Field(max_length=320)
+    role: TeamRole
+
+
+class MemberUpdate(Input):
+    role: TeamRole
+
+
+class MemberRead(BaseModel):
+    """A member of a festival's team, or an invitation not accepted yet."""
+
+    id: uuid.UUID = Field(description="The member's (or, while invited, the invitation's) id")
+    email: str
+    name: str | None = None
+    role: TeamRole
+    status: Literal["active", "invited"]
+    created_at: datetime
+    expires_at: datetime | None = Field(default=None, description="When an invitation lapses")
+
+
+class InvitationAccept(Input):
+    code: str = Field(min_length=1, max_length=200, description="The code from the e-mailed link")
+    password: str = Field(
+        min_length=10,
+        max_length=500,
+        description="The new account's password; for an e-mail that has an account, its password",
+    )
+    name: str | None = Field(default=None, max_length=200)
+
+
+class InvitationAccepted(TokenReply):
+    festival: str = Field(description="The slug of the festival whose team this joined")
+    role: TeamRole

@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from festival.auth import Principal
 from festival.models import Festival
+from festival.roles import Permission
 from realtime.errors import LiveQaOff, LiveSessionNotFound, NotAParticipant
 from realtime.live import LiveContext, Outbox
 from realtime.models import LiveChannel
@@ -28,7 +29,7 @@ def role_of(principal: Principal, festival: Festival, session_id: uuid.UUID) -> 
         return "attendee" if not waiting or festival.waitlisted_live else None
     if principal.may_moderate(festival.id, session_id):
         return "moderator"
-    if principal.is_organiser and principal.account_id == festival.owner_id:
+    if principal.may(Permission.LIVE, festival.id, festival.owner_id):
         return "moderator"
     if (
         principal.kind == "projector"

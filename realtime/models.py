@@ -68,6 +68,10 @@ class Question(IdMixin, TimestampMixin, Base):
     session_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("sessions.id", ondelete="CASCADE"))
     author_id: Mapped[uuid.UUID | None] = mapped_column()  # None when anonymous
     author_name: Mapped[str | None] = mapped_column(String(200))
+    # An anonymous question's seal: an HMAC of its id keyed by a digest of the
+    # asker's token, which the server never stores (realtime.seals). Only that
+    # token finds it again (the asker's own export); a dump cannot.
+    author_seal: Mapped[str | None] = mapped_column(String(64))
     anonymous: Mapped[bool] = mapped_column(Boolean, default=False)
     text: Mapped[str] = mapped_column(Text)
     status: Mapped[str] = mapped_column(String(12))

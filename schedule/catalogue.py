@@ -22,6 +22,7 @@ from festival.errors import Conflict, Invalid, NotFound
 from festival.models import Festival
 from festival.pagination import keyset_page
 from festival.queries import festival_by_slug, visible_festivals
+from festival.roles import Permission
 from festival.service import get_festival, get_managed_festival
 from schedule.models import Room, Session, Speaker, Track, session_speakers
 from schedule.queries import lock_festival, may_manage, stamp_columns
@@ -33,7 +34,7 @@ _REQUIRED = {"name", "kind"}
 
 async def managed_festival(session: AsyncSession, principal: Principal, slug: str) -> Festival:
     """The festival, checked as the principal's own and locked for programme writes."""
-    festival = await get_managed_festival(session, principal, slug)
+    festival = await get_managed_festival(session, principal, slug, Permission.PROGRAMME)
     await session.execute(lock_festival(festival.id))
     return festival
 
@@ -47,7 +48,7 @@ async def readable_festival(
     """
     festival = await get_festival(session, principal, slug)
     manages = may_manage(principal, festival)
-    if festival.published_at is None and not manages:
+    if festival.published_at is None and not may_manage(principal, festival, Permission.READ):
         raise NotFound(f"The programme of {slug!r} is not published yet")
     return festival, manages
 
@@ -64,7 +65,7 @@ async def readable_festival_stamped(
     if row is None:
         raise NotFound(f"No festival {slug!r}")
     festival, *stamp = row
-    if festival.published_at is None and not may_manage(principal, festival):
+    if festival.published_at is None and not may_manage(principal, festival, Permission.READ):
         raise NotFound(f"The programme of {slug!r} is not published yet")
     return festival, tuple(stamp)
 

@@ -24,6 +24,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from festival.auth import Principal
 from festival.models import Festival
+from festival.roles import Permission
 from schedule.models import ProgrammeChange, Room, Session, Speaker, Track, session_speakers
 
 
@@ -38,14 +39,12 @@ def sessions_with_speakers() -> Select[Session]:
     return select(Session).options(selectinload(Session.speakers))
 
 
-def may_manage(principal: Principal | None, festival: Festival) -> bool:
-    """Whether ``principal`` organises ``festival`` (the owner's organiser token)."""
-    return (
-        principal is not None
-        and principal.is_organiser
-        and principal.account_id is not None
-        and principal.account_id == festival.owner_id
-    )
+def may_manage(
+    principal: Principal | None, festival: Festival, permission: Permission = Permission.PROGRAMME
+) -> bool:
+    """Whether ``principal``'s role in ``festival``'s team grants ``permission``
+    (by default: changing the programme, and seeing its private fields)."""
+    return principal is not None and principal.may(permission, festival.id, festival.owner_id)
 
 
 def visible_sessions(principal: Principal | None, festival: Festival) -> ColumnElement[bool]:
@@ -54,7 +53,7 @@ def visible_sessions(principal: Principal | None, festival: Festival) -> ColumnE
     A published programme is public; an unpublished one is seen by its
     organisers only (staff and attendees of a draft festival see nothing yet).
     """
-    if festival.published_at is None and not may_manage(principal, festival):
+    if festival.published_at is None and not may_manage(principal, festival, Permission.READ):
         return false()
     return Session.festival_id == festival.id
 

@@ -18,6 +18,8 @@ from festival.auth import Principal
 from festival.db import utcnow
 from festival.errors import NotFound
 from festival.models import Festival
+from festival.queries import team_festivals
+from festival.roles import Permission
 from festival.service import get_managed_festival
 from tickets import checkin
 from tickets.errors import DeviceNotRegistered
@@ -29,8 +31,8 @@ REGISTER_PATH = "/api/v1/festivals/{slug}/devices"
 def visible_devices(principal: Principal) -> ColumnElement[bool]:
     """The organiser sees the devices of their festivals; a check-in token its own."""
     if principal.is_organiser and principal.account_id is not None:
-        owned = select(Festival.id).where(Festival.owner_id == principal.account_id)
-        return CheckinDevice.festival_id.in_(owned.scalar_subquery())
+        teams = select(Festival.id).where(team_festivals(principal, Permission.CHECKIN))
+        return CheckinDevice.festival_id.in_(teams.scalar_subquery())
     if principal.kind == "staff" and principal.role == "checkin":
         return CheckinDevice.staff_token_id == principal.token_id
     return false()
@@ -57,7 +59,7 @@ async def register(
 async def listed(session: AsyncSession, principal: Principal, slug: str) -> Sequence[CheckinDevice]:
     """A festival's devices, oldest first: all for its organiser, its own for a check-in token."""
     if principal.is_organiser:
-        festival = await get_managed_festival(session, principal, slug)
+        festival = await get_managed_festival(session, principal, slug, Permission.CHECKIN)
     else:
         festival = await checkin.door_festival(session, principal, slug)
     rows = await session.scalars(
@@ -72,7 +74,7 @@ async def revoke(
     session: AsyncSession, principal: Principal, slug: str, device_id: uuid.UUID
 ) -> None:
     """The organiser revokes a device: its scans are refused from now on (idempotent)."""
-    festival = await get_managed_festival(session, principal, slug)
+    festival = await get_managed_festival(session, principal, slug, Permission.CHECKIN)
     found = await session.get(CheckinDevice, device_id)
     if found is None or found.festival_id != festival.id:
         raise NotFound("No such device", field="device_id")

@@ -131,6 +131,11 @@ class Registration(IdMixin, TimestampMixin, Base):
     cancelled_at: Mapped[datetime | None] = mapped_column()
     # A pending registration (``Festival.confirm_email``) lapses at this time.
     hold_expires_at: Mapped[datetime | None] = mapped_column()
+    # What the attendee agreed to, and when (tickets.consent).
+    consent_terms_version: Mapped[str | None] = mapped_column(String(64))
+    consent_photo: Mapped[bool | None] = mapped_column()
+    consent_contact: Mapped[bool | None] = mapped_column()
+    consent_at: Mapped[datetime | None] = mapped_column()
 
 
 class Ticket(IdMixin, TimestampMixin, Base):

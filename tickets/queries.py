@@ -37,6 +37,8 @@ from sqlalchemy.sql.selectable import ScalarSelect
 from festival.auth import TOKEN_COLUMNS, Principal
 from festival.db import Prepared
 from festival.models import Festival, Token
+from festival.queries import team_festivals
+from festival.roles import Permission
 from schedule.models import Session
 from tickets.models import (
     Checkin,
@@ -51,12 +53,13 @@ from tickets.models import (
 
 
 def visible_registrations(principal: Principal | None) -> ColumnElement[bool]:
-    """An organiser sees the registrations of their festivals; an attendee their own."""
+    """An organiser sees the registrations of the festivals where their role grants
+    ``attendees`` (:mod:`festival.roles`); an attendee their own."""
     if principal is None:
         return false()
     if principal.is_organiser and principal.account_id is not None:
-        owned = select(Festival.id).where(Festival.owner_id == principal.account_id)
-        return Registration.festival_id.in_(owned.scalar_subquery())
+        teams = select(Festival.id).where(team_festivals(principal, Permission.ATTENDEES))
+        return Registration.festival_id.in_(teams.scalar_subquery())
     if principal.kind == "attendee" and principal.subject_id is not None:
         return and_(
             Registration.id == principal.subject_id,

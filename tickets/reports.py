@@ -19,6 +19,7 @@ from festival.auth import Principal
 from festival.errors import Forbidden
 from festival.models import Festival
 from festival.pagination import keyset_page
+from festival.roles import Permission
 from festival.service import get_festival, get_managed_festival
 from schedule.models import Session
 from tickets import queries
@@ -39,7 +40,7 @@ async def list_registrations(
     cursor: str | None,
 ) -> tuple[Sequence[Registration], str | None]:
     """One page of a festival's registrations in arrival order, optionally by status."""
-    festival = await get_managed_festival(session, principal, slug)
+    festival = await get_managed_festival(session, principal, slug, Permission.ATTENDEES)
     stmt = select(Registration).where(
         Registration.festival_id == festival.id, queries.visible_registrations(principal)
     )
@@ -58,7 +59,7 @@ def _cell(value: Any) -> str:
 
 async def attendees_csv(session: AsyncSession, principal: Principal, slug: str) -> str:
     """Every registration that is not cancelled, with its festival check-in time."""
-    festival = await get_managed_festival(session, principal, slug)
+    festival = await get_managed_festival(session, principal, slug, Permission.ATTENDEES)
     checked_in = (
         select(Checkin.scanned_at)
         .join(Ticket, Ticket.id == Checkin.ticket_id)
@@ -108,8 +109,8 @@ def _csv_row(registration: Registration, checked_in_at: datetime | None) -> list
 async def stats_festival(session: AsyncSession, principal: Principal, slug: str) -> Festival:
     """Stats are for the festival's organisers and its check-in staff."""
     festival = await get_festival(session, principal, slug)
-    owner = principal.is_organiser and principal.account_id == festival.owner_id
-    if not (owner or principal.may_check_in(festival.id)):
+    team = principal.may(Permission.READ, festival.id, festival.owner_id)
+    if not (team or principal.may_check_in(festival.id)):
         raise Forbidden("Only organisers and check-in staff see check-in stats")
     return festival
 

@@ -56,3 +56,30 @@ async def festival(
         assert response.status_code == 200, response.text
         made = response.json()
     return made
+
+
+async def team_member(
+    engine: AsyncEngine, festival_id: str | uuid.UUID, role: str, email: str | None = None
+) -> str:
+    """A committed organiser account with ``role`` in a festival's team, and its token
+    (the row an accepted invitation makes; the invitation itself is tests/teams')."""
+    from festival.models import Account, FestivalMember
+
+    async with unit_of_work(make_sessionmaker(engine)) as session:
+        account = Account(
+            id=uuid.uuid4(),
+            email=email or f"{role}-{uuid.uuid4().hex[:8]}@example.org",
+            password_hash="not-a-hash: this member signs in with a token only",
+        )
+        session.add(account)
+        await session.flush()
+        session.add(
+            FestivalMember(
+                id=uuid.uuid4(),
+                festival_id=uuid.UUID(str(festival_id)),
+                account_id=account.id,
+                role=role,
+            )
+        )
+        _, raw = await issue_token(session, "organiser", account_id=account.id)
+    return raw
