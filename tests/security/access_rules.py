@@ -22,11 +22,17 @@ WS = "WS /ws/sessions/{session_id}"  # API.md, Live sessions; served before the 
 EVERYONE = frozenset(CALLERS)
 # A route that reads an optional bearer token: no token is fine, a bad one is 401.
 READERS = EVERYONE - {"garbage", "revoked", "feed_a"}
+# A's team (festival.roles): the owner may do everything; the others what their role grants.
 ORGANISER_A = frozenset({"organiser_a"})
-ORGANISERS = ORGANISER_A | {"organiser_b"}
+TEAM_A = ORGANISER_A | {"editor_a", "registrations_a", "viewer_a"}
+EDITORS_A = ORGANISER_A | {"editor_a"}  # the programme and the live sessions
+REGISTRARS_A = ORGANISER_A | {"registrations_a"}  # attendees and the door's side
+# Any organiser account may create a festival (and own it).
+ORGANISERS = TEAM_A | {"organiser_b"}
 DOOR_A = frozenset({"checkin_a"})
-DOOR_AND_ORGANISER_A = ORGANISER_A | DOOR_A
-MODERATORS_A = ORGANISER_A | {"moderator_a"}
+DOOR_AND_ORGANISER_A = REGISTRARS_A | DOOR_A
+DOOR_AND_TEAM_A = TEAM_A | DOOR_A
+MODERATORS_A = EDITORS_A | {"moderator_a"}
 LIVE_A = MODERATORS_A | {"projector_a", "attendee_a"}
 ATTENDEE_A = frozenset({"attendee_a"})
 # /me routes act on the caller's own registration, whichever festival it is in.
@@ -77,11 +83,14 @@ def _unique(prefix: str) -> str:
 def _catalogue(path: str, key: str, create: Body, patch: Body) -> dict[str, Rule]:
     base = f"/api/v1/festivals/{{slug}}/{path}"
     return {
-        f"POST {base}": Rule(ORGANISER_A, body=create),
+        f"POST {base}": Rule(EDITORS_A, body=create),
         f"GET {base}": Rule(READERS),
         f"GET {base}/{{item_id}}": Rule(READERS, params={"item_id": key}),
-        f"PATCH {base}/{{item_id}}": Rule(ORGANISER_A, body=patch, params={"item_id": key}),
-        f"DELETE {base}/{{item_id}}": Rule(ORGANISER_A, params={"item_id": f"spare_{key}"}),
+        f"PATCH {base}/{{item_id}}": Rule(EDITORS_A, body=patch, params={"item_id": key}),
+        # The first deleting editor removes it: a second finds nothing (404).
+        f"DELETE {base}/{{item_id}}": Rule(
+            EDITORS_A, params={"item_id": f"spare_{key}"}, also=frozenset({404})
+        ),
     }
 
 
@@ -110,6 +119,19 @@ RULES: dict[str, Rule] = {
     ),
     f"GET {FEST}/staff-tokens": Rule(ORGANISER_A),
     f"DELETE {FEST}/staff-tokens/{{token_id}}": Rule(ORGANISER_A),
+    # the team (owners only)
+    f"POST {FEST}/members": Rule(
+        ORGANISER_A, body=lambda w: {"email": f"new-{uuid.uuid4().hex[:8]}@x.org", "role": "viewer"}
+    ),
+    f"GET {FEST}/members": Rule(ORGANISER_A),
+    f"PATCH {FEST}/members/{{member_id}}": Rule(ORGANISER_A, body=lambda w: {"role": "viewer"}),
+    f"DELETE {FEST}/members/{{member_id}}": Rule(ORGANISER_A, params={"member_id": "spare_member"}),
+    # The e-mailed code is the credential, not a bearer token: a wrong one is 410 for all.
+    "POST /api/v1/invitations/accept": Rule(
+        EVERYONE,
+        body=lambda w: {"code": "fi_not-a-code", "password": "long enough password"},
+        also=frozenset({410}),
+    ),
     # programme
     **_catalogue(
         "tracks", "track", lambda w: {"name": _unique("Track")}, lambda w: {"description": "x"}
@@ -119,15 +141,15 @@ RULES: dict[str, Rule] = {
         "speakers", "speaker", lambda w: {"name": _unique("Speaker")}, lambda w: {"bio": "x"}
     ),
     f"POST {FEST}/sessions": Rule(
-        ORGANISER_A,
+        EDITORS_A,
         body=lambda w: {"title": _unique("Talk"), "starts_at": at(9, 14), "ends_at": at(9, 15)},
     ),
     f"GET {FEST}/sessions": Rule(READERS),
     f"GET {FEST}/sessions/{{session_id}}": Rule(READERS),
-    f"PATCH {FEST}/sessions/{{session_id}}": Rule(ORGANISER_A, body=lambda w: {"abstract": "x"}),
+    f"PATCH {FEST}/sessions/{{session_id}}": Rule(EDITORS_A, body=lambda w: {"abstract": "x"}),
     # A published programme keeps its sessions (cancel instead): 409 for the organiser.
     f"DELETE {FEST}/sessions/{{session_id}}": Rule(
-        ORGANISER_A, params={"session_id": "spare_session"}, also=frozenset({409})
+        EDITORS_A, params={"session_id": "spare_session"}, also=frozenset({409})
     ),
     f"GET {FEST}/programme": Rule(READERS),
     f"GET {FEST}/changes": Rule(READERS),
@@ -136,7 +158,7 @@ RULES: dict[str, Rule] = {
     f"GET {FEST}/schedule.json": Rule(READERS),
     f"GET {FEST}/programme.csv": Rule(READERS),
     f"POST {FEST}/programme/import": Rule(
-        ORGANISER_A,
+        EDITORS_A,
         body=lambda w: Raw(
             f"title,format,starts_at,ends_at\nImported,talk,{at(9, 16)},{at(9, 17)}\n", "text/csv"
         ),
@@ -146,12 +168,12 @@ RULES: dict[str, Rule] = {
         EVERYONE,
         body=lambda w: {"name": "Grace", "email": f"g-{uuid.uuid4().hex[:8]}@example.org"},
     ),
-    f"GET {FEST}/registrations": Rule(ORGANISER_A),
+    f"GET {FEST}/registrations": Rule(REGISTRARS_A),
     # The e-mailed code is the credential, not a bearer token: a wrong one is 410 for all.
     "POST /api/v1/registrations/confirm": Rule(
         EVERYONE, body=lambda w: {"code": "fc_not-a-code"}, also=frozenset({410})
     ),
-    f"GET {FEST}/attendees.csv": Rule(ORGANISER_A),
+    f"GET {FEST}/attendees.csv": Rule(REGISTRARS_A),
     "GET /api/v1/me": Rule(ATTENDEES),
     "DELETE /api/v1/me/registration": Rule(ATTENDEES, fresh=True),
     "GET /api/v1/me/ticket.png": Rule(ATTENDEES),
@@ -190,9 +212,10 @@ RULES: dict[str, Rule] = {
     ),
     f"POST {FEST}/devices": Rule(DOOR_A, body=lambda w: {"name": "Another tablet"}),
     f"GET {FEST}/devices": Rule(DOOR_AND_ORGANISER_A),
-    f"DELETE {FEST}/devices/{{device_id}}": Rule(ORGANISER_A, params={"device_id": "spare_device"}),
-    f"GET {FEST}/checkins/stats": Rule(DOOR_AND_ORGANISER_A),
-    f"GET {FEST}/checkins/arrivals.svg": Rule(DOOR_AND_ORGANISER_A),
+    f"DELETE {FEST}/devices/{{device_id}}": Rule(REGISTRARS_A, params={"device_id": "spare_device"}),
+    # Counts only, no personal data: the whole team and the door.
+    f"GET {FEST}/checkins/stats": Rule(DOOR_AND_TEAM_A),
+    f"GET {FEST}/checkins/arrivals.svg": Rule(DOOR_AND_TEAM_A),
     # live sessions (the REST mirrors and the socket)
     f"POST {LIVE}/projector-links": Rule(MODERATORS_A),
     f"GET {LIVE}/live": Rule(LIVE_A),
@@ -249,4 +272,5 @@ DEFAULT_PARAMS = {
     "poll_id": "poll_open",
     "checkin_id": "checkin",
     "token_id": "spare_staff",
+    "member_id": "member",
 }

@@ -38,6 +38,9 @@ PASSWORD = "correct horse battery"
 # token-shaped string no one issued; ``revoked`` a check-in token of A that its
 # organiser revoked; ``feed_a`` attendee A's calendar feed token (a URL secret,
 # never a bearer token); ``moderator_a`` is staff scoped to A's live session.
+# ``organiser_a`` is A's owner; ``editor_a``, ``registrations_a`` and ``viewer_a``
+# are organiser accounts with that role in A's team (festival.roles), and
+# ``organiser_b`` is another festival's owner.
 CALLERS = (
     "anonymous",
     "garbage",
@@ -45,6 +48,9 @@ CALLERS = (
     "feed_a",
     "organiser_a",
     "organiser_b",
+    "editor_a",
+    "registrations_a",
+    "viewer_a",
     "checkin_a",
     "checkin_b",
     "moderator_a",
@@ -197,13 +203,33 @@ async def _live(
     }
 
 
+async def _member_id(client: httpx.AsyncClient, owner: str, slug: str, token: str) -> str:
+    """The member id of the account behind ``token`` (the newest member) in ``slug``'s team."""
+    reply = await client.get(f"{API}/festivals/{slug}/members", headers=auth(owner))
+    active = [item for item in _ok(reply, 200)["items"] if item["status"] == "active"]
+    member_id: str = max(active, key=lambda item: item["created_at"])["id"]
+    assert token
+    return member_id
+
+
 async def build_world(client: httpx.AsyncClient, engine: AsyncEngine) -> World:
     """Festivals A and B, published and open, with every kind of object and caller."""
     tag = uuid.uuid4().hex[:8]
     owner_email = f"owner-{tag}@festival-a.example"
     org_a, org_b = await _organiser(engine, owner_email), await tf.fast_organiser(engine)
-    slug_a = (await ff.festival(client, org_a, name=f"Festival A {tag}"))["slug"]
-    slug_b = (await ff.festival(client, org_b, name=f"Festival B {tag}"))["slug"]
+    made_a = await ff.festival(client, org_a, name=f"Festival A {tag}")
+    slug_a = made_a["slug"]
+    member_email = f"editor-{tag}@team-a.example"
+    team = {
+        f"{role}_a": await ff.team_member(
+            engine, made_a["id"], role, member_email if role == "editor" else None
+        )
+        for role in ("editor", "registrations", "viewer")
+    }
+    spare_member = await ff.team_member(engine, made_a["id"], "viewer")
+    spare_member_id = await _member_id(client, org_a, slug_a, spare_member)
+    made_b = await ff.festival(client, org_b, name=f"Festival B {tag}")
+    slug_b = made_b["slug"]
     draft_name = f"Draft festival {tag}"
     draft_slug = (await ff.festival(client, org_a, publish=False, name=draft_name))["slug"]
     speaker_email = f"speaker-{tag}@private.example"
@@ -254,20 +280,30 @@ async def build_world(client: httpx.AsyncClient, engine: AsyncEngine) -> World:
         "projector_a": projector["token"],
         "attendee_a": attendee_a["attendee_token"],
         "attendee_b": attendee_b["attendee_token"],
+        **team,
     }
     assert set(tokens) == set(CALLERS)
+    ids["spare_member"] = spare_member_id
+    kept = await ff.team_member(engine, made_a["id"], "viewer")
+    ids["member"] = await _member_id(client, org_a, slug_a, kept)
+    foreign["member"] = foreign["spare_member"] = await _member_id(
+        client, org_b, slug_b, await ff.team_member(engine, made_b["id"], "viewer")
+    )
     qr = {"attendee_a": attendee_a["ticket"]["qr"], "scanned": scanned["ticket"]["qr"]}
     organiser = frozenset({"organiser_a"})
-    moderators = organiser | {"moderator_a"}
+    editors = organiser | {"editor_a"}
+    registrations = organiser | {"registrations_a"}
+    moderators = editors | {"moderator_a"}
     markers = {
         owner_email: organiser,
-        speaker_email: organiser,
-        attendee_email: organiser | {"attendee_a"},
-        attendee_name: organiser | {"attendee_a", "checkin_a"},
+        member_email: organiser,
+        speaker_email: editors,
+        attendee_email: registrations | {"attendee_a"},
+        attendee_name: registrations | {"attendee_a", "checkin_a"},
         f"Pending question {tag}?": moderators,
         f"Draft poll {tag}": moderators,
         door_label: organiser,
-        f"Scanner {tag}": organiser | {"checkin_a"},
+        f"Scanner {tag}": registrations | {"checkin_a"},
         draft_name: organiser,
     }
     return World(slug_a, slug_b, tokens, ids, foreign, qr, owner_email, markers, draft_slug, draft)
