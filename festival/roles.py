@@ -6,8 +6,8 @@ an owner, with or without a member row (:mod:`festival.members`).
 
 - owner: everything, the festival's settings, publishing, staff tokens and
   the team included;
-- editor: the programme (tracks, rooms, speakers, sessions, imports) and the
-  live sessions' messages (questions, polls, projector links);
+- editor: the programme (tracks, rooms, speakers, sessions, imports), the
+  messages to attendees, and the live sessions (questions, polls, projector links);
 - registrations: the attendees (lists, ``attendees.csv``, one attendee's
   export and erasure) and the door's side (devices, check-in counts);
 - viewer: reads the festival and its programme, drafts included, and the
@@ -22,6 +22,7 @@ from enum import StrEnum
 class Permission(StrEnum):
     FESTIVAL = "festival"  # settings, publish, staff tokens, the team
     PROGRAMME = "programme"  # tracks, rooms, speakers, sessions, imports
+    MESSAGES = "messages"  # the organiser's messages to attendees
     LIVE = "live"  # moderate questions and polls, projector links, their CSVs
     ATTENDEES = "attendees"  # registrations, attendees.csv, export and erasure of one
     CHECKIN = "checkin"  # devices of the door
@@ -30,7 +31,9 @@ class Permission(StrEnum):
 
 ROLE_PERMISSIONS: dict[str, frozenset[Permission]] = {
     "owner": frozenset(Permission),
-    "editor": frozenset({Permission.PROGRAMME, Permission.LIVE, Permission.READ}),
+    "editor": frozenset(
+        {Permission.PROGRAMME, Permission.MESSAGES, Permission.LIVE, Permission.READ}
+    ),
     "registrations": frozenset({Permission.ATTENDEES, Permission.CHECKIN, Permission.READ}),
     "viewer": frozenset({Permission.READ}),
 }
