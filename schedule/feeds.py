@@ -34,12 +34,12 @@ from schedule.exports.frab import schedule_json, schedule_xml
 from schedule.exports.ical import calendar_ics
 from schedule.models import Room, Speaker, Track
 from schedule.programme import SessionFilters, page_of
-from schedule.queries import load_programme, session_filters, visible_sessions
-from schedule.schemas import ProgrammeItem, programme_item
+from schedule.queries import load_programme, may_manage, session_filters, visible_sessions
+from schedule.schemas import ProgrammeItem, ProgrammePrivateItem, programme_item
 from schedule.timing import festival_zone
 
 FeedKind = Literal["ics", "xml", "json", "csv"]
-EXPORT_VERSION = "2"  # bump when the output of an export changes for the same data
+EXPORT_VERSION = "3"  # bump when the output of an export changes for the same data
 MEDIA_TYPES = {
     "ics": "text/calendar; charset=utf-8",
     "xml": "application/xml; charset=utf-8",
@@ -88,14 +88,22 @@ async def export_feed(
     if_none_match: str | None = None,
     if_modified_since: datetime | None = None,
 ) -> Feed:
-    """The ``kind`` feed of the programme the principal may read (public once published)."""
+    """The ``kind`` feed of the programme the principal may read (public once published).
+
+    The festival's organisers get the stream URLs in ``schedule.json`` and
+    ``programme.csv`` (so that their own export imports back whole); everybody
+    else gets each session's ``join_url`` instead.
+    """
     festival, stamp = await readable_festival_stamped(session, principal, slug)
+    private = may_manage(principal, festival)
 
     async def render() -> bytes:
-        return await _render(session, principal, festival, kind, base_url, filters)
+        return await _render(session, principal, festival, kind, base_url, filters, private)
 
-    key = (kind, base_url, filters)
-    return await _answer(festival, stamp, key, kind, render, if_none_match, if_modified_since)
+    key = (kind, base_url, filters, private)
+    return await _answer(
+        festival, stamp, key, kind, render, if_none_match, if_modified_since, private
+    )
 
 
 async def programme_page(
@@ -104,6 +112,7 @@ async def programme_page(
     slug: str,
     filters: SessionFilters,
     *,
+    base_url: str,
     limit: int,
     cursor: str | None,
     if_none_match: str | None = None,
@@ -112,21 +121,22 @@ async def programme_page(
 
     Readers of a busy festival ask for the same pages again and again; keyed by
     the change stamp, a page is rendered once per change, not once per reader.
+    Its organisers' pages carry the stream URLs, and are kept apart.
     """
     festival, stamp = await readable_festival_stamped(session, principal, slug)
+    private = may_manage(principal, festival)
 
     async def render() -> bytes:
         rows, next_cursor = await page_of(
             session, principal, festival, filters, limit=limit, cursor=cursor, details=True
         )
         zone = festival_zone(festival)
-        page = Page[ProgrammeItem](
-            items=[programme_item(r, zone) for r in rows], next_cursor=next_cursor
-        )
+        items = [programme_item(r, zone, base_url, private) for r in rows]
+        page = Page[ProgrammeItem | ProgrammePrivateItem](items=items, next_cursor=next_cursor)
         return page.model_dump_json().encode()
 
-    key = ("programme", filters, limit, cursor)
-    return await _answer(festival, stamp, key, "programme", render, if_none_match, None)
+    key = ("programme", filters, limit, cursor, base_url, private)
+    return await _answer(festival, stamp, key, "programme", render, if_none_match, None, private)
 
 
 async def _answer(
@@ -137,13 +147,15 @@ async def _answer(
     render: Callable[[], Awaitable[bytes]],
     if_none_match: str | None,
     if_modified_since: datetime | None,
+    private: bool,
 ) -> Feed:
     moments = (festival.updated_at, festival.published_at, *stamp[1::2], stamp[-1])
     last_modified = max(d for d in moments if d is not None).astimezone(UTC).replace(microsecond=0)
     parts = (EXPORT_VERSION, key, festival.id, festival.updated_at, festival.published_at, stamp)
     etag = '"' + hashlib.sha256(repr(parts).encode()).hexdigest()[:32] + '"'
     media_type, filename = MEDIA_TYPES[kind], FILENAMES[kind]
-    public = festival.published_at is not None
+    # A draft, or what only organisers see: no shared cache may keep it.
+    public = festival.published_at is not None and not private
     if _fresh(etag, last_modified, if_none_match, if_modified_since):
         return Feed(None, media_type, etag, last_modified, filename, 0.0, public)
     started = time.perf_counter()
@@ -174,6 +186,7 @@ async def _render(
     kind: FeedKind,
     base_url: str,
     filters: CalendarFilter,
+    private: bool,
 ) -> bytes:
     condition = and_(
         visible_sessions(principal, festival),
@@ -186,10 +199,13 @@ async def _render(
         name = festival.name + await _filter_label(session, festival, filters)
         return calendar_ics(festival, sessions, name=name, base_url=base_url)
     if kind == "csv":
-        return programme_csv(festival, sessions)
-    render = schedule_json if kind == "json" else schedule_xml
+        return programme_csv(festival, sessions, base_url=base_url, private=private)
     version = max((s.updated_at for s in sessions), default=festival.updated_at).isoformat()
-    return render(festival, sessions, tracks, rooms, base_url=base_url, version=version)
+    if kind == "json":
+        return schedule_json(
+            festival, sessions, tracks, rooms, base_url=base_url, version=version, private=private
+        )
+    return schedule_xml(festival, sessions, tracks, rooms, base_url=base_url, version=version)
 
 
 async def _filter_label(session: AsyncSession, festival: Festival, filters: CalendarFilter) -> str:

@@ -9,8 +9,9 @@ CSV columns (header row required, any order): ``title``, ``starts_at`` and
 ``ends_at`` are required; ``id``, ``abstract``, ``format``, ``track``,
 ``room``, ``speakers`` (``;``-separated names), ``capacity``, ``live_qa``
 (yes/no, true/false, 1/0), ``language``, ``stream_url`` and ``status``
-(scheduled/cancelled) are optional. Unknown columns are refused (a typo would
-otherwise be silently ignored).
+(scheduled/cancelled) are optional. ``join_url`` (what a public
+``programme.csv`` has instead of ``stream_url``) is derived, so it is read as
+nothing. Unknown columns are refused (a typo would otherwise be silently ignored).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from schedule.models import SESSION_FORMATS
 from schedule.timing import local_from_naive
 
 REQUIRED_COLUMNS = ("title", "starts_at", "ends_at")
+DERIVED_COLUMNS = ("join_url",)  # written by the export, ignored by the import
 MAX_ROWS = 20_000
 _LANGUAGE = re.compile(r"^[A-Za-z]{2,8}(-\w+)*$")
 DURATION = re.compile(r"^(\d{1,3}):([0-5]\d)(?::([0-5]\d))?$")
@@ -59,6 +61,9 @@ class RoomRow:
     stream_url: str | None = None
     capacity: int | None = None
     position: int = 0
+    # False when the file says nothing of the room's stream (a public export has
+    # none): a room already there keeps its own.
+    says_stream: bool = True
 
 
 @dataclass
@@ -141,7 +146,7 @@ def parse_csv(data: bytes, zone: ZoneInfo) -> Parsed:
     header = [h.strip() for h in reader.fieldnames or []]
     reader.fieldnames = header
     missing = [c for c in REQUIRED_COLUMNS if c not in header]
-    unknown = [c for c in header if c not in COLUMNS]
+    unknown = [c for c in header if c not in COLUMNS and c not in DERIVED_COLUMNS]
     for name in missing:
         problems.add("row 1", name, "required column is missing")
     for name in unknown:

@@ -116,6 +116,7 @@ def _rooms(
                 key=key,
                 kind=kind if kind in ("physical", "virtual") else "physical",
                 stream_url=url_of(text_of(room.get("url"), 2000)),
+                says_stream="url" in room,
                 capacity=count_of(room.get("capacity")),
                 position=int(extra.get("position", i)),
             )
@@ -175,6 +176,8 @@ def _event(
     }
     if not extra:  # another tool's file: leave what frab cannot say alone
         del values["capacity"], values["live_qa"], values["stream_url"]
+    elif "stream_url" not in extra:  # a public export (join_url only): keep the stream
+        del values["stream_url"]
     fields = {name: _field(where, name, problems, check) for name, check in values.items()}
     if len(problems.errors) != before or title is None or starts_at is None or ends_at is None:
         return None

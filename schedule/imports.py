@@ -268,13 +268,16 @@ def _external(key: str | None) -> str | None:
 
 
 def _room_fields(spec: RoomRow) -> dict[str, Any]:
-    return {
+    fields = {
         "name": spec.name,
         "kind": spec.kind,
         "stream_url": spec.stream_url,
         "capacity": spec.capacity,
         "position": spec.position,
     }
+    if not spec.says_stream:
+        del fields["stream_url"]
+    return fields
 
 
 def _diff(item: Any, wanted: dict[str, Any]) -> dict[str, Any]:

@@ -161,8 +161,9 @@ async def delete_session(
 
 async def get_session(
     session: AsyncSession, principal: Principal | None, slug: str, session_id: uuid.UUID
-) -> tuple[Session, ZoneInfo]:
-    festival, _ = await readable_festival(session, principal, slug)
+) -> tuple[Session, ZoneInfo, bool]:
+    """A session the principal may see, its festival's zone, and whether they manage it."""
+    festival, manages = await readable_festival(session, principal, slug)
     item = await session.scalar(
         sessions_with_speakers().where(
             Session.id == session_id, visible_sessions(principal, festival)
@@ -170,7 +171,7 @@ async def get_session(
     )
     if item is None:
         raise NotFound(f"No session {session_id}")
-    return item, festival_zone(festival)
+    return item, festival_zone(festival), manages
 
 
 async def list_sessions(
@@ -182,16 +183,17 @@ async def list_sessions(
     limit: int,
     cursor: str | None,
     details: bool = False,
-) -> tuple[Sequence[Session], str | None, ZoneInfo]:
-    """A page of sessions by start time; ``details`` also loads room and track.
+) -> tuple[Sequence[Session], str | None, ZoneInfo, bool]:
+    """A page of sessions by start time (``details`` also loads the track), the
+    festival's zone, and whether the principal manages the festival.
 
     ``day`` is a calendar day in the festival's zone (a DST day is 23 or 25 hours).
     """
-    festival, _ = await readable_festival(session, principal, slug)
+    festival, manages = await readable_festival(session, principal, slug)
     rows, next_cursor = await page_of(
         session, principal, festival, filters, limit=limit, cursor=cursor, details=details
     )
-    return rows, next_cursor, festival_zone(festival)
+    return rows, next_cursor, festival_zone(festival), manages
 
 
 async def page_of(

@@ -19,7 +19,7 @@ from sqlalchemy import (
     true,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload, selectinload
 from sqlalchemy.orm.attributes import set_committed_value
 
 from festival.auth import Principal
@@ -36,7 +36,9 @@ def sessions_with_details() -> Select[Session]:
 
 
 def sessions_with_speakers() -> Select[Session]:
-    return select(Session).options(selectinload(Session.speakers))
+    """Sessions with speakers (one extra query) and room (joined: none): the room
+    says whether a session has a stream, hence a ``join_url``."""
+    return select(Session).options(selectinload(Session.speakers), joinedload(Session.room))
 
 
 def may_manage(

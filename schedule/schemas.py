@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 from pydantic import AwareDatetime, BaseModel, Field
 
 from festival.schemas import Input, Output
+from schedule.exports import public_join_url
 from schedule.models import Session
 
 Format = Literal["keynote", "talk", "workshop", "panel", "hackathon", "break", "other"]
@@ -59,12 +60,19 @@ class RoomUpdate(Input):
 
 
 class RoomRead(Output):
+    """What anybody may see of a room (no stream URL: see :mod:`schedule.stage`)."""
+
     id: uuid.UUID
     name: str
     kind: RoomKind
     capacity: int | None
-    stream_url: str | None
     position: int
+
+
+class RoomPrivateRead(RoomRead):
+    """What the festival's organisers see of a room."""
+
+    stream_url: str | None
 
 
 class SpeakerCreate(Input):
@@ -142,9 +150,16 @@ class SessionRead(BaseModel):
     capacity: int | None
     live_qa: bool
     language: str | None
-    stream_url: str | None
+    # The live page, where those let in find the stream (None: the session has none).
+    join_url: str | None
     status: Status
     sequence: int
+
+
+class SessionPrivateRead(SessionRead):
+    """A session as its organisers see it: with the stream URL they set."""
+
+    stream_url: str | None
 
 
 class TrackRef(BaseModel):
@@ -157,6 +172,9 @@ class RoomRef(BaseModel):
     id: uuid.UUID
     name: str
     kind: RoomKind
+
+
+class RoomPrivateRef(RoomRef):
     stream_url: str | None
 
 
@@ -171,6 +189,14 @@ class ProgrammeItem(SessionRead):
 
     track: TrackRef | None
     room: RoomRef | None
+    speakers: list[SpeakerRef]
+
+
+class ProgrammePrivateItem(SessionPrivateRead):
+    """A programme entry as the festival's organisers see it (stream URLs and all)."""
+
+    track: TrackRef | None
+    room: RoomPrivateRef | None
     speakers: list[SpeakerRef]
 
 
@@ -192,27 +218,41 @@ class ImportSummary(BaseModel):
     unchanged: dict[str, int]
 
 
-def session_read(session: Session, zone: ZoneInfo) -> SessionRead:
-    """The read shape of a session whose speakers are loaded."""
-    return SessionRead(**_session_fields(session, zone))
+def session_read(
+    session: Session, zone: ZoneInfo, base_url: str, private: bool = False
+) -> SessionRead:
+    """The read shape of a session whose speakers and room are loaded; ``private``
+    (its organisers) adds the stream URL."""
+    fields = _session_fields(session, zone, base_url)
+    if private:
+        return SessionPrivateRead(**fields, stream_url=session.stream_url)
+    return SessionRead(**fields)
 
 
-def programme_item(session: Session, zone: ZoneInfo) -> ProgrammeItem:
+def programme_item(
+    session: Session, zone: ZoneInfo, base_url: str, private: bool = False
+) -> ProgrammeItem | ProgrammePrivateItem:
     """A programme entry; speakers, track and room must be loaded."""
     track, room = session.track, session.room
-    return ProgrammeItem(
-        **_session_fields(session, zone),
-        track=TrackRef(id=track.id, name=track.name, colour=track.colour) if track else None,
-        room=RoomRef(id=room.id, name=room.name, kind=room.kind, stream_url=room.stream_url)
-        if room
-        else None,
-        speakers=[
+    around: dict[str, Any] = {
+        "track": TrackRef(id=track.id, name=track.name, colour=track.colour) if track else None,
+        "speakers": [
             SpeakerRef(id=s.id, name=s.name, organisation=s.organisation) for s in session.speakers
         ],
-    )
+    }
+    fields = _session_fields(session, zone, base_url) | around
+    if private:
+        ref = (
+            RoomPrivateRef(id=room.id, name=room.name, kind=room.kind, stream_url=room.stream_url)
+            if room
+            else None
+        )
+        return ProgrammePrivateItem(**fields, room=ref, stream_url=session.stream_url)
+    public_ref = RoomRef(id=room.id, name=room.name, kind=room.kind) if room else None
+    return ProgrammeItem(**fields, room=public_ref)
 
 
-def _session_fields(session: Session, zone: ZoneInfo) -> dict[str, Any]:
+def _session_fields(session: Session, zone: ZoneInfo, base_url: str) -> dict[str, Any]:
     return {
         "id": session.id,
         "title": session.title,
@@ -226,7 +266,7 @@ def _session_fields(session: Session, zone: ZoneInfo) -> dict[str, Any]:
         "capacity": session.capacity,
         "live_qa": session.live_qa,
         "language": session.language,
-        "stream_url": session.stream_url,
+        "join_url": public_join_url(base_url, session),
         "status": session.status,
         "sequence": session.sequence,
     }

@@ -701,7 +701,10 @@ async def test_ticket_images_seats_favourites_and_agenda_feed(
     assert feed.headers["content-type"].startswith("text/calendar")
     summaries = sorted(ics_field(e, "SUMMARY") for e in ics_events(feed.text))
     assert summaries == ["Keynote", "Workshop"]
-    assert "https://stream.example.org/stage" in feed.text.replace("\r\n ", "")
+    # The keynote's join link is its live page, which hands the stream to attendees only.
+    unfolded = feed.text.replace("\r\n ", "")
+    assert f"http://testserver/live/{keynote['id']}" in unfolded
+    assert "https://stream.example.org/stage" not in unfolded
     bad = await client.get(f"{API}/me/agenda.ics", params={"token": ada["attendee_token"]})
     assert 400 <= bad.status_code < 500
 

@@ -16,6 +16,7 @@ from api.http.deps import (
     OrganiserDep,
     ReadSessionDep,
     SessionDep,
+    SettingsDep,
 )
 from api.http.idempotency import IdempotencyDep
 from api.http.problems import ERROR_RESPONSES
@@ -27,10 +28,13 @@ from schedule.schemas import (
     ChangeRead,
     ImportSummary,
     ProgrammeItem,
+    ProgrammePrivateItem,
     RoomCreate,
+    RoomPrivateRead,
     RoomRead,
     RoomUpdate,
     SessionCreate,
+    SessionPrivateRead,
     SessionRead,
     SessionUpdate,
     SpeakerCreate,
@@ -123,30 +127,48 @@ def _speaker(item: Speaker, private: bool) -> SpeakerRead:
     return (SpeakerPrivateRead if private else SpeakerRead).model_validate(item)
 
 
+def _room(item: Room, private: bool) -> RoomRead:
+    """A room's stream URL is for its organisers: others reach it by a session's join_url."""
+    return (RoomPrivateRead if private else RoomRead).model_validate(item)
+
+
 _catalogue(
     "tracks", Track, TrackCreate, TrackUpdate, TrackRead, lambda t, _: TrackRead.model_validate(t)
 )
-_catalogue("rooms", Room, RoomCreate, RoomUpdate, RoomRead, lambda r, _: RoomRead.model_validate(r))
+_catalogue("rooms", Room, RoomCreate, RoomUpdate, RoomPrivateRead | RoomRead, _room)
 _catalogue(
     "speakers", Speaker, SpeakerCreate, SpeakerUpdate, SpeakerPrivateRead | SpeakerRead, _speaker
 )
 
 
-@router.post("/sessions", status_code=201, response_model=SessionRead, summary="Add a session")
+@router.post(
+    "/sessions", status_code=201, response_model=SessionPrivateRead, summary="Add a session"
+)
 async def create_session(
-    slug: str, body: SessionCreate, session: SessionDep, who: OrganiserDep, idem: IdempotencyDep
+    slug: str,
+    body: SessionCreate,
+    session: SessionDep,
+    who: OrganiserDep,
+    idem: IdempotencyDep,
+    settings: SettingsDep,
 ) -> JSONResponse:
     async def _create() -> SessionRead:
-        return session_read(*await programme.create_session(session, who, slug, body))
+        item, zone = await programme.create_session(session, who, slug, body)
+        return session_read(item, zone, settings.base_url, private=True)
 
     return await idem.once(201, _create)
 
 
-@router.get("/sessions", summary="List sessions by start time")
+@router.get(
+    "/sessions",
+    summary="List sessions by start time",
+    response_model=Page[SessionPrivateRead | SessionRead],
+)
 async def list_sessions(
     slug: str,
     session: ReadSessionDep,
     who: MaybeReaderDep,
+    settings: SettingsDep,
     track: TrackQuery = None,
     room: RoomQuery = None,
     speaker: SpeakerQuery = None,
@@ -156,26 +178,46 @@ async def list_sessions(
     | None = None,
     limit: LimitQuery = 50,
     cursor: CursorQuery = None,
-) -> Page[SessionRead]:
+) -> Any:
     filters = programme.SessionFilters(track, room, speaker, status, format, day)
-    rows, next_cursor, zone = await programme.list_sessions(
+    rows, next_cursor, zone, private = await programme.list_sessions(
         session, who, slug, filters, limit=limit, cursor=cursor
     )
-    return Page(items=[session_read(r, zone) for r in rows], next_cursor=next_cursor)
+    items = [session_read(r, zone, settings.base_url, private) for r in rows]
+    return Page[Any](items=items, next_cursor=next_cursor)
 
 
-@router.get("/sessions/{session_id}", summary="One session")
+@router.get(
+    "/sessions/{session_id}",
+    summary="One session",
+    response_model=SessionPrivateRead | SessionRead,
+)
 async def read_session(
-    slug: str, session_id: uuid.UUID, session: ReadSessionDep, who: MaybeReaderDep
-) -> SessionRead:
-    return session_read(*await programme.get_session(session, who, slug, session_id))
+    slug: str,
+    session_id: uuid.UUID,
+    session: ReadSessionDep,
+    who: MaybeReaderDep,
+    settings: SettingsDep,
+) -> Any:
+    item, zone, private = await programme.get_session(session, who, slug, session_id)
+    return session_read(item, zone, settings.base_url, private)
 
 
-@router.patch("/sessions/{session_id}", summary="Change, move or cancel a session")
+@router.patch(
+    "/sessions/{session_id}",
+    summary="Change, move or cancel a session",
+    response_model=SessionPrivateRead,
+)
 async def update_session(
-    slug: str, session_id: uuid.UUID, body: SessionUpdate, session: SessionDep, who: OrganiserDep
-) -> SessionRead:
-    return session_read(*await programme.update_session(session, who, slug, session_id, body))
+    slug: str,
+    session_id: uuid.UUID,
+    body: SessionUpdate,
+    session: SessionDep,
+    who: OrganiserDep,
+    settings: SettingsDep,
+) -> Any:
+    item, zone = await programme.update_session(session, who, slug, session_id, body)
+    return session_read(item, zone, settings.base_url, private=True)
 
 
 @router.delete("/sessions/{session_id}", status_code=204, summary="Delete a draft session")
@@ -189,13 +231,14 @@ async def delete_session(
 @router.get(
     "/programme",
     summary="The programme in the festival's time zone",
-    response_model=Page[ProgrammeItem],
+    response_model=Page[ProgrammePrivateItem | ProgrammeItem],
     responses={304: {"description": "Not modified"}},
 )
 async def read_programme(
     slug: str,
     session: ReadSessionDep,
     who: MaybeReaderDep,
+    settings: SettingsDep,
     day: DayQuery = None,
     track: TrackQuery = None,
     room: RoomQuery = None,
@@ -205,7 +248,14 @@ async def read_programme(
 ) -> Response:
     filters = programme.SessionFilters(track_id=track, room_id=room, day=day)
     feed = await feeds.programme_page(
-        session, who, slug, filters, limit=limit, cursor=cursor, if_none_match=if_none_match
+        session,
+        who,
+        slug,
+        filters,
+        base_url=settings.base_url,
+        limit=limit,
+        cursor=cursor,
+        if_none_match=if_none_match,
     )
     return _feed_response(feed)
 
@@ -247,6 +297,8 @@ def _feed_response(feed: feeds.Feed) -> Response:
         "ETag": feed.etag,
         "Last-Modified": format_datetime(feed.last_modified, usegmt=True),
         "Cache-Control": "public, no-cache" if feed.public else "private, no-cache",
+        # An organiser's token gets stream URLs, a draft or nothing: never another's copy.
+        "Vary": "Authorization",
     }
     if feed.body is None:
         return Response(status_code=304, headers=headers)

@@ -14,13 +14,28 @@ from schedule.models import Room, Session, Speaker
 
 
 def stream_url_of(session: Session) -> str | None:
-    """The session's own stream URL, else its virtual room's."""
+    """The session's own stream URL, else its virtual room's (``room`` loaded).
+
+    Never written into a public output: the stream is for the festival's
+    participants, who reach it through :func:`join_url` (see :mod:`schedule.stage`).
+    """
     if session.stream_url:
         return session.stream_url
     room: Room | None = session.room
     if room is not None and room.kind == "virtual":
         return room.stream_url
     return None
+
+
+def join_url(base_url: str, session_id: uuid.UUID) -> str:
+    """The live page of a session: where its stream and its Q&A are, for those let in."""
+    return f"{base_url.rstrip('/')}/live/{session_id}"
+
+
+def public_join_url(base_url: str, session: Session) -> str | None:
+    """What public outputs carry in place of a stream URL: the live page of a
+    session that has a stream, else None (``room`` loaded)."""
+    return join_url(base_url, session.id) if stream_url_of(session) else None
 
 
 def guid_of(item: Session | Speaker | Room) -> str:

@@ -10,13 +10,18 @@ Valid against the schemas in ``shared/schemas`` (see their README):
 - events carry ``duration``, not ``end``: the C3VOC's own library copies every
   event key into the ``schedule.xml`` it writes, and the XSD has no ``<end>``.
 Cancelled sessions are left out: signage and schedule apps have no way to show
-them. Fields frab has no place for (seat capacity, live Q&A, a session's own
-stream URL, room kind and position) travel in ``conference.meta.festival`` as
+them. Fields frab has no place for (seat capacity, live Q&A, the live page a
+session's stream is reached from, ``join_url``, room kind and position) travel
+in ``conference.meta.festival`` as
 lists of objects that name their session or room by ``guid``, so importing our
 own export reproduces the programme. Never as maps keyed by ids: readers such as
 the C3VOC library turn JSON keys into XML element names, and a UUID is not one.
 Both the frab ``Event`` schema and the XSD's ``<event>`` are closed, so these
 fields cannot sit on the event itself.
+
+Stream URLs are for the festival's participants: only the organisers'
+``schedule.json`` carries them (a session's own as ``stream_url`` in its meta
+item, a room's as the room's ``url``), so that their export imports back whole.
 """
 
 from __future__ import annotations
@@ -32,7 +37,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from festival.models import Festival
-from schedule.exports import guid_of, session_url
+from schedule.exports import guid_of, public_join_url, session_url
 from schedule.models import Room, Session, Track
 from schedule.timing import day_bounds, festival_days
 
@@ -130,17 +135,18 @@ def _days(
     return days
 
 
-def _meta(events: list[_Event], rooms: Iterable[Room]) -> dict[str, Any]:
+def _meta(
+    events: list[_Event], rooms: Iterable[Room], base_url: str, private: bool
+) -> dict[str, Any]:
     """What frab has no field for, as lists naming their session or room by guid."""
     sessions = []
     for event in events:
         s = event.session
-        extra = {
-            "format": s.format,
-            "capacity": s.capacity,
-            "live_qa": s.live_qa,
-            "stream_url": s.stream_url,
-        }
+        extra: dict[str, Any] = {"format": s.format, "capacity": s.capacity, "live_qa": s.live_qa}
+        if private:
+            extra["stream_url"] = s.stream_url
+        else:
+            extra["join_url"] = public_join_url(base_url, s)
         sessions.append(
             {"guid": event.guid, **{k: v for k, v in extra.items() if v not in (None, False)}}
         )
@@ -195,8 +201,10 @@ def schedule_json(
     *,
     base_url: str,
     version: str,
+    private: bool = False,
 ) -> bytes:
-    """The frab ``schedule.json`` of the (non-cancelled) sessions."""
+    """The frab ``schedule.json`` of the (non-cancelled) sessions; ``private``
+    (the organisers' copy) with stream URLs, else with join URLs."""
     zone = ZoneInfo(festival.timezone)
     events = _events(sessions, zone)
     all_rooms = sorted(rooms, key=lambda r: (r.position, r.name))
@@ -209,8 +217,8 @@ def schedule_json(
         "timeslot_duration": "00:05",
         "url": f"{base_url.rstrip('/')}/f/{festival.slug}",
         "tracks": [_json_track(t, slug) for t, slug in track_slugs(tracks)],
-        "rooms": [_json_room(r) for r in all_rooms],
-        "meta": {"festival": _meta(events, all_rooms)},
+        "rooms": [_json_room(r, private) for r in all_rooms],
+        "meta": {"festival": _meta(events, all_rooms, base_url, private)},
         "days": [],
     }
     if festival.description:
@@ -251,14 +259,14 @@ def _json_track(track: Track, slug: str) -> dict[str, Any]:
     return out
 
 
-def _json_room(room: Room) -> dict[str, Any]:
+def _json_room(room: Room, private: bool) -> dict[str, Any]:
     out: dict[str, Any] = {
         "name": room.name,
         "guid": guid_of(room),
         "type": "online" if room.kind == "virtual" else "lecturehall",
         "capacity": room.capacity,
     }
-    if room.stream_url:
+    if private and room.stream_url:
         out["url"] = room.stream_url
     return out
 

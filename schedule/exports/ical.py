@@ -16,7 +16,7 @@ from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from festival.models import Festival
-from schedule.exports import session_url_prefix, stream_url_of
+from schedule.exports import public_join_url, session_url_prefix
 from schedule.models import Session
 
 PRODID = "-//Festival//Programme//EN"
@@ -36,9 +36,11 @@ def calendar_ics(
 
     Each event has a stable ``UID`` (``<session id>@festival``), ``SEQUENCE`` =
     ``session.sequence``, and ``STATUS:CANCELLED`` when cancelled (it stays in
-    the feed so calendar apps remove it). ``join_links`` adds the stream URL of
-    a virtual room or session as ``CONFERENCE`` and in the description; without
-    it a virtual room still appears as the ``LOCATION``.
+    the feed so calendar apps remove it). A session with a stream (its own or
+    its virtual room's) has its live page, the ``join_url``, as ``LOCATION``
+    when it is online; ``join_links`` adds it as ``CONFERENCE`` and in the
+    description. The stream URL itself is never written: a calendar is read by
+    anyone it is shared with, and the live page lets only participants in.
     """
     zone = ZoneInfo(festival.timezone)
     head = [
@@ -56,15 +58,15 @@ def calendar_ics(
     ]
     url_base = session_url_prefix(base_url, festival.slug)
     chunks = ["\r\n".join(head)]
-    chunks += (_event(s, zone, url_base, join_links) for s in sessions)
+    chunks += (_event(s, zone, url_base, base_url, join_links) for s in sessions)
     chunks.append("END:VCALENDAR\r\n")
     return "\r\n".join(chunks).encode()
 
 
-def _event(session: Session, zone: ZoneInfo, url_base: str, join_links: bool) -> str:
+def _event(session: Session, zone: ZoneInfo, url_base: str, base_url: str, join_links: bool) -> str:
     """One VEVENT, folded; lines that cannot pass 75 octets are not checked."""
     stamp = _utc(session.updated_at)
-    stream = stream_url_of(session)
+    stream = public_join_url(base_url, session)
     room, speakers, track = session.room, session.speakers, session.track
     location = stream if (room is None or room.kind == "virtual") and stream else None
     if location is None and room is not None:

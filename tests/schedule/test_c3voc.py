@@ -148,9 +148,12 @@ async def test_no_object_in_schedule_json_is_keyed_by_ids_and_extras_are_found_b
     }
     by_title = {e["title"]: by_guid[e["guid"]] for e in _events(first)}
     keynote = next(v for k, v in by_title.items() if k.startswith("Opening keynote"))
+    event = next(e for e in _events(first) if e["guid"] == keynote["guid"])
+    # Its stream is the Main Stage's; readers get the live page that gates it.
     assert {k: v for k, v in keynote.items() if k != "guid"} == {
         "format": "keynote",
         "live_qa": True,
+        "join_url": f"http://testserver/live/{event['url'].rsplit('#session-', 1)[1]}",
     }
     capacities = sorted(s["capacity"] for s in by_guid.values() if "capacity" in s)
     assert capacities == [25, 30, 120]

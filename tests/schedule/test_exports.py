@@ -41,7 +41,9 @@ async def test_demo_calendar_is_read_by_two_independent_parsers(
     assert str(keynote["UID"]).endswith("@festival")
     assert keynote["SEQUENCE"] == 0
     assert str(keynote["STATUS"]) == "CONFIRMED"
-    assert str(keynote["LOCATION"]) == "https://stream.example.org/if2020/main"
+    # Online, so its place is its live page (which gates the Main Stage's stream).
+    session_id = str(keynote["UID"]).removesuffix("@festival")
+    assert str(keynote["LOCATION"]) == f"http://testserver/live/{session_id}"
     assert keynote.decoded("DTSTART").isoformat() == "2020-10-08T09:00:00+02:00"
     assert keynote["CATEGORIES"].cats == ["Plenary"]
     assert "Speakers: Lucas de Vries, Amara Okello" in str(keynote["DESCRIPTION"])
@@ -278,7 +280,7 @@ def _transient_programme() -> tuple[Festival, list[Session]]:
     return festival, [session]
 
 
-def test_join_links_add_the_virtual_rooms_stream_as_conference_and_in_the_description() -> None:
+def test_join_links_add_the_live_page_as_conference_and_in_the_description() -> None:
     festival, sessions = _transient_programme()
     plain = calendar_ics(festival, sessions, name="Pure", base_url="https://fest.example.org")
     joined = calendar_ics(
@@ -286,9 +288,12 @@ def test_join_links_add_the_virtual_rooms_stream_as_conference_and_in_the_descri
     )
     calendar, vevents = parse_ics_twice(joined)
     event = calendar.walk("VEVENT")[0]
-    assert str(event["CONFERENCE"]) == "https://stream.example.org/stage?a=1,b=2"
-    assert "Join: https://stream.example.org/stage?a=1,b=2" in str(event["DESCRIPTION"])
-    assert str(event["LOCATION"]) == "https://stream.example.org/stage?a=1,b=2"
+    live = f"https://fest.example.org/live/{sessions[0].id}"
+    assert str(event["CONFERENCE"]) == live
+    assert f"Join: {live}" in str(event["DESCRIPTION"])
+    assert str(event["LOCATION"]) == live
+    # The virtual room's stream itself is in neither calendar (shared calendars travel).
+    assert b"stream.example.org" not in plain + joined.replace(b"\r\n ", b"")
     assert str(event["SUMMARY"]) == sessions[0].title.replace("\x07", "")
     assert event["SEQUENCE"] == 2
     assert vevents[0].summary.value == str(event["SUMMARY"])
@@ -348,6 +353,7 @@ def test_our_schedule_json_gives_back_its_extras_in_the_list_and_the_older_map_s
         [stage],
         base_url="https://fest.example.org",
         version="1",
+        private=True,  # the organisers' copy: the one that carries stream URLs
     )
     document = json.loads(body)
     extras = document["schedule"]["conference"]["meta"]["festival"]
