@@ -25,6 +25,7 @@ from api.routers import (
     programme,
     registration,
     sign_in,
+    stage,
     system,
 )
 from festival.settings import Settings
@@ -78,6 +79,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         festivals,
         members,
         programme,
+        stage,
         live,
         pages,
     )

@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from festival.errors import Conflict, FestivalError, Invalid
+from festival.errors import Conflict, FestivalError, Forbidden, Invalid, NotFound
 
 
 class ScheduleClash(Conflict):
@@ -66,3 +66,27 @@ class ImportTooLarge(FestivalError):
     status = 413
     code = "import_too_large"
     title = "The file is too large"
+
+
+class NotAParticipant(Forbidden):
+    """A token with no place in the festival's live sessions (the code the live socket uses)."""
+
+    code = "not_a_participant"
+    title = "Not a participant"
+
+
+class NoStream(NotFound):
+    code = "no_stream"
+    title = "This session has no stream"
+
+
+class SessionCancelled(Conflict):
+    code = "session_cancelled"
+    title = "The session is cancelled"
+
+
+class JoinNotOpen(Conflict):
+    """Too early for the stream; ``opens_at`` (ISO, the festival's zone) says when."""
+
+    code = "join_not_open"
+    title = "The stream is not open yet"

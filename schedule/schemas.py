@@ -200,6 +200,39 @@ class ProgrammePrivateItem(SessionPrivateRead):
     speakers: list[SpeakerRef]
 
 
+class JoinRead(BaseModel):
+    """Where a participant finds a session's stream (``GET /sessions/{id}/join``)."""
+
+    url: str
+    embed_url: str | None = Field(description="The provider's player, for a frame; else null")
+    provider: str | None = Field(description="youtube, vimeo, peertube, jitsi, bigbluebutton")
+    opens_at: datetime
+
+
+class StageItem(BaseModel):
+    """A session on the stage board: what it is, where, and how many are in its live room."""
+
+    id: uuid.UUID
+    title: str
+    format: Format
+    starts_at: datetime
+    ends_at: datetime
+    track: TrackRef | None
+    room: RoomRef | None
+    speakers: list[SpeakerRef]
+    live_qa: bool
+    join_url: str | None
+    presence: int = Field(description="People in its live room now, as this server sees it")
+
+
+class StageRead(BaseModel):
+    """``GET /festivals/{slug}/now``: the sessions on now, and those that start next."""
+
+    at: datetime
+    now: list[StageItem]
+    next: list[StageItem]
+
+
 class ChangeRead(BaseModel):
     session_id: uuid.UUID
     title: str

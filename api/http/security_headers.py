@@ -21,6 +21,11 @@ browser may do with a page:
   ``X-Frame-Options``, which cannot name origins);
 - ``X-Content-Type-Options: nosniff``.
 
+The live page (``/live/…``) is the one page that frames another site: a
+session's stream player. Its route sets its own policy (:func:`page_policy`)
+with ``frame-src`` naming exactly that player's origin, and no other page may
+frame anything beyond its own origin.
+
 A reply that brings its own ``Content-Security-Policy`` keeps it (the API docs
 pages, :mod:`api.http.docs`, whose inline bootstrap script is allowed by its
 hash). Live-session sockets do not pass here (they are served before the
@@ -39,6 +44,15 @@ PAGE_POLICY = (
     "img-src 'self' data: blob:; connect-src 'self'; "
     "object-src 'none'; base-uri 'none'; form-action 'self'"
 )
+
+
+def page_policy(frame_sources: Sequence[str] = ()) -> str:
+    """A page's whole policy; ``frame_sources``: the origins its frames may load
+    (``frame-src``, else ``default-src`` applies: the app's own origin only)."""
+    frames = f"; frame-src {' '.join(frame_sources)}" if frame_sources else ""
+    return f"{PAGE_POLICY}{frames}; {frame_policy(())}"
+
+
 OTHER_POLICY = "default-src 'none'; base-uri 'none'; form-action 'none'"
 FRAMABLE = "/present/"  # the projector page
 

@@ -26,8 +26,10 @@ from fastapi.templating import Jinja2Templates
 from sqlalchemy import select
 
 from api.http.deps import ReadSessionDep
+from api.http.security_headers import page_policy
 from festival.models import Festival
 from festival.queries import festival_by_slug
+from schedule import stage
 from schedule.models import Session
 
 HERE = Path(__file__).resolve().parent.parent
@@ -120,7 +122,11 @@ async def live(request: Request, session_id: SessionId, session: ReadSessionDep)
         .where(Session.id == session_id)
     )
     # slug: the token form offers to e-mail a sign-in link for this festival
-    return _page(request, "live.html", title="Live Q&A", session_id=session_id, sign_in_slug=slug)
+    page = _page(request, "live.html", title="Live Q&A", session_id=session_id, sign_in_slug=slug)
+    # The stream plays above the Q&A: this page alone may frame a player, from its origin.
+    origin = await stage.player_origin(session, session_id)
+    page.headers["Content-Security-Policy"] = page_policy([origin] if origin else [])
+    return page
 
 
 @router.get("/moderate/{session_id}")

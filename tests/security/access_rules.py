@@ -153,6 +153,7 @@ RULES: dict[str, Rule] = {
     ),
     f"GET {FEST}/programme": Rule(READERS),
     f"GET {FEST}/changes": Rule(READERS),
+    f"GET {FEST}/now": Rule(READERS),
     f"GET {FEST}/calendar.ics": Rule(READERS),
     f"GET {FEST}/schedule.xml": Rule(READERS),
     f"GET {FEST}/schedule.json": Rule(READERS),
@@ -217,6 +218,9 @@ RULES: dict[str, Rule] = {
     f"GET {FEST}/checkins/stats": Rule(DOOR_AND_TEAM_A),
     f"GET {FEST}/checkins/arrivals.svg": Rule(DOOR_AND_TEAM_A),
     # live sessions (the REST mirrors and the socket)
+    # The stream, from 15 minutes before the start: the festival of 2030 is not there
+    # yet, so A's attendee hears when it opens (409); those who run it get it now.
+    f"GET {LIVE}/join": Rule(MODERATORS_A | ATTENDEE_A, also=frozenset({409})),
     f"POST {LIVE}/projector-links": Rule(MODERATORS_A),
     f"GET {LIVE}/live": Rule(LIVE_A),
     f"PATCH {LIVE}/live": Rule(MODERATORS_A, body=lambda w: {"pre_moderation": True}),

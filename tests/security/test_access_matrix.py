@@ -378,6 +378,7 @@ async def test_the_private_markers_are_there_to_leak(matrix: Matrix) -> None:
         ("organiser_a", "/api/v1/festivals"),
         ("moderator_a", f"/api/v1/sessions/{world.ids['keynote']}/questions"),
         ("moderator_a", f"/api/v1/sessions/{world.ids['keynote']}/polls"),
+        ("moderator_a", f"/api/v1/sessions/{world.ids['keynote']}/join"),
     ]:
         response = await matrix.client.get(path, headers=auth(world.tokens[caller] or ""))
         assert response.status_code == 200, response.text

@@ -234,6 +234,10 @@ async def build_world(client: httpx.AsyncClient, engine: AsyncEngine) -> World:
     draft_slug = (await ff.festival(client, org_a, publish=False, name=draft_name))["slug"]
     speaker_email = f"speaker-{tag}@private.example"
     ids = await _programme(client, org_a, slug_a, speaker_email)
+    # The keynote's stream is for A's participants: its URL is a marker like an e-mail.
+    stream_url = f"https://stream-{tag}.example.org/keynote"
+    keynote = f"{API}/festivals/{slug_a}/sessions/{ids['keynote']}"
+    _ok(await client.patch(keynote, json={"stream_url": stream_url}, headers=auth(org_a)), 200)
     foreign = await _programme(client, org_b, slug_b)
     draft = await _programme(client, org_a, draft_slug)
 
@@ -302,6 +306,7 @@ async def build_world(client: httpx.AsyncClient, engine: AsyncEngine) -> World:
         attendee_name: registrations | {"attendee_a", "checkin_a"},
         f"Pending question {tag}?": moderators,
         f"Draft poll {tag}": moderators,
+        stream_url: moderators,  # GET .../join before opens_at: those who run the session
         door_label: organiser,
         f"Scanner {tag}": registrations | {"checkin_a"},
         draft_name: organiser,
