@@ -29,7 +29,7 @@ from realtime.broker import Broker, MemoryBroker, RedisBroker
 from realtime.hub import Hub
 from realtime.protocol import Limits
 from realtime.runtime import DB_GATE, AccessEndings, LiveRuntime
-from tickets import confirmation, notify, team_letters
+from tickets import confirmation, notify, reminders, team_letters
 from tickets.outbox import Sender
 
 
@@ -105,15 +105,20 @@ async def start_tickets(app: FastAPI) -> None:
     app.state.lapse_task = asyncio.create_task(
         confirmation.lapse_forever(app.state.sessionmaker), name="lapse-holds"
     )
+    app.state.reminders_task = asyncio.create_task(
+        reminders.remind_forever(app.state.sessionmaker, base_url=settings.base_url),
+        name="reminders",
+    )
 
 
 async def stop_tickets(app: FastAPI) -> None:
     """Stop the sender, letting a send in flight finish (bounded by its SMTP timeout)."""
-    lapsing: asyncio.Task[None] | None = getattr(app.state, "lapse_task", None)
-    if lapsing is not None:
-        lapsing.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await lapsing
+    for name in ("lapse_task", "reminders_task"):
+        job: asyncio.Task[None] | None = getattr(app.state, name, None)
+        if job is not None:
+            job.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await job
     sender: Sender | None = getattr(app.state, "outbox_sender", None)
     task: asyncio.Task[None] | None = getattr(app.state, "outbox_task", None)
     if sender is None or task is None:

@@ -98,6 +98,8 @@ class Festival(IdMixin, TimestampMixin, Base):
     # pending hold on a place until the link e-mailed to the address is followed.
     confirm_email: Mapped[bool] = mapped_column(default=False, server_default=false())
     confirm_hold_minutes: Mapped[int] = mapped_column(default=60, server_default="60")
+    # Minutes before a session its attendees get a reminder (tickets.reminders); 0: none.
+    reminder_minutes: Mapped[int] = mapped_column(default=15, server_default="15")
     # Whether attendees on the waiting list join live sessions (read, ask, vote).
     waitlisted_live: Mapped[bool] = mapped_column(default=False, server_default=false())
     # Personal data is purged this many days after the festival ends (festival.retention).

@@ -120,6 +120,9 @@ class FestivalCreate(Input):
         default=False,
         description="Attendees on the waiting list join live sessions (read, ask, vote)",
     )
+    reminder_minutes: int = Field(
+        default=15, ge=0, le=1440, description="Minutes before a session to remind; 0: none"
+    )
     retention_days: int = Field(
         default=180,
         ge=0,
@@ -164,6 +167,7 @@ class FestivalUpdate(Input):
     confirm_email: bool | None = None
     confirm_hold_minutes: int | None = Field(default=None, ge=5, le=2880)
     waitlisted_live: bool | None = None
+    reminder_minutes: int | None = Field(default=None, ge=0, le=1440)
     retention_days: int | None = Field(default=None, ge=0, le=3650)
     terms: str | None = Field(default=None, max_length=50_000)
 
@@ -188,6 +192,7 @@ class FestivalRead(Output):
     confirm_email: bool
     confirm_hold_minutes: int
     waitlisted_live: bool
+    reminder_minutes: int
     published: bool = Field(validation_alias="is_published")
     published_at: datetime | None
     retention_days: int

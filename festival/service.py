@@ -102,6 +102,7 @@ async def update_festival(
             "confirm_email",
             "confirm_hold_minutes",
             "waitlisted_live",
+            "reminder_minutes",
             "retention_days",
         }:
             raise Invalid(f"{name} cannot be null", field=name)

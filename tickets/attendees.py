@@ -12,7 +12,7 @@ from festival.models import Festival
 from tickets import issuing, queries
 from tickets.errors import NotConfirmed, RegistrationNotFound
 from tickets.models import Favourite, Registration
-from tickets.schemas import MeRead, SeatRead
+from tickets.schemas import MeRead, MeUpdate, SeatRead
 
 
 @dataclass(frozen=True)
@@ -87,5 +87,15 @@ async def me(session: AsyncSession, principal: Principal) -> MeRead:
         ticket=ticket_read,
         seats=seats,
         favourites=list(favourites.all()),
+        reminders=registration.reminders,
         created_at=registration.created_at,
     )
+
+
+async def update_me(session: AsyncSession, principal: Principal, data: MeUpdate) -> MeRead:
+    """Change what the attendee may change of their own registration (reminders)."""
+    found = await attendee(session, principal)
+    if data.reminders is not None:
+        found.registration.reminders = data.reminders
+        await session.flush()
+    return await me(session, principal)

@@ -28,6 +28,7 @@ from sqlalchemy import (
     String,
     Text,
     text,
+    true,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -131,6 +132,8 @@ class Registration(IdMixin, TimestampMixin, Base):
     cancelled_at: Mapped[datetime | None] = mapped_column()
     # A pending registration (``Festival.confirm_email``) lapses at this time.
     hold_expires_at: Mapped[datetime | None] = mapped_column()
+    # Whether the attendee gets an e-mail before their sessions (tickets.reminders).
+    reminders: Mapped[bool] = mapped_column(default=True, server_default=true())
     # What the attendee agreed to, and when (tickets.consent).
     consent_terms_version: Mapped[str | None] = mapped_column(String(64))
     consent_photo: Mapped[bool | None] = mapped_column()
@@ -291,6 +294,40 @@ class AccessCode(IdMixin, Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+class FestivalMessage(IdMixin, Base):
+    """A message the organiser sent to an audience (:mod:`tickets.messages`);
+    its letters are outbox rows naming it."""
+
+    __tablename__ = "festival_messages"
+    __table_args__ = (Index("ix_festival_messages_festival", "festival_id", "created_at"),)
+
+    festival_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("festivals.id", ondelete="CASCADE"))
+    subject: Mapped[str] = mapped_column(String(200))
+    body: Mapped[str] = mapped_column(Text)
+    audience: Mapped[str] = mapped_column(String(60))
+    recipients: Mapped[int] = mapped_column()
+    sent_by: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("accounts.id", ondelete="SET NULL")
+    )
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ReminderSent(Base):
+    """A reminder written for a person and a session at one start time: written
+    at most once (:mod:`tickets.reminders`); a session that moves gets a new one."""
+
+    __tablename__ = "reminders_sent"
+
+    registration_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("registrations.id", ondelete="CASCADE"), primary_key=True
+    )
+    session_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("sessions.id", ondelete="CASCADE"), primary_key=True
+    )
+    starts_at: Mapped[datetime] = mapped_column(primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class OutboxMessage(IdMixin, TimestampMixin, Base):
     """A message to an attendee, written in the transaction that caused it.
 
@@ -307,6 +344,10 @@ class OutboxMessage(IdMixin, TimestampMixin, Base):
     )
     registration_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("registrations.id", ondelete="SET NULL")
+    )
+    # The organiser's message this letter delivers (tickets.messages), if any.
+    message_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("festival_messages.id", ondelete="SET NULL"), index=True
     )
     kind: Mapped[str] = mapped_column(String(40))
     to_address: Mapped[str] = mapped_column(String(320))

@@ -188,6 +188,8 @@ async def _draft(
         "waitlist_seq": None,
         "confirmed_at": now,
         "cancelled_at": None,
+        "hold_expires_at": None,
+        "reminders": True,
         "created_at": now,
     }
     tokens = [

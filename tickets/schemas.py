@@ -76,6 +76,39 @@ class AttendeeDevice(BaseModel):
     current: bool = Field(description="The device this request came from")
 
 
+class MessageCreate(Input):
+    subject: str = Field(min_length=1, max_length=200)
+    body: str = Field(min_length=1, max_length=20_000, description="Plain text")
+    to: str = Field(
+        max_length=60,
+        description="confirmed, waitlisted, all, or session:<id> (its seat holders and "
+        "those who saved it)",
+    )
+
+
+class MessagePreview(BaseModel):
+    recipients: int
+    subject: str
+    body: str = Field(description="The letter each recipient gets, their name for <name>")
+
+
+class MessageRead(BaseModel):
+    id: uuid.UUID
+    subject: str
+    to: str
+    recipients: int
+    created_at: datetime
+    sent: int
+    waiting: int
+    failing: int = Field(description="Not sent yet, and the last attempt failed")
+
+
+class MeUpdate(Input):
+    reminders: bool | None = Field(
+        default=None, description="E-mail me before the sessions I saved or hold a seat for"
+    )
+
+
 class FeedToken(BaseModel):
     feed_token: str
 
@@ -99,6 +132,7 @@ class MeRead(BaseModel):
     ticket: TicketRead | None = None
     seats: list[SeatRead] = []
     favourites: list[uuid.UUID] = []
+    reminders: bool = Field(default=True, description="E-mails before my sessions")
     created_at: datetime
 
 

@@ -29,6 +29,7 @@ from tickets.reports import RegistrationStatus
 from tickets.schemas import (
     FeedToken,
     MeRead,
+    MeUpdate,
     RegistrationConfirm,
     RegistrationCreate,
     RegistrationIssued,
@@ -117,6 +118,11 @@ async def attendees_csv(slug: str, session: SessionDep, who: OrganiserDep) -> Re
 @router.get("/me", summary="My registration, ticket, seats and favourites")
 async def me(session: SessionDep, who: AttendeeDep) -> MeRead:
     return await attendees.me(session, who)
+
+
+@router.patch("/me", summary="Change my registration's settings (reminders)")
+async def update_me(body: MeUpdate, session: SessionDep, who: AttendeeDep) -> MeRead:
+    return await attendees.update_me(session, who, body)
 
 
 @router.delete("/me/registration", status_code=204, summary="Cancel my registration")

@@ -80,6 +80,10 @@ def _unique(prefix: str) -> str:
     return f"{prefix} {uuid.uuid4().hex[:6]}"
 
 
+def _message() -> dict[str, str]:
+    return {"subject": "Doors open at nine", "body": "See you there.", "to": "confirmed"}
+
+
 def _catalogue(path: str, key: str, create: Body, patch: Body) -> dict[str, Rule]:
     base = f"/api/v1/festivals/{{slug}}/{path}"
     return {
@@ -198,6 +202,11 @@ RULES: dict[str, Rule] = {
         EVERYONE, body=lambda w: {"code": "fc_not-a-code"}, also=frozenset({410})
     ),
     "GET /api/v1/me/devices": Rule(ATTENDEES),
+    "PATCH /api/v1/me": Rule(ATTENDEES, body=lambda w: {"reminders": True}),
+    # the organiser's messages to attendees: the owner and editors
+    f"POST {FEST}/messages/preview": Rule(EDITORS_A, body=lambda w: _message()),
+    f"POST {FEST}/messages": Rule(EDITORS_A, body=lambda w: _message()),
+    f"GET {FEST}/messages": Rule(EDITORS_A),
     # tests/security/test_sign_in_links.py ends a device of one's own; here, another's is 404
     "DELETE /api/v1/me/devices/{token_id}": Rule(ATTENDEES, also=frozenset({404})),
     "DELETE /api/v1/me/feed-token": Rule(ATTENDEES, fresh=True),
@@ -213,7 +222,9 @@ RULES: dict[str, Rule] = {
     ),
     f"POST {FEST}/devices": Rule(DOOR_A, body=lambda w: {"name": "Another tablet"}),
     f"GET {FEST}/devices": Rule(DOOR_AND_ORGANISER_A),
-    f"DELETE {FEST}/devices/{{device_id}}": Rule(REGISTRARS_A, params={"device_id": "spare_device"}),
+    f"DELETE {FEST}/devices/{{device_id}}": Rule(
+        REGISTRARS_A, params={"device_id": "spare_device"}
+    ),
     # Counts only, no personal data: the whole team and the door.
     f"GET {FEST}/checkins/stats": Rule(DOOR_AND_TEAM_A),
     f"GET {FEST}/checkins/arrivals.svg": Rule(DOOR_AND_TEAM_A),
