@@ -31,6 +31,14 @@ class Coalescer:
         self._dirty.add(key)
         return True
 
+    def again(self, taken: dict[str, tuple[int, Any]]) -> None:
+        """Let ``taken`` out again at a later take (publishing it failed); a key
+        offered a newer value since is let out with that one instead."""
+        for key, (version, _) in taken.items():
+            held = self._latest.get(key)
+            if held is not None and held[0] == version:
+                self._dirty.add(key)
+
     def due(self, now: float) -> bool:
         return bool(self._dirty) and now - self._last_take >= self.interval
 

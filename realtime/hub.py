@@ -8,6 +8,11 @@ slow the others. A socket whose queue
 overflows is evicted (closed with 1013, "try again later": it may resume with
 ``since=``). There is no other back-pressure: a client that reads slowly but
 within its queue is served late, not dropped.
+
+When a channel's numbering starts again (a new epoch: the broker lost or may
+have rolled back its numbers) or jumps over numbers that never came, the hub
+does not drop or guess: every socket on the channel gets a fresh snapshot with
+``reason: "reset"`` and then the events after it (:meth:`Hub.reset`).
 """
 
 from __future__ import annotations
@@ -21,7 +26,7 @@ from collections.abc import Awaitable, Callable, Iterable, Iterator
 from typing import Any, Protocol
 
 from realtime.broker import Broker, MemoryBroker
-from realtime.channel import ChannelLog, Stamped
+from realtime.channel import ChannelLog, Recorded, Stamped
 from realtime.coalesce import Coalescer
 from realtime.protocol import CLOSE_RESTART, CLOSE_TOO_SLOW, Event, encode_event, sees
 
@@ -34,6 +39,9 @@ SnapshotFn = Callable[[int], Awaitable[dict[str, Any]]]
 # and more rarely above it (1/s at 10,000 sockets): fresh enough for a tally
 # that always ends exact.
 FANOUT_BUDGET = 10_000
+# How often a node says again how many sockets it holds (the broker forgets a node
+# that has not said so for PRESENCE_TTL, so a killed node's sockets stop counting).
+PRESENCE_REFRESH = 4.0
 
 
 class Transport(Protocol):
@@ -67,18 +75,29 @@ class Client:
         "fast",
         "held",
         "hub",
+        "joined",
         "owner",
         "queue",
         "role",
+        "snapshot",
+        "stale",
         "transport",
         "writer",
     )
 
     def __init__(
-        self, hub: Hub, channel: Channel, transport: Transport, role: str, owner: str | None = None
+        self,
+        hub: Hub,
+        channel: Channel,
+        transport: Transport,
+        role: str,
+        owner: str | None = None,
+        snapshot: SnapshotFn | None = None,
     ) -> None:
         self.hub, self.channel, self.transport, self.role = hub, channel, transport, role
-        self.owner = owner
+        self.owner, self.snapshot = owner, snapshot
+        # joined: its first frames are queued; stale: a reset snapshot is owed to it.
+        self.joined = self.stale = False
         self.queue: list[str] = []  # an empty deque holds far more, on every idle socket
         self.held: list[Stamped] | None = []
         self.closed = False
@@ -136,9 +155,19 @@ class Client:
 class Channel:
     """The local side of one live session: its sockets, log mirror and coalescer."""
 
-    def __init__(self, name: str, last_seq: int, interval: float, buffer: int) -> None:
+    def __init__(
+        self,
+        name: str,
+        base: int,
+        last_seq: int,
+        interval: float,
+        buffer: int,
+        on_reset: Callable[[Channel], None] | None = None,
+    ) -> None:
         self.name = name
-        self.log = ChannelLog(buffer, last_seq)
+        self.log = ChannelLog(buffer, last_seq, base)
+        self.on_reset = on_reset
+        self.generation = 0  # raised by each reset
         self.clients: dict[str, set[Client]] = {"attendee": set(), "moderator": set()}
         self.clients["projector"] = set()
         self.coalescer = Coalescer(interval)
@@ -150,8 +179,11 @@ class Channel:
         return sum(len(group) for group in self.clients.values())
 
     def deliver(self, stamped: Stamped) -> None:
-        if not self.log.record(stamped):
+        recorded = self.log.record(stamped)
+        if recorded is Recorded.SEEN:
             return
+        if recorded is not Recorded.KEPT and self.on_reset is not None:
+            self.on_reset(self)  # holds every socket: what follows waits for its snapshot
         if stamped.event.type == "presence":
             self.presence = int(stamped.event.data["count"])
         text: str | None = None
@@ -201,10 +233,18 @@ class Hub:
         self._stopping = False
         self._closing: set[asyncio.Task[None]] = set()
         self.evicted = 0
+        self.resets = 0  # channels brought back to the truth by a reset snapshot
+        # Called with a channel's name when it resets (the runtime offers its counts again).
+        self.on_reset: Callable[[str], None] | None = None
         # Open sockets by owner (whose token they joined with), on this node, and
         # those admitted but not yet joined (reserved): both count in sockets_of.
         self.owners: dict[str, set[Client]] = {}
         self.reserved: dict[str, int] = {}
+
+    @property
+    def available(self) -> bool:
+        """Whether a change published now reaches every node (the broker is there)."""
+        return self.broker.available
 
     async def start(self) -> None:
         await self.broker.start()
@@ -235,8 +275,10 @@ class Hub:
         self._attaching[name] = future
         try:
             box: list[Channel] = []
-            last = await self.broker.attach(name, lambda s: box[0].deliver(s) if box else None)
-            made = Channel(name, last, self.interval, self.buffer)
+            base, last = await self.broker.attach(
+                name, lambda s: box[0].deliver(s) if box else None
+            )
+            made = Channel(name, base, last, self.interval, self.buffer, self.reset)
             box.append(made)
             self.channels[name] = made
             future.set_result(made)
@@ -255,6 +297,9 @@ class Hub:
     ) -> Client:
         """Add a socket: missed events after ``since`` if still held, else a snapshot first.
 
+        The snapshot says why (``reason``): ``initial`` (no ``since``), ``reset``
+        (``since`` is of an older numbering, below the epoch's base) or ``too_old``
+        (the events after it are no longer held, or it is beyond the last).
         ``owner`` names whose socket it is (see :meth:`sockets_of`, :meth:`end`);
         the socket takes the place :meth:`reserve` held for it, if any.
         """
@@ -263,21 +308,18 @@ class Hub:
         except BaseException:
             self.release(owner)
             raise
-        client = Client(self, channel, transport, role, owner)
+        client = Client(self, channel, transport, role, owner, snapshot)
         channel.clients[role].add(client)
         if owner is not None:
             self.owners.setdefault(owner, set()).add(client)
             self.release(owner)
-        last = channel.log.last_seq
-        missed: list[Stamped] | None = None
-        if since is not None:
-            missed = channel.log.since(since)
-            if missed is None and 0 <= since < last:
-                missed = await self.broker.replay(name, since, last)
+        last, base = channel.log.last_seq, channel.log.base
         try:
+            missed = await self._missed(channel, since, last)
             if missed is None:
                 data = await snapshot(last)
-                data["reason"] = "initial" if since is None else "too_old"
+                reason = "reset" if since is not None and since < base else "too_old"
+                data["reason"] = "initial" if since is None else reason
                 client.queue.append(encode_event(last, Event("snapshot", data)))
             else:
                 client.queue.extend(visible_frames(role, missed))
@@ -285,11 +327,92 @@ class Hub:
             channel.clients[role].discard(client)
             self._disown(client)
             raise
+        client.joined = True
         held, client.held = client.held or [], None
         client.queue.extend(visible_frames(role, held))
+        if client.stale:  # the numbering restarted while it joined: a reset snapshot follows
+            client.held = []
+            self._spawn(self._refresh(channel, [client], channel.generation))
         client.start()
         self._presence_changed(channel)
         return client
+
+    async def _missed(self, channel: Channel, since: int | None, last: int) -> list[Stamped] | None:
+        """The events after ``since`` up to ``last``, from this node or the stream; None
+        when some are gone or ``since`` is of another epoch."""
+        if since is None:
+            return None
+        missed = channel.log.since(since)
+        base = channel.log.base
+        if missed is None and base <= since < last:
+            missed = await self.broker.replay(channel.name, since, last)
+            if missed is not None and any(s.epoch != base for s in missed):
+                return None
+        return missed
+
+    def reset(self, channel: Channel) -> None:
+        """Bring every socket of ``channel`` back to the truth: hold its live events,
+        then send a fresh snapshot (``reason: "reset"``) and the events after it.
+
+        Called when the channel's numbering restarted (a new epoch) or skipped
+        numbers this node never got: events it never delivered may be missing
+        from what its sockets hold, and only the database knows the state.
+        """
+        channel.generation += 1
+        self.resets += 1
+        joined = []
+        for group in channel.clients.values():
+            for client in group:
+                client.stale = True
+                if client.joined:
+                    client.fast = None
+                    if client.held is None:
+                        client.held = []
+                    joined.append(client)
+        log.info(
+            "live channel %s: numbering restarted; %d sockets re-read", channel.name, len(joined)
+        )
+        self._presence_changed(channel)  # the broker may have forgotten every node's count
+        if self.on_reset is not None:
+            self.on_reset(channel.name)
+        if joined:
+            self._spawn(self._refresh(channel, joined, channel.generation))
+
+    async def _refresh(self, channel: Channel, clients: list[Client], generation: int) -> None:
+        """The reset snapshot for ``clients`` (one read per role), then the events after it."""
+        pending = clients
+        while pending:
+            by_role: dict[str, list[Client]] = {}
+            for client in pending:
+                if not client.closed and client.snapshot is not None:
+                    by_role.setdefault(client.role, []).append(client)
+            pending = []
+            for role, group in by_role.items():
+                seq = channel.log.last_seq
+                read = group[0].snapshot
+                assert read is not None
+                try:
+                    data = dict(await read(seq))
+                except Exception:
+                    log.exception("a reset snapshot of channel %s failed", channel.name)
+                    for client in group:  # it reconnects and joins afresh
+                        self.evict(client, CLOSE_RESTART, "resume please")
+                    continue
+                if channel.generation != generation:
+                    return  # a newer reset owns these sockets now
+                missed = channel.log.since(seq)
+                if missed is None:
+                    pending += group
+                    continue
+                data["reason"] = "reset"
+                frames = [encode_event(seq, Event("snapshot", data))]
+                frames += visible_frames(role, missed)
+                for client in group:
+                    if client.closed:
+                        continue
+                    client.stale, client.held = False, None
+                    client.queue.extend(frames)
+                    client.start()
 
     def leave(self, client: Client) -> None:
         self.drop(client)
@@ -389,34 +512,37 @@ class Hub:
         name = str(session_id)
         found = self.channels.get(name)
         if found is None:  # a REST call on a session nobody watches here yet
-            found = self.channels[name] = Channel(name, 0, self.interval, self.buffer)
+            found = Channel(name, 0, 0, self.interval, self.buffer, self.reset)
+            self.channels[name] = found
             self._spawn(self._attach_late(found))
         return found.coalescer
 
     async def _attach_late(self, channel: Channel) -> None:
-        last = await self.broker.attach(channel.name, channel.deliver)
-        channel.log = ChannelLog(self.buffer, max(last, channel.log.last_seq))
+        base, last = await self.broker.attach(channel.name, channel.deliver)
+        channel.log = ChannelLog(self.buffer, max(last, channel.log.last_seq), base)
 
     async def _tick(self) -> None:
-        refresh_at = self.clock() + 10
+        refresh_at = self.clock() + PRESENCE_REFRESH
         while not self._stopping:
             await asyncio.sleep(self.interval / 2)
             now = self.clock()
             refresh = now >= refresh_at
             if refresh:
-                refresh_at = now + 10
+                refresh_at = now + PRESENCE_REFRESH
             for channel in list(self.channels.values()):
                 if refresh and channel.size:
                     self._presence_changed(channel)
+                # Big channels get fewer count frames: frames x sockets stays within a budget.
+                channel.coalescer.interval = max(self.interval, channel.size / FANOUT_BUDGET)
+                taken = channel.coalescer.take(now) if self.available else {}
                 try:
-                    await self._flush(channel, now)
+                    await self._flush(channel, now, taken)
                 except Exception:
-                    log.exception("flushing channel %s failed", channel.name)
+                    # Said once by the broker; the counts go out again once it is back.
+                    log.debug("flushing channel %s failed", channel.name, exc_info=True)
+                    channel.coalescer.again(taken)
 
-    async def _flush(self, channel: Channel, now: float) -> None:
-        # Big channels get fewer count frames: frames x sockets stays within a budget.
-        channel.coalescer.interval = max(self.interval, channel.size / FANOUT_BUDGET)
-        taken = channel.coalescer.take(now)
+    async def _flush(self, channel: Channel, now: float, taken: dict[str, tuple[int, Any]]) -> None:
         if not taken:
             return
         counts = {k[2:]: (v, n) for k, (v, n) in taken.items() if k.startswith("q:")}

@@ -16,7 +16,8 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 Role = Literal["attendee", "moderator", "projector"]
-Audience = Literal["all", "staff", "moderators"]
+# "nobody": a broker's own entry (an epoch's marker), numbered like events but never sent.
+Audience = Literal["all", "staff", "moderators", "nobody"]
 CLOSE_POLICY = 1008
 CLOSE_RESTART = 1012
 CLOSE_TOO_SLOW = 1013
@@ -36,7 +37,7 @@ def sees(role: str, audience: str) -> bool:
         return True
     if audience == "staff":
         return role in ("moderator", "projector")
-    return role == "moderator"
+    return role == "moderator" and audience != "nobody"
 
 
 def encode_event(seq: int, event: Event) -> str:

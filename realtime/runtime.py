@@ -31,7 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from festival.auth import resolve_principal
 from festival.db import unit_of_work
 from festival.errors import FestivalError, TooManyRequests
-from realtime import access, dispatch
+from realtime import access, dispatch, recount
 from realtime.hub import Client, Hub, Transport
 from realtime.live import LiveContext
 from realtime.protocol import (
@@ -95,6 +95,29 @@ class LiveRuntime:
     )
     _waiting: list[Waiting] = field(default_factory=list)
     _draining: asyncio.Task[None] | None = None
+    _recounts: set[asyncio.Task[None]] = field(default_factory=set)
+
+    def __post_init__(self) -> None:
+        self.hub.on_reset = self._recount_soon
+
+    def _recount_soon(self, channel: str) -> None:
+        task = asyncio.ensure_future(self.recount(uuid.UUID(channel)))
+        self._recounts.add(task)
+        task.add_done_callback(self._recounts.discard)
+
+    async def recount(self, session_id: uuid.UUID) -> None:
+        """Offer the session's counts as the database holds them (``realtime.recount``):
+        after a reset, an older count still held here must not be the last one shown."""
+        try:
+            async with self.gate, unit_of_work(self.sessionmaker) as session:
+                counts, tallies = await recount.current(session, session_id)
+        except Exception:
+            log.exception("recounting live session %s failed", session_id)
+            return
+        for question_id, version, votes in counts:
+            self.hub.offer_votes(session_id, question_id, version, votes)
+        for poll_id, version, event in tallies:
+            self.hub.offer_results(session_id, poll_id, version, event)
 
     async def serve(
         self, socket: Socket, token: str | None, session_id: uuid.UUID, since: int | None
@@ -361,18 +384,24 @@ class AccessEndings:
                 log.warning("access-ended not published to other nodes: %s", exc)
 
     async def _listen(self) -> None:
+        lost = False
         while True:
             try:
                 async with self.redis.pubsub() as pubsub:
                     await pubsub.subscribe(self.channel)
                     self._ready.set()
+                    if lost:
+                        log.info("access-ended subscription back")
+                        lost = False
                     async for message in pubsub.listen():
                         if message.get("type") == "message":
                             self._end(message["data"])
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
-                log.warning("access-ended subscription lost, retrying: %s", exc)
+                if not lost:  # once per loss, not once per retry
+                    log.warning("access-ended subscription lost, retrying: %s", exc)
+                    lost = True
                 await asyncio.sleep(1)
 
     def _end(self, data: bytes | str) -> None:

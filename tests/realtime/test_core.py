@@ -7,7 +7,7 @@ import uuid
 
 import pytest
 
-from realtime.channel import ChannelLog, Stamped
+from realtime.channel import ChannelLog, Recorded, Stamped, fresh_base
 from realtime.coalesce import Coalescer
 from realtime.protocol import (
     CLOSE_POLICY,
@@ -167,13 +167,41 @@ def test_channel_log_says_when_the_events_are_gone() -> None:
     assert log.since(9) is None
 
 
-def test_recorded_numbers_ignore_duplicates_and_forget_across_a_gap() -> None:
+def test_recorded_numbers_ignore_duplicates_and_report_a_gap() -> None:
     log = ChannelLog(size=10, last_seq=4)
-    assert log.record(Stamped(5, _ev(5)))
-    assert not log.record(Stamped(5, _ev(5)))
-    assert log.record(Stamped(8, _ev(8)))
+    assert log.record(Stamped(5, _ev(5))) is Recorded.KEPT
+    assert log.record(Stamped(5, _ev(5))) is Recorded.SEEN
+    assert log.record(Stamped(8, _ev(8))) is Recorded.GAP
     assert log.since(5) is None
     assert log.since(7) == [Stamped(8, _ev(8))]
+
+
+def test_a_new_epoch_is_reported_and_numbers_of_the_old_one_resume_nothing() -> None:
+    log = ChannelLog(size=10, last_seq=103, base=100)
+    assert log.record(Stamped(104, _ev(1), 100)) is Recorded.KEPT
+    # The broker lost its numbers and began again above them, at 5000.
+    assert log.record(Stamped(5001, _ev(2), 5000)) is Recorded.RESTARTED
+    assert (log.base, log.last_seq) == (5000, 5001)
+    assert log.record(Stamped(105, _ev(3), 100)) is Recorded.SEEN  # late, from the old epoch
+    assert log.since(104) is None  # a client still on the old numbering re-reads
+    assert log.since(5000) == [Stamped(5001, _ev(2), 5000)]
+    assert log.record(Stamped(5002, _ev(4), 5000)) is Recorded.KEPT
+
+
+def test_an_epoch_begun_by_the_clock_lies_above_the_last_one() -> None:
+    first = fresh_base()
+    assert fresh_base(first + 10**9) == first + 10**9
+    assert fresh_base() >= first
+
+
+def test_a_count_whose_publication_failed_goes_out_again_unless_a_newer_came() -> None:
+    coalescer = Coalescer(interval=0.1)
+    coalescer.offer("q:1", 1, 10)
+    coalescer.offer("q:2", 1, 20)
+    taken = coalescer.take(0.0)
+    coalescer.offer("q:2", 2, 21)
+    coalescer.again(taken)
+    assert coalescer.take(1.0) == {"q:1": (1, 10), "q:2": (2, 21)}
 
 
 def test_coalescer_lets_out_at_most_once_per_interval_and_keeps_the_newest() -> None:

@@ -88,19 +88,22 @@ async def test_resume_from_a_number_no_longer_held_gets_a_snapshot_marked_too_ol
     await _no_pre_moderation(live_server, live)
     raw = await live.attendee()
     client = await LiveClient.open(live_server.ws_url, live.session_id, raw)
-    await client.event("snapshot")
+    first = (await client.event("snapshot"))["seq"]
     for i in range(3):
         await client.ok("question.ask", {"text": f"Q{i}"})
     await client.close()
     asker = await LiveClient.open(live_server.ws_url, live.session_id, await live.attendee())
     for i in range(3):
         await asker.ok("question.ask", {"text": f"Later {i}"})
-    back = await LiveClient.open(live_server.ws_url, live.session_id, raw, since=1)
+    back = await LiveClient.open(live_server.ws_url, live.session_id, raw, since=first + 1)
     snapshot = await back.event("snapshot")
     assert snapshot["data"]["reason"] == "too_old"
     assert len(snapshot["data"]["questions"]) == 6
     assert snapshot["seq"] == snapshot["data"]["seq"]
-    future = await LiveClient.open(live_server.ws_url, live.session_id, raw, since=10_000)
+    future = await LiveClient.open(live_server.ws_url, live.session_id, raw, since=first + 10_000)
     assert (await future.event("snapshot"))["data"]["reason"] == "too_old"
-    for c in (asker, back, future):
+    # A number of an older numbering (another process before this one): below this one's.
+    older = await LiveClient.open(live_server.ws_url, live.session_id, raw, since=1)
+    assert (await older.event("snapshot"))["data"]["reason"] == "reset"
+    for c in (asker, back, future, older):
         await c.close()
