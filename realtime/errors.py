@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from festival.errors import Conflict, Forbidden, NotFound
+from festival.errors import Conflict, FestivalError, Forbidden, NotFound
 
 
 class LiveSessionNotFound(NotFound):
@@ -29,3 +29,11 @@ class PollNotFound(NotFound):
 class PollNotOpen(Conflict):
     code = "poll_not_open"
     title = "The poll is not open"
+
+
+class LiveUnavailable(FestivalError):
+    """The broker is away: a change now would be saved but reach only some sockets."""
+
+    status = 503
+    code = "unavailable"
+    title = "Live session unavailable"

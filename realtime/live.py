@@ -17,10 +17,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from festival import effects
 from festival.auth import Principal
 from festival.errors import Forbidden
+from realtime.errors import LiveUnavailable
 from realtime.protocol import Event
 
 
 class Outbox(Protocol):
+    @property
+    def available(self) -> bool: ...
     async def publish(self, session_id: uuid.UUID, event: Event) -> None: ...
     def offer_votes(
         self, session_id: uuid.UUID, question_id: uuid.UUID, version: int, n: int
@@ -53,8 +56,28 @@ def not_an_attendee(ctx: LiveContext) -> Forbidden | None:
     return None if ctx.role == "attendee" else Forbidden("Only attendees ask and vote")
 
 
+def fan_out_refusal(ctx: LiveContext) -> LiveUnavailable | None:
+    """The refusal of a change while the broker is away, else None: the change would
+    be saved and acked but reach only this node's sockets, or none."""
+    if ctx.out.available:
+        return None
+    return LiveUnavailable(
+        "Live updates are interrupted for a moment (the message broker is away); "
+        "nothing was saved, try again shortly"
+    )
+
+
+def require_fan_out(ctx: LiveContext) -> None:
+    """Refuse a change while the broker is away (``LiveUnavailable``), before its
+    unit of work commits: every announced change and every vote calls it."""
+    if (refused := fan_out_refusal(ctx)) is not None:
+        raise refused
+
+
 def announce(session: AsyncSession, ctx: LiveContext, event: Event) -> None:
-    """Publish ``event`` on the context's channel once this unit of work commits."""
+    """Publish ``event`` on the context's channel once this unit of work commits
+    (refused with ``LiveUnavailable`` while the broker is away)."""
+    require_fan_out(ctx)
 
     async def _publish() -> None:
         await ctx.out.publish(ctx.session_id, event)

@@ -19,7 +19,7 @@ from festival import effects
 from festival.db import utcnow
 from festival.errors import Conflict, Forbidden, Invalid
 from realtime.errors import PollNotFound, PollNotOpen
-from realtime.live import LiveContext, announce
+from realtime.live import LiveContext, announce, require_fan_out
 from realtime.models import Ballot, BallotChoice, Poll, PollOption
 from realtime.protocol import Event, PollCreate
 from realtime.qa import clean_text
@@ -174,6 +174,7 @@ async def vote(
     """Cast or replace this attendee's ballot while the poll is open."""
     if ctx.role != "attendee":
         raise Forbidden("Only attendees vote")
+    require_fan_out(ctx)
     version = await session.scalar(
         update(Poll)
         .where(Poll.id == poll_id, Poll.session_id == ctx.session_id, Poll.status == "open")

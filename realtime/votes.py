@@ -27,7 +27,7 @@ from festival import effects
 from festival.db import utcnow
 from festival.errors import FestivalError
 from realtime.errors import QuestionNotFound
-from realtime.live import LiveContext, not_an_attendee
+from realtime.live import LiveContext, fan_out_refusal, not_an_attendee
 from realtime.queries import add_votes, count_votes, remove_votes, voted_questions
 
 Key = tuple[uuid.UUID, uuid.UUID]  # (question, voter)
@@ -58,7 +58,7 @@ async def vote_many(session: AsyncSession, casts: Sequence[Cast]) -> list[int | 
     """
     out: list[int | FestivalError] = [0] * len(casts)
     for i, cast in enumerate(casts):
-        if (refused := not_an_attendee(cast.ctx)) is not None:
+        if (refused := not_an_attendee(cast.ctx) or fan_out_refusal(cast.ctx)) is not None:
             out[i] = refused
     wanted = sorted(
         {c.question_id for c, o in zip(casts, out, strict=True) if not isinstance(o, FestivalError)}

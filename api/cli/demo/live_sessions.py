@@ -40,6 +40,8 @@ QUESTIONS = [
 class _Quiet:
     """The demo runs without a hub: events of the demo data have nobody to reach."""
 
+    available = True
+
     async def publish(self, session_id: uuid.UUID, event: Event) -> None:
         return None
 
