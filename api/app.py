@@ -67,7 +67,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         redoc_url=None,
     )
     app.state.settings = settings
-    app.state.metrics = Metrics()
+    app.state.metrics = Metrics(app.state)
     problems.install(app)
     app.add_exception_handler(IdempotencyCollision, replay_after_collision)  # type: ignore[arg-type]
     # The busiest routes under load (the door's scans, a registration rush) are matched first.

@@ -47,8 +47,14 @@ async def test_readiness_fails_when_redis_is_unreachable(
         transport = httpx.ASGITransport(app=application)
         async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
             ready = await client.get("/readyz")
+            metrics = (await client.get("/metrics", headers=METRICS_AUTH)).text
     assert ready.status_code == 503
     assert ready.headers["content-type"] == "application/problem+json"
+    assert ready.json()["checks"] == {"database": "ok", "redis": "unreachable"}
+    assert ready.json()["detail"] == "redis unreachable"
+    assert 'festival_dependency_up{dependency="redis"} 0.0' in metrics.splitlines()
+    assert 'festival_dependency_up{dependency="database"} 1.0' in metrics.splitlines()
+    assert "festival_live_broker_up 0.0" in metrics.splitlines()
 
 
 async def test_metrics_count_requests_by_route_template(client: httpx.AsyncClient) -> None:

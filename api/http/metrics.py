@@ -19,7 +19,9 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.registry import Collector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.http.problems import PROBLEM, Problem
@@ -56,8 +58,17 @@ METRICS_RESPONSES: dict[int | str, dict[str, Any]] = {
 
 
 class Metrics:
-    def __init__(self) -> None:
+    def __init__(self, state: Any = None) -> None:
+        """``state``: the app's, whose live runtime :class:`LiveCollector` reads."""
         self.registry = CollectorRegistry()
+        if state is not None:
+            self.registry.register(LiveCollector(state))
+        self.dependency_up = Gauge(
+            "festival_dependency_up",
+            "Whether a dependency answered when /metrics was read (1) or not (0)",
+            ["dependency"],
+            registry=self.registry,
+        )
         self.requests = Counter(
             "festival_http_requests",
             "HTTP requests by route and status",
@@ -76,6 +87,36 @@ class Metrics:
             "Websocket connections accepted",
             registry=self.registry,
         )
+
+
+class LiveCollector(Collector):
+    """The live hub's view, read at each scrape: whether its broker is there, how many
+    times it went away, and how many channel resets brought sockets back to the truth."""
+
+    def __init__(self, state: Any) -> None:
+        self.state = state
+
+    def collect(self) -> Any:
+        runtime = getattr(self.state, "live", None)
+        if runtime is None:
+            return
+        hub = runtime.hub
+        up = GaugeMetricFamily(
+            "festival_live_broker_up", "Whether the live broker (Redis, or in memory) is there"
+        )
+        up.add_metric([], 1 if hub.available else 0)
+        yield up
+        outages = CounterMetricFamily(
+            "festival_live_broker_outages", "Times the live broker became unreachable"
+        )
+        outages.add_metric([], getattr(hub.broker, "outages", 0))
+        yield outages
+        resets = CounterMetricFamily(
+            "festival_live_channel_resets",
+            "Channel resets: numbering restarted or skipped, sockets sent a fresh snapshot",
+        )
+        resets.add_metric([], hub.resets)
+        yield resets
 
 
 class MetricsMiddleware:
