@@ -16,11 +16,12 @@ from collections.abc import Mapping
 from http import HTTPStatus
 from typing import Any
 
+import asyncpg  # type: ignore[import-untyped]
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from festival.errors import FestivalError, TooManyRequests
@@ -120,6 +121,32 @@ def _phrase(status: int) -> str:
         return "Error"
 
 
+def database_lost(exc: DBAPIError) -> bool:
+    """Whether ``exc`` says the database went away (a restart, a dropped connection),
+    as opposed to refusing the statement."""
+    if exc.connection_invalidated:
+        return True
+    cause: BaseException | None = exc.orig
+    while cause is not None:
+        if isinstance(cause, OSError) or type(cause).__name__ in _LOST:
+            return True
+        cause = cause.__cause__
+    return False
+
+
+# asyncpg's names for a server that is going or coming back.
+_LOST = frozenset({"CannotConnectNowError", "ConnectionDoesNotExistError", "AdminShutdownError"})
+
+
+_RAW_LOST: tuple[type[Exception], ...] = (
+    ConnectionError,
+    asyncpg.exceptions.OperatorInterventionError,
+    asyncpg.exceptions.PostgresConnectionError,
+    asyncpg.exceptions.InternalClientError,
+    asyncpg.exceptions.InterfaceError,
+)
+
+
 def install(app: FastAPI) -> None:
     @app.exception_handler(FestivalError)
     async def _domain(_: Request, exc: FestivalError) -> JSONResponse:
@@ -149,6 +176,29 @@ def install(app: FastAPI) -> None:
         return problem(
             409, "conflict", "Conflict", "The request conflicts with a concurrent change; retry"
         )
+
+    @app.exception_handler(DBAPIError)
+    async def _database(request: Request, exc: Exception) -> JSONResponse:
+        if isinstance(exc, DBAPIError) and not database_lost(exc):
+            return await _unexpected(request, exc)
+        # The server restarted or the connection dropped under this request: its
+        # transaction did not commit (or, if it died at the commit, the retry meets
+        # the result: a 409 for a registration, "already checked in" at the door).
+        log.warning("the database connection was lost under a request: %s", exc)
+        response = problem(
+            503,
+            "database_unavailable",
+            "Database unavailable",
+            "The database connection was lost while answering; retry in a moment",
+            retry_after=1,
+        )
+        response.headers["Retry-After"] = "1"
+        return response
+
+    # Statements prepared on the driver (festival.db.Prepared) raise asyncpg's own
+    # errors, and a socket reset under it is a bare ConnectionError.
+    for lost in _RAW_LOST:
+        app.add_exception_handler(lost, _database)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
