@@ -5,6 +5,7 @@ import { api } from "./api.js";
 import { askForToken, forget, recall, remember, takeFromUrl } from "./tokens.js";
 import { $, el, show } from "./ui.js";
 import { drawResults } from "./results.js";
+import { showStage } from "./stage.js";
 
 const page = $("page");
 const sessionId = page.dataset.session;
@@ -232,29 +233,45 @@ function tokenForPage() {
   return (slug && recall(`attendee:${slug}`)) || recall("attendee:last");
 }
 
+// The session's title (for the heading and the player's name), when the festival is known.
 async function title() {
   const slug = festivalSlug();
-  if (!slug) return;
+  if (!slug) return "the session";
   try {
     const s = await api(`/api/v1/festivals/${encodeURIComponent(slug)}/sessions/${sessionId}`);
     document.querySelector("h1").textContent = `Live Q&A: ${s.title}`;
     document.title = `${s.title} · Live Q&A`;
-  } catch { /* the generic heading stays */ }
+    return s.title;
+  } catch {
+    return "the session"; // the generic heading stays
+  }
 }
+
+// A session without live Q&A still has its stream: the page shows that alone.
+function withoutQa() {
+  for (const part of document.querySelectorAll("[data-qa], #polls-box, #highlight")) part.hidden = true;
+  $("no-qa").hidden = false;
+  $("connection").hidden = true;
+}
+
+const named = title();
 
 async function start() {
   let token = tokenForPage();
   if (!token) token = await askForToken("To take part, open the link from your registration, or paste your access link or token here.");
   remember(`live:${sessionId}`, token);
+  named.then((name) => showStage(sessionId, token, name));
   socket = new LiveSocket({
     sessionId, token, onSnapshot, onEvent,
-    onState: async (name, text) => {
+    onState: async (name, text, problem) => {
       showConnection(name, text);
       if (name !== "denied") { show($("problem"), ""); return; }
+      if (problem && problem.body.code === "live_qa_off") { withoutQa(); return; }
       show($("problem"), `You cannot join this session: ${text}`);
       forget(`live:${sessionId}`);
       const next = await askForToken("Paste another access link or token.");
       remember(`live:${sessionId}`, next);
+      named.then((title) => showStage(sessionId, next, title));
       socket.token = next;
       socket.start();
     },
@@ -263,5 +280,4 @@ async function start() {
   socket.start();
 }
 
-title();
 start();

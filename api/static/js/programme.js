@@ -17,15 +17,22 @@ function feedLinks(label, query) {
     el("a", { class: "button", href: path, download: `${slug}${query ? "-" + label.replace(/\W+/g, "-").toLowerCase() : ""}.ics`, "aria-label": `Download ${label} as .ics`, text: "Download .ics" }));
 }
 
+const NOW_EVERY_MS = 60000;
+
+// The live page: the stream (join_url, for sessions that have one) and the Q&A.
+function liveLink(s) {
+  if (s.status === "cancelled" || !(s.live_qa || s.join_url)) return null;
+  const text = s.join_url && s.live_qa ? "Join live" : s.join_url ? "Join" : "Live Q&A";
+  return el("a", { class: "button", href: `/live/${s.id}?festival=${encodeURIComponent(slug)}`, "aria-label": `${text}: ${s.title}`, text });
+}
+
 function sessionItem(s) {
   const cancelled = s.status === "cancelled";
-  const live = s.live_qa && !cancelled
-    ? el("a", { class: "button", href: `/live/${s.id}?festival=${encodeURIComponent(slug)}`, text: "Live Q&A" })
-    : null;
+  const live = liveLink(s);
   return el("li", { class: `session${cancelled ? " is-cancelled" : ""}`, "data-id": s.id, style: s.track && s.track.colour ? `--track:${s.track.colour}` : null },
     el("p", { class: "time" }, el("time", { datetime: s.starts_at, text: clock(s.starts_at) }), "–", el("time", { datetime: s.ends_at, text: clock(s.ends_at) })),
     el("div", {},
-      el("h3", {}, s.title, cancelled ? el("span", { class: "badge badge-cancelled", text: "Cancelled" }) : null),
+      el("h3", {}, s.title, cancelled ? el("span", { class: "badge badge-cancelled", text: "Cancelled" }) : null, el("span", { class: "badge badge-live", "data-live": "", hidden: true })),
       el("p", { class: "meta" },
         [s.format, s.track && s.track.name, s.room && `${s.room.name}${s.room.kind === "virtual" ? " (online)" : ""}`].filter(Boolean).join(" · ")),
       s.speakers && s.speakers.length ? el("p", { class: "speakers", text: s.speakers.map((p) => p.organisation ? `${p.name} (${p.organisation})` : p.name).join(", ") }) : null,
@@ -45,6 +52,23 @@ function draw(items) {
     el("ol", { class: "sessions" }, list.map(sessionItem))));
   $("programme").replaceChildren(...sections);
   show($("status"), items.length ? "" : "Nothing in the programme for this choice yet.");
+  markLive();
+}
+
+// "Live now" on the sessions that are on (GET .../now), with how many are in the live room.
+let onNow = [];
+async function markLive(fetchNow = false) {
+  if (fetchNow) {
+    try { onNow = (await api(`${base}/now`)).now; } catch { return; }
+  }
+  const live = new Map(onNow.map((s) => [s.id, s]));
+  for (const badge of document.querySelectorAll("[data-live]")) {
+    const item = badge.closest("li.session");
+    const s = live.get(item.dataset.id);
+    item.classList.toggle("is-live", Boolean(s));
+    badge.hidden = !s;
+    badge.textContent = !s ? "" : s.presence ? `Live now · ${s.presence} here` : "Live now";
+  }
 }
 
 function fillSelect(select, values) {
@@ -89,6 +113,8 @@ async function main() {
   $("filters").addEventListener("change", load);
   if (recall(`attendee:${slug}`)) document.querySelector('nav a[href$="/register"]')?.remove();
   await load();
+  await markLive(true);
+  setInterval(() => markLive(true), NOW_EVERY_MS);
 }
 
 main();
