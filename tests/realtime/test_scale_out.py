@@ -8,12 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import os
-import signal
-import sys
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from pathlib import Path
 
 import httpx
 import pytest
@@ -21,51 +18,13 @@ from redis.asyncio import Redis
 from sqlalchemy import select
 
 from realtime.models import Question
-from tests.conftest import Backend, free_port
+from tests.conftest import Backend
 from tests.factories.festival import auth
 from tests.factories.realtime import Live, live_session
 from tests.realtime.clients import LiveClient
+from tests.realtime.nodes import Node, serve
 
 pytestmark = [pytest.mark.redis, pytest.mark.slow]
-FESTIVAL = Path(sys.executable).with_name("festival")
-
-
-class Node:
-    def __init__(self, process: asyncio.subprocess.Process, port: int) -> None:
-        self.process, self.port = process, port
-        self.url, self.ws_url = f"http://127.0.0.1:{port}", f"ws://127.0.0.1:{port}"
-
-
-@asynccontextmanager
-async def _serve(env: dict[str, str]) -> AsyncIterator[Node]:
-    port = free_port()
-    process = await asyncio.create_subprocess_exec(
-        str(FESTIVAL),
-        *("serve", "--host", "127.0.0.1", "--port", str(port)),
-        env=env,
-        stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.DEVNULL,
-    )
-    node = Node(process, port)
-    try:
-        async with httpx.AsyncClient(base_url=node.url) as http:
-            for _ in range(300):
-                try:
-                    if (await http.get("/readyz")).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                assert process.returncode is None, "festival serve died on start"
-                await asyncio.sleep(0.05)
-        yield node
-    finally:
-        if process.returncode is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                await asyncio.wait_for(process.wait(), 15)
-            except TimeoutError:
-                process.kill()
-                await process.wait()
 
 
 @pytest.fixture
@@ -97,7 +56,7 @@ async def _two_nodes(
     """Two server processes on one database and Redis, the session's questions
     going up without moderation; Redis is cleaned of the run's keys after."""
     try:
-        async with _serve(node_env) as a, _serve(node_env) as b:
+        async with serve(node_env) as a, serve(node_env) as b:
             async with httpx.AsyncClient(base_url=a.url) as http:
                 switched = await http.patch(
                     f"/api/v1/sessions/{live.session_id}/live",
