@@ -8,7 +8,7 @@ import { $, clearProblem, showProblem } from "./ui.js";
 
 const slug = $("page").dataset.slug;
 const form = $("ask-link");
-const code = new URLSearchParams(window.location.hash.slice(1)).get("code") || "";
+const codeIn = () => new URLSearchParams(window.location.hash.slice(1)).get("code") || "";
 
 api(`/api/v1/festivals/${encodeURIComponent(slug)}`).then(
   (f) => { $("festival-name").textContent = f.name; document.title = `Sign in · ${f.name}`; },
@@ -25,7 +25,7 @@ function deviceName() {
   return system ? `${browser} on ${system}` : browser;
 }
 
-async function redeem() {
+async function redeem(code) {
   history.replaceState(history.state, "", window.location.pathname); // used up either way
   form.hidden = true;
   $("signing-in").hidden = false;
@@ -67,4 +67,7 @@ form.addEventListener("submit", async (event) => {
   }
 });
 
-if (code) redeem();
+// The link opened in a fresh tab, or in this one already on this page (the fragment
+// alone changes: no reload).
+if (codeIn()) redeem(codeIn());
+window.addEventListener("hashchange", () => { if (codeIn()) redeem(codeIn()); });

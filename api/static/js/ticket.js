@@ -142,9 +142,48 @@ $("cancel").addEventListener("click", async () => {
     $("ticket-status").dataset.status = me.status;
     $("cancel-box").hidden = true;
     $("sessions-box").hidden = true;
+    $("settings-box").hidden = true;
     await drawQr();
     drawAgenda();
   } catch (problem) {
+    show($("problem"), problem.detail);
+  }
+});
+
+// Reminders on or off, and the devices signed in to this registration.
+async function drawSettings() {
+  $("settings-box").hidden = me.status === "cancelled";
+  $("reminders").checked = me.reminders !== false;
+  const list = $("devices");
+  list.replaceChildren();
+  for (const device of await api("/api/v1/me/devices", { token })) {
+    const item = document.createElement("li");
+    const when = new Date(device.created_at).toLocaleDateString();
+    item.append(`${device.label} (since ${when})${device.current ? ", this one" : ""} `);
+    if (!device.current) {
+      const out = document.createElement("button");
+      out.type = "button";
+      out.textContent = "Sign out";
+      out.setAttribute("aria-label", `Sign out ${device.label}`);
+      out.addEventListener("click", async () => {
+        try {
+          await api(`/api/v1/me/devices/${device.id}`, { method: "DELETE", token });
+          await drawSettings();
+        } catch (problem) { show($("problem"), problem.detail); }
+      });
+      item.append(out);
+    }
+    list.append(item);
+  }
+}
+
+$("reminders").addEventListener("change", async (event) => {
+  const on = event.target.checked;
+  try {
+    me = await api("/api/v1/me", { method: "PATCH", body: { reminders: on }, token });
+    $("reminders-status").textContent = on ? "Reminders are on." : "Reminders are off.";
+  } catch (problem) {
+    event.target.checked = !on;
     show($("problem"), problem.detail);
   }
 });
@@ -159,6 +198,7 @@ async function load() {
   await drawQr();
   drawAgenda();
   await drawSessions();
+  await drawSettings();
 }
 
 async function main() {
