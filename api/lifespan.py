@@ -57,6 +57,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     app.state.client_address = ClientAddress(settings.trusted_proxies)
     await auth.prepare()
     await start_tickets(app)
+    start_privacy(app)
     await start_live(app)
     if settings.environment != "test":
         _tune_gc()
@@ -64,6 +65,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
     finally:
         await stop_live(app)
+        await stop_privacy(app)
         await stop_tickets(app)
         await app.state.limiter.aclose()
         if app.state.redis is not None:
@@ -172,3 +174,25 @@ async def stop_live(app: FastAPI) -> None:
     runtime: LiveRuntime | None = getattr(app.state, "live", None)
     if runtime is not None:
         await runtime.hub.stop()
+
+
+def start_privacy(app: FastAPI) -> None:
+    """Exports, erasures and purges reach every package's data (``festival.privacy``),
+    and the retention purge runs now and hourly (:mod:`tickets.retention`; safe on
+    every process at once)."""
+    from realtime import privacy as live_privacy
+    from tickets import privacy, retention
+
+    privacy.install()
+    live_privacy.install()
+    app.state.retention_task = asyncio.create_task(
+        retention.purge_forever(app.state.sessionmaker), name="retention"
+    )
+
+
+async def stop_privacy(app: FastAPI) -> None:
+    task: asyncio.Task[None] | None = getattr(app.state, "retention_task", None)
+    if task is not None:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task

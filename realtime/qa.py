@@ -27,6 +27,7 @@ from realtime.live import LiveContext, announce, not_an_attendee
 from realtime.models import LiveChannel, ModerationAction, Question
 from realtime.protocol import Event
 from realtime.queries import PUBLIC_STATUSES, questions_of
+from realtime.seals import seal
 from realtime.views import question_view
 
 MAX_TEXT = 500
@@ -67,13 +68,16 @@ async def ask(session: AsyncSession, ctx: LiveContext, text: str, anonymous: boo
     _require_attendee(ctx)
     text = clean_text(text)
     held = await pre_moderation(session, ctx)
+    question_id = uuid.uuid4()
     question = Question(
-        id=uuid.uuid4(),
+        id=question_id,
         session_id=ctx.session_id,
         # Anonymous means no link at all: nothing reads the author back (limits
-        # count per token and socket), so the row keeps neither name nor id.
+        # count per token and socket), so the row keeps neither name nor id;
+        # only the asker's own token opens its seal (realtime.seals).
         author_id=None if anonymous else ctx.voter_id,
         author_name=None if anonymous else (ctx.principal.label or "Attendee"),
+        author_seal=seal(ctx.principal.seal_key, question_id) if anonymous else None,
         anonymous=anonymous,
         text=text,
         status="pending" if held else "approved",

@@ -36,7 +36,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from festival.auth import new_token
 from festival.db import utcnow
 from festival.models import Festival
-from tickets import codes, issuing, letters, outbox, queries, waitlist
+from tickets import codes, consent, issuing, letters, outbox, queries, waitlist
 from tickets.errors import LinkExpired
 from tickets.models import AccessCode, Place, Registration
 from tickets.schemas import RegistrationCreate, RegistrationIssued
@@ -179,6 +179,7 @@ async def _hold(
                     status="pending",
                     hold_expires_at=at + timedelta(minutes=desk.confirm_hold_minutes),
                     created_at=at,
+                    **consent.columns(data.consent, at),
                 )
             )
     except IntegrityError:

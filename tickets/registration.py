@@ -21,6 +21,7 @@ from festival.models import Festival
 from tickets import (
     attendees,
     confirmation,
+    consent,
     issuing,
     letters,
     outbox,
@@ -191,6 +192,7 @@ async def _draft(
         "hold_expires_at": None,
         "reminders": True,
         "created_at": now,
+        **consent.columns(data.consent, now),
     }
     tokens = [
         new_token(kind, festival_id=desk.id, subject_id=registration_id, label=data.name)

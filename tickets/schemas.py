@@ -11,11 +11,34 @@ from pydantic import AwareDatetime, BaseModel, EmailStr, Field
 from festival.schemas import Input, Output
 
 
+class ConsentGiven(Input):
+    """What the attendee agrees to (tickets.consent)."""
+
+    terms_version: str | None = Field(
+        default=None, max_length=64, description="The festival's terms_version agreed to"
+    )
+    photo: bool = Field(default=False, description="May appear in the festival's photos")
+    contact: bool = Field(default=False, description="May be contacted after the event")
+
+
+class ConsentRead(BaseModel):
+    terms: str | None
+    terms_version: str | None
+    agreed_terms_version: str | None
+    photo: bool | None
+    contact: bool | None
+    at: datetime | None
+    asks_again: bool = Field(description="No answer yet, or the terms changed since")
+
+
 class RegistrationCreate(Input):
     name: str = Field(min_length=1, max_length=200)
     email: EmailStr = Field(max_length=320)
     organisation: str | None = Field(default=None, max_length=200)
     country: str | None = Field(default=None, max_length=100)
+    consent: ConsentGiven | None = Field(
+        default=None, description="What the attendee agreed to (optional; recorded with a time)"
+    )
 
 
 class TicketRead(BaseModel):

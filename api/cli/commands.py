@@ -290,6 +290,34 @@ def mail_preview(kind: str, out: Path) -> None:
         click.echo(out / f"{each}.eml")
 
 
+@app.command(context_settings=CONTEXT)
+def purge() -> None:
+    """Purge the personal data of festivals whose retention is over (idempotent).
+
+    What `festival serve` does every hour; safe beside running servers. Prints
+    the festivals purged, one slug a line.
+    """
+    from festival.db import make_sessionmaker
+    from realtime import privacy as live_privacy
+    from tickets import privacy, retention
+
+    s = migrated_settings()
+
+    async def _work() -> list[str]:
+        engine = await open_migrated(s)
+        try:
+            privacy.install()
+            live_privacy.install()
+            return await retention.purge_expired(make_sessionmaker(engine))
+        finally:
+            await engine.dispose()
+
+    purged = run(_work)
+    for slug in purged:
+        click.echo(slug)
+    click.echo(f"purged {len(purged)} festival(s)", err=True)
+
+
 @app.command("import", context_settings=CONTEXT)
 @click.argument("file", type=click.File("rb"))
 @click.option("--festival", required=True, help="The festival's slug")

@@ -180,6 +180,18 @@ RULES: dict[str, Rule] = {
     ),
     f"GET {FEST}/attendees.csv": Rule(REGISTRARS_A),
     "GET /api/v1/me": Rule(ATTENDEES),
+    # personal data: the attendee's own, and one attendee's for A's registrars (logged)
+    "GET /api/v1/me/export": Rule(ATTENDEES),
+    "DELETE /api/v1/me": Rule(ATTENDEES, fresh=True),
+    "GET /api/v1/me/consent": Rule(ATTENDEES),
+    # Neither A nor B has terms: agreeing to none is agreeing to the current ones.
+    "PUT /api/v1/me/consent": Rule(ATTENDEES, body=lambda w: {"terms_version": None}),
+    f"GET {FEST}/registrations/{{registration_id}}/export": Rule(REGISTRARS_A),
+    # Erasing an erased registration again changes nothing: 204 for the second registrar.
+    f"DELETE {FEST}/registrations/{{registration_id}}": Rule(
+        REGISTRARS_A, params={"registration_id": "spare_registration"}
+    ),
+    f"GET {FEST}/privacy-log": Rule(ORGANISER_A),
     "DELETE /api/v1/me/registration": Rule(ATTENDEES, fresh=True),
     "GET /api/v1/me/ticket.png": Rule(ATTENDEES),
     "GET /api/v1/me/ticket.svg": Rule(ATTENDEES),
@@ -288,4 +300,5 @@ DEFAULT_PARAMS = {
     "checkin_id": "checkin",
     "token_id": "spare_staff",
     "member_id": "member",
+    "registration_id": "registration",
 }

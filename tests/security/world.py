@@ -203,6 +203,23 @@ async def _live(
     }
 
 
+async def _registration_row(engine: AsyncEngine, festival_id: str) -> str:
+    """A registration written directly (an unpublished festival takes none), for the
+    reads of a draft that name one."""
+    from tickets.models import Registration
+
+    async with unit_of_work(make_sessionmaker(engine)) as session:
+        row = Registration(
+            id=uuid.uuid4(),
+            festival_id=uuid.UUID(festival_id),
+            name="Drafted",
+            email=f"drafted-{uuid.uuid4().hex[:8]}@example.org",
+            status="confirmed",
+        )
+        session.add(row)
+    return str(row.id)
+
+
 async def _member_id(client: httpx.AsyncClient, owner: str, slug: str, token: str) -> str:
     """The member id of the account behind ``token`` (the newest member) in ``slug``'s team."""
     reply = await client.get(f"{API}/festivals/{slug}/members", headers=auth(owner))
@@ -231,7 +248,8 @@ async def build_world(client: httpx.AsyncClient, engine: AsyncEngine) -> World:
     made_b = await ff.festival(client, org_b, name=f"Festival B {tag}")
     slug_b = made_b["slug"]
     draft_name = f"Draft festival {tag}"
-    draft_slug = (await ff.festival(client, org_a, publish=False, name=draft_name))["slug"]
+    made_draft = await ff.festival(client, org_a, publish=False, name=draft_name)
+    draft_slug = made_draft["slug"]
     speaker_email = f"speaker-{tag}@private.example"
     ids = await _programme(client, org_a, slug_a, speaker_email)
     # The keynote's stream is for A's participants: its URL is a marker like an e-mail.
@@ -240,6 +258,7 @@ async def build_world(client: httpx.AsyncClient, engine: AsyncEngine) -> World:
     _ok(await client.patch(keynote, json={"stream_url": stream_url}, headers=auth(org_a)), 200)
     foreign = await _programme(client, org_b, slug_b)
     draft = await _programme(client, org_a, draft_slug)
+    draft["registration"] = await _registration_row(engine, made_draft["id"])
 
     door_label = f"door-{tag}"
     checkin_a = await _staff(client, org_a, slug_a, "checkin", door_label)
@@ -263,6 +282,9 @@ async def build_world(client: httpx.AsyncClient, engine: AsyncEngine) -> World:
     asker = await tf.registered(client, slug_a)  # asks the questions, is checked in
     scanned = await tf.registered(client, slug_a)  # its QR is uploaded by the offline sync
     attendee_b = await tf.registered(client, slug_b)
+    ids["registration"], foreign["registration"] = attendee_a["id"], attendee_b["id"]
+    ids["spare_registration"] = (await tf.registered(client, slug_a))["id"]
+    foreign["spare_registration"] = (await tf.registered(client, slug_b))["id"]
     me = auth(attendee_a["attendee_token"])
     _ok(await client.put(f"{API}/me/seats/{ids['workshop']}", headers=me), 200)
     _ok(await client.put(f"{API}/me/favourites/{ids['workshop']}", headers=me), 204)
