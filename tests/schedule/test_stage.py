@@ -199,8 +199,10 @@ async def test_now_shows_what_is_on_and_next_with_the_people_in_each_live_room(
     }
     assert YOUTUBE not in reply.text
     assert OWN_STREAM not in reply.text
-    # The festival, the sessions (room and track joined), their speakers: not one per session.
-    assert counter.count <= 4, counter.statements
+    # The token, the festival, the sessions (room and track joined), their speakers: not one
+    # per session. (The outbox sender, mailing the attendees' letters, runs beside it.)
+    reads = [s for s in counter.statements if "outbox" not in s]
+    assert len(reads) <= 4, reads
 
 
 async def test_a_public_export_imported_back_keeps_the_stream_urls(
