@@ -12,7 +12,7 @@ import httpx
 
 from tests.conftest import METRICS_AUTH
 from tests.factories.realtime import Live, live_session
-from tests.faults.conftest import Cluster
+from tests.faults.cluster import Cluster
 from tests.faults.viewers import Screen, Viewer, converge, truth
 from tests.realtime.nodes import Node
 

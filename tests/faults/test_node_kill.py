@@ -14,7 +14,7 @@ import httpx
 import pytest
 from websockets.exceptions import ConnectionClosed
 
-from tests.faults.conftest import Cluster
+from tests.faults.cluster import Cluster
 from tests.faults.scenes import scene
 from tests.faults.viewers import Viewer
 

@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from tests.faults.conftest import Cluster
+from tests.faults.cluster import Cluster
 from tests.faults.scenes import metrics, readiness, scene, wait_ready
 from tests.faults.viewers import Viewer
 
