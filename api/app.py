@@ -27,6 +27,7 @@ from api.routers import (
     programme,
     registration,
     sign_in,
+    speakers,
     stage,
     system,
 )
@@ -83,6 +84,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         privacy,
         messages,
         programme,
+        speakers,
         stage,
         live,
         pages,

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from festival import events
 from festival.models import Festival
 from schedule.events import SessionChanged
-from tickets import outbox
+from tickets import outbox, speakers
 from tickets.models import Favourite, Registration, SeatReservation
 
 _WHAT = {
@@ -74,3 +74,4 @@ async def on_session_changed(session: AsyncSession, event: SessionChanged) -> No
 def install() -> None:
     """Subscribe the handlers (idempotent)."""
     events.subscribe(SessionChanged, on_session_changed)
+    events.subscribe(SessionChanged, speakers.on_session_changed)

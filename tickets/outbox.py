@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import smtplib
 import uuid
 from dataclasses import dataclass
@@ -91,6 +92,14 @@ async def _poke() -> None:
 async def wake_senders() -> None:
     """Wake this process's senders (for rows committed outside a request's unit of work)."""
     await _poke()
+
+
+_SECRET = re.compile(r"\b(f[a-z]_)[A-Za-z0-9_-]{32,}")
+
+
+def scrubbed(text: str) -> str:
+    """``text`` with every Festival secret (token or code) replaced by ``[sent]``."""
+    return _SECRET.sub(r"\1[sent]", text)
 
 
 def backoff(attempts: int) -> timedelta:
@@ -185,7 +194,27 @@ class Sender:
                 sent.append(message.id)
         if sent:
             await self._mark(sent, sent_at=utcnow(), last_error=None)
+            await self._scrub([m.letter for m in leased if m.id in set(sent)])
         return len(leased)
+
+    async def _scrub(self, letters: list[Letter]) -> None:
+        """Take the secrets (a speaker's token, a sign-in code) out of sent letters'
+        stored text: the database keeps what was said, not a key that works."""
+        holding = [
+            (letter.id, clean)
+            for letter in letters
+            if (clean := scrubbed(letter.body)) != letter.body
+        ]
+        if not holding:
+            return
+        async with self.sessionmaker() as session, session.begin():
+            for message_id, body in holding:
+                await session.execute(
+                    update(OutboxMessage)
+                    .where(OutboxMessage.id == message_id)
+                    .values(body=body)
+                    .execution_options(synchronize_session=False)
+                )
 
     async def _lease(self, batch: int) -> list[Leased]:
         """Move due rows' ``next_attempt_at`` past the lease in one conditional update.

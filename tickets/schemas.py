@@ -132,6 +132,12 @@ class MeUpdate(Input):
     )
 
 
+class SpeakerInvited(BaseModel):
+    speaker_id: uuid.UUID
+    session_ids: list[uuid.UUID] = Field(description="The sessions the mailed links moderate")
+    expires_at: datetime
+
+
 class FeedToken(BaseModel):
     feed_token: str
 

@@ -219,6 +219,9 @@ RULES: dict[str, Rule] = {
     f"POST {FEST}/messages/preview": Rule(EDITORS_A, body=lambda w: _message()),
     f"POST {FEST}/messages": Rule(EDITORS_A, body=lambda w: _message()),
     f"GET {FEST}/messages": Rule(EDITORS_A),
+    f"POST {FEST}/speakers/{{speaker_id}}/invite": Rule(
+        EDITORS_A, params={"speaker_id": "speaker"}
+    ),
     # tests/security/test_sign_in_links.py ends a device of one's own; here, another's is 404
     "DELETE /api/v1/me/devices/{token_id}": Rule(ATTENDEES, also=frozenset({404})),
     "DELETE /api/v1/me/feed-token": Rule(ATTENDEES, fresh=True),
