@@ -9,7 +9,15 @@ from __future__ import annotations
 import subprocess
 import sys
 
-SCRIPTS: list[str] = ["programme", "checkin", "registration", "limits", "ws_fanout", "ws_floor"]
+SCRIPTS: list[str] = [
+    "programme",
+    "checkin",
+    "registration",
+    "limits",
+    "ws_fanout",
+    "ws_floor",
+    "faults",
+]
 
 
 def main() -> int:
