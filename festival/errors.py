@@ -96,3 +96,12 @@ class Gone(FestivalError):
     status = 410
     code = "gone"
     title = "No longer valid"
+
+
+class Unavailable(FestivalError):
+    """Something the action needs is away for a moment (a broker, say): nothing was
+    done, and the same request may succeed shortly."""
+
+    status = 503
+    code = "unavailable"
+    title = "Temporarily unavailable"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from festival.errors import Conflict, FestivalError, Forbidden, NotFound
+from festival.errors import Conflict, Forbidden, NotFound, Unavailable
 
 
 class LiveSessionNotFound(NotFound):
@@ -31,9 +31,7 @@ class PollNotOpen(Conflict):
     title = "The poll is not open"
 
 
-class LiveUnavailable(FestivalError):
+class LiveUnavailable(Unavailable):
     """The broker is away: a change now would be saved but reach only some sockets."""
 
-    status = 503
-    code = "unavailable"
     title = "Live session unavailable"
