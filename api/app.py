@@ -30,6 +30,7 @@ from api.routers import (
     speakers,
     stage,
     system,
+    team_pages,
 )
 from festival.settings import Settings
 
@@ -88,6 +89,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         stage,
         live,
         pages,
+        team_pages,
     )
     for module in routers:
         app.include_router(module.router)

@@ -24,6 +24,7 @@ PAGES = [
     "/moderate/{session}",
     "/present/{session}",
     "/checkin/{slug}",
+    "/organise/{slug}",
 ]
 
 

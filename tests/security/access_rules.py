@@ -294,6 +294,8 @@ RULES: dict[str, Rule] = {
     "GET /moderate/{session_id}": PAGE,
     "GET /present/{session_id}": PAGE,
     "GET /j/{code}": PAGE,
+    "GET /organise/{slug}": PAGE,
+    "GET /join": PAGE,
 }
 
 DEFAULT_PARAMS = {
