@@ -44,7 +44,9 @@ async def _mail_to(smtp: SmtpServer, address: str) -> str:
     for _ in range(400):
         for message in smtp.inbox.messages:
             if message["To"] == address:
-                text: str = message.get_body(preferencelist=("plain",)).get_content()
+                body = message.get_body(preferencelist=("plain",))
+                assert body is not None, message
+                text: str = body.get_content()
                 return text
         await asyncio.sleep(0.05)
     raise AssertionError(f"no letter to {address}")
@@ -118,14 +120,31 @@ async def test_an_attendee_downloads_their_data_then_erases_it(
     browsing: Browsing, world: World, tmp_path: Path
 ) -> None:
     reply = await world.register("Dana Private")
+    terms = f"/api/v1/festivals/{world.slug}"
+    org = auth(world.organiser_token)
+    assert (await world.http.patch(terms, json={"terms": "Be kind."}, headers=org)).is_success
     page = await browsing.page(f"/f/{world.slug}/ticket?token={reply['attendee_token']}")
     await expect(page.get_by_role("heading", name="Your data")).to_be_visible()
+    # Registered before there were terms: asked now; asked again once they change.
+    await expect(page.locator("#consent-terms")).to_have_text("Be kind.")
+    await page.get_by_label("I may appear in the festival's photos").check()
+    await page.get_by_role("button", name="I agree to these terms").click()
+    await expect(page.locator("#data-status")).to_have_text("Thank you: your answer is recorded.")
+    await expect(page.get_by_role("heading", name="The festival's terms")).to_be_hidden()
+    changed = {"terms": "Be kind. Be on time."}
+    assert (await world.http.patch(terms, json=changed, headers=org)).is_success
+    await page.reload()
+    await expect(page.get_by_text("The terms changed since you last agreed")).to_be_visible()
+    await expect(page.get_by_label("I may appear in the festival's photos")).to_be_checked()
+    await page.get_by_role("button", name="I agree to these terms").click()
+    await expect(page.get_by_role("heading", name="The festival's terms")).to_be_hidden()
     async with page.expect_download() as waiting:
         await page.get_by_role("button", name="Download my data").click()
     saved = tmp_path / "mine.json"
     await (await waiting.value).save_as(saved)
     export = json.loads(saved.read_text())
     assert export["registration"]["name"] == "Dana Private"
+    assert export["registration"]["consent"]["photo"] is True
 
     page.on("dialog", lambda dialog: dialog.accept())
     await page.get_by_role("button", name="Erase my data").click()
