@@ -57,7 +57,9 @@ async def test_agenda_lists_seats_and_favourites_and_follows_a_move(
     assert before.headers["content-type"].startswith("text/calendar")
     events = _parse(before.content)
     assert sorted(events) == sorted([f"{workshop}@festival", f"{keynote}@festival"])
-    assert stream in events[f"{workshop}@festival"]["description"]
+    # The join link is the live page, which hands out the stream to those who may see it.
+    assert f"/live/{workshop}" in events[f"{workshop}@festival"]["description"]
+    assert stream not in before.text
 
     moved_start = DAY_ONE + timedelta(hours=3)
     patched = await client.patch(

@@ -192,3 +192,21 @@ async def test_without_smtp_a_mail_folder_gets_each_letter_as_an_eml_file(
     plain = letters[0].get_body(("plain",))
     assert isinstance(plain, EmailMessage)
     assert "Hello there" in plain.get_content()
+
+
+async def test_a_delivered_letter_keeps_its_words_but_no_working_secret(
+    backend: Backend, tmp_path: Path
+) -> None:
+    secret = "fs_" + "k" * 43
+    await _enqueue(backend, body=f"Moderate here: https://x.org/moderate/1?token={secret}")
+    sender = outbox.Sender(
+        make_sessionmaker(backend.engine), smtp_url=None, mail_from="f@x.org", mail_dir=tmp_path
+    )
+    assert await sender.send_due() == 1
+    delivered = await asyncio.to_thread(lambda: [f.read_bytes() for f in tmp_path.glob("*.eml")])
+    plain = email.message_from_bytes(delivered[0], policy=default).get_body(("plain",))
+    assert isinstance(plain, EmailMessage)
+    assert secret in plain.get_content()  # the person got it
+    [row] = await _rows(backend)
+    assert secret not in row.body
+    assert "token=fs_[sent]" in row.body
