@@ -6,8 +6,9 @@ claims it (``UPDATE festivals SET personal_data_purged_at = now WHERE ... IS
 NULL``): on PostgreSQL a second process waiting on that row finds it claimed
 once the first commits, and SQLite has one writer, so every process may run
 the job at once and each festival is purged exactly once. A second run finds
-nothing to do and changes nothing. ``festival serve`` runs it every hour
-(:func:`purge_forever`); ``festival purge`` runs it once, by hand.
+nothing to do and changes nothing. ``festival serve`` runs it a minute after
+start and then every hour (:func:`purge_forever`); ``festival purge`` runs it
+once, by hand.
 
 What is purged is what erasure removes for one attendee, for all of the
 festival's (:mod:`tickets.privacy`, :mod:`realtime.privacy`), plus its
@@ -26,11 +27,12 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from festival import privacy
-from festival.db import utcnow
+from festival.db import READ_ONLY, utcnow
 from festival.models import Festival, PrivacyLogEntry
 
 log = logging.getLogger("festival.retention")
 EVERY = 3600.0  # seconds between two runs of a serving process
+FIRST = 60.0  # seconds after start-up of the first run (start-up is busy enough)
 
 
 def expired(festival_ends_on: date, retention_days: int, today: date) -> bool:
@@ -47,6 +49,9 @@ async def purge_expired(
     app's start and ``festival purge`` do it)."""
     now = now or utcnow()
     async with sessionmaker() as session:
+        # A read that takes no write lock on SQLite (BEGIN DEFERRED): the job
+        # should not queue requests behind it.
+        await session.connection(execution_options={READ_ONLY: True})
         due = (
             await session.execute(
                 select(Festival.id, Festival.slug, Festival.ends_on, Festival.retention_days).where(
@@ -83,11 +88,15 @@ async def _purge_one(
     return True
 
 
-async def purge_forever(sessionmaker: async_sessionmaker[AsyncSession]) -> None:
-    """Run :func:`purge_expired` now and then every :data:`EVERY` seconds, until cancelled."""
+async def purge_forever(
+    sessionmaker: async_sessionmaker[AsyncSession], *, first: float = FIRST, every: float = EVERY
+) -> None:
+    """Run :func:`purge_expired` ``first`` seconds after start, then every ``every``
+    seconds, until cancelled; a failure (the database away) waits for the next run."""
+    await asyncio.sleep(first)
     while True:
         try:
             await purge_expired(sessionmaker)
         except Exception:
             log.exception("the retention purge failed; trying again later")
-        await asyncio.sleep(EVERY)
+        await asyncio.sleep(every)

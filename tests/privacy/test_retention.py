@@ -98,3 +98,26 @@ def test_festival_purge_runs_the_job_by_hand(tmp_path: Path) -> None:
     done = run(["purge"], tmp_path)
     assert done.returncode == 0, done.stderr
     assert done.stderr.strip().splitlines()[-1] == "purged 0 festival(s)"
+
+
+async def test_the_serving_loop_purges_without_being_asked(
+    client: httpx.AsyncClient, backend: Backend
+) -> None:
+    """What ``festival serve`` starts (api.lifespan.start_privacy), run from its first pass."""
+    privacy.install()
+    live_privacy.install()
+    s = await scene(client, backend.engine)
+    await _ended(backend, s, date(2020, 1, 1))
+    job = asyncio.create_task(retention.purge_forever(make_sessionmaker(backend.engine), first=0))
+    try:
+        for _ in range(400):
+            log = await client.get(
+                f"{API}/festivals/{s.slug}/privacy-log", headers=auth(s.organiser)
+            )
+            if log.json()["items"]:
+                break
+            await asyncio.sleep(0.05)
+    finally:
+        job.cancel()
+    assert [e["action"] for e in log.json()["items"]] == ["purge"]
+    assert await holding(backend.engine, s.people["a"].identity()) == {}
