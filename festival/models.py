@@ -87,6 +87,8 @@ class Festival(IdMixin, TimestampMixin, Base):
     ends_on: Mapped[date] = mapped_column()
     mode: Mapped[str] = mapped_column(String(10))
     capacity: Mapped[int] = mapped_column()
+    # A hybrid festival's online places (capacity is the hall's); None: no limit.
+    online_capacity: Mapped[int | None] = mapped_column()
     description: Mapped[str | None] = mapped_column(Text)
     registration_opens_at: Mapped[datetime | None] = mapped_column()
     registration_closes_at: Mapped[datetime | None] = mapped_column()

@@ -106,6 +106,12 @@ class FestivalCreate(Input):
     ends_on: date
     mode: Literal["online", "hybrid", "onsite"]
     capacity: int = Field(ge=0, le=1_000_000)
+    online_capacity: int | None = Field(
+        default=None,
+        ge=0,
+        le=1_000_000,
+        description="A hybrid festival's online places (capacity is the hall's); none: no limit",
+    )
     description: str | None = Field(default=None, max_length=20_000)
     registration_opens_at: AwareDatetime | None = None
     registration_closes_at: AwareDatetime | None = None
@@ -161,6 +167,7 @@ class FestivalUpdate(Input):
     ends_on: date | None = None
     mode: Literal["online", "hybrid", "onsite"] | None = None
     capacity: int | None = Field(default=None, ge=0, le=1_000_000)
+    online_capacity: int | None = Field(default=None, ge=0, le=1_000_000)
     description: str | None = Field(default=None, max_length=20_000)
     registration_opens_at: AwareDatetime | None = None
     registration_closes_at: AwareDatetime | None = None
@@ -186,6 +193,7 @@ class FestivalRead(Output):
     ends_on: date
     mode: str
     capacity: int
+    online_capacity: int | None
     description: str | None
     registration_opens_at: datetime | None
     registration_closes_at: datetime | None

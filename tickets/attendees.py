@@ -51,7 +51,9 @@ async def me(session: AsyncSession, principal: Principal) -> MeRead:
     position = None
     if registration.status == "waitlisted":
         position = await session.scalar(
-            queries.waitlist_position(registration.festival_id, registration.waitlist_seq)
+            queries.waitlist_position(
+                registration.festival_id, registration.waitlist_seq, registration.participation
+            )
         )
     ticket = await session.scalar(queries.ticket_of(registration.id))
     ticket_read = None
@@ -83,6 +85,7 @@ async def me(session: AsyncSession, principal: Principal) -> MeRead:
         organisation=registration.organisation,
         country=registration.country,
         status=registration.status,
+        participation=registration.participation,
         waitlist_position=position,
         ticket=ticket_read,
         seats=seats,
@@ -93,7 +96,8 @@ async def me(session: AsyncSession, principal: Principal) -> MeRead:
 
 
 async def update_me(session: AsyncSession, principal: Principal, data: MeUpdate) -> MeRead:
-    """Change what the attendee may change of their own registration (reminders)."""
+    """Change what the attendee may change of their own registration: reminders here,
+    the line by :func:`tickets.participation.update_me`, which calls this."""
     found = await attendee(session, principal)
     if data.reminders is not None:
         found.registration.reminders = data.reminders

@@ -131,6 +131,14 @@ class ScannedTicket:
     registration_id: uuid.UUID
     name: str
     status: str
+    participation: str = "onsite"
+    festival_mode: str = "onsite"
+
+    @property
+    def stream_only(self) -> bool:
+        """An online participant of a festival with a hall: no admission on site.
+        (An online-only festival has one line, and its door, if it runs one, as before.)"""
+        return self.participation == "online" and self.festival_mode == "hybrid"
 
 
 @dataclass
@@ -245,6 +253,9 @@ async def scan_ticket(
     if payload.version != ticket.version:
         detail = "A newer ticket was issued"
         return await _refuse(session, festival_id, scan, "revoked", ticket, detail)
+    if ticket.stream_only:
+        detail = "An online participant: this ticket admits to the stream, not on site"
+        return await _refuse(session, festival_id, scan, "wrong_list", ticket, detail)
     if list_title is not None and not await _holds_seat(session, ticket, scan.list_key):
         detail = f"No seat in {list_title!r}"
         return await _refuse(session, festival_id, scan, "wrong_list", ticket, detail)

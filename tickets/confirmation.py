@@ -36,7 +36,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from festival.auth import new_token
 from festival.db import utcnow
 from festival.models import Festival
-from tickets import codes, consent, issuing, letters, outbox, queries, waitlist
+from tickets import codes, consent, issuing, letters, outbox, participation, queries, waitlist
 from tickets.errors import LinkExpired
 from tickets.models import AccessCode, Place, Registration
 from tickets.schemas import RegistrationCreate, RegistrationIssued
@@ -59,6 +59,8 @@ class Asking(Protocol):
     def name(self) -> str: ...
     @property
     def confirm_hold_minutes(self) -> int: ...
+    @property
+    def mode(self) -> str: ...
 
 
 async def always(email: str) -> bool:
@@ -166,6 +168,7 @@ async def _hold(
     The same address asked twice at once: the active-e-mail index takes one row
     and the other request answers as for a pending address."""
     registration_id = uuid.uuid4()
+    line = participation.line_for(desk.mode, data.participation)
     try:
         async with session.begin_nested():
             await session.execute(
@@ -178,6 +181,7 @@ async def _hold(
                     country=data.country,
                     status="pending",
                     hold_expires_at=at + timedelta(minutes=desk.confirm_hold_minutes),
+                    participation=line,
                     created_at=at,
                     **consent.columns(data.consent, at),
                 )
@@ -187,8 +191,8 @@ async def _hold(
         if found is None:
             raise
         return found
-    if await session.scalar(queries.first_waitlisted(desk.id)) is None:
-        await queries.claim_place(session, desk.id, registration_id)
+    if await session.scalar(queries.first_waitlisted(desk.id, line)) is None:
+        await queries.claim_place(session, desk.id, registration_id, line)
     return await session.get_one(Registration, registration_id)
 
 
@@ -202,7 +206,8 @@ async def confirm(session: AsyncSession, code: str, now: datetime) -> Registrati
         raise LinkExpired("This registration is confirmed already: use the links you were sent")
     festival = await session.get_one(Festival, registration.festival_id)
     await issuing.ensure_ticketing(session, festival.id)
-    placed = await _placed(session, festival.id, registration.id)
+    line = registration.participation
+    placed = await _placed(session, festival.id, registration.id, line)
     seq = None if placed else await queries.next_waitlist_seq(session, festival.id)
     moved = await queries.change_status(
         session,
@@ -231,11 +236,13 @@ async def confirm(session: AsyncSession, code: str, now: datetime) -> Registrati
         ticket = await issuing.ticket_read(session, issued)
         await letters.tell(session, festival, registration, "confirmed", ticket.qr)
     else:
-        position = int(await session.scalar(queries.waitlist_position(festival.id, seq)) or 0)
+        waiting = queries.waitlist_position(festival.id, seq, line)
+        position = int(await session.scalar(waiting) or 0)
         await letters.tell(session, festival, registration, "waitlisted", None)
     return RegistrationIssued(
         id=registration.id,
         status="confirmed" if placed else "waitlisted",
+        participation=line,
         waitlist_position=position,
         attendee_token=tokens[0][1],
         feed_token=tokens[1][1],
@@ -244,15 +251,16 @@ async def confirm(session: AsyncSession, code: str, now: datetime) -> Registrati
 
 
 async def _placed(
-    session: AsyncSession, festival_id: uuid.UUID, registration_id: uuid.UUID
+    session: AsyncSession, festival_id: uuid.UUID, registration_id: uuid.UUID, line: str
 ) -> bool:
-    """Whether the registration holds a place, or got a free one (nobody waiting)."""
+    """Whether the registration holds a place, or got a free one of its line (nobody
+    waiting in it)."""
     held = select(Place.number).where(Place.registration_id == registration_id)
     if await session.scalar(held) is not None:
         return True
-    if await session.scalar(queries.first_waitlisted(festival_id)) is not None:
+    if await session.scalar(queries.first_waitlisted(festival_id, line)) is not None:
         return False
-    return await queries.claim_place(session, festival_id, registration_id)
+    return await queries.claim_place(session, festival_id, registration_id, line)
 
 
 async def lapse(

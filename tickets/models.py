@@ -35,6 +35,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from festival.db import Base, IdMixin, TimestampMixin, utcnow
 
 REGISTRATION_STATUSES = ("pending", "confirmed", "waitlisted", "cancelled")
+PARTICIPATIONS = ("onsite", "online")
 SEAT_STATUSES = ("confirmed", "waitlisted", "released")
 CHECKIN_RESULTS = (
     "ok",
@@ -68,7 +69,8 @@ class Ticketing(Base):
 
 
 class Place(Base):
-    """One place of a festival, numbered from 1; held by at most one registration.
+    """One place of a festival's line (on site or online), numbered from 1; held by
+    at most one registration.
 
     Places are rows rather than one counter so that concurrent registrations
     claim different rows (``FOR UPDATE SKIP LOCKED`` on PostgreSQL) instead of
@@ -77,9 +79,11 @@ class Place(Base):
 
     __tablename__ = "places"
     __table_args__ = (
+        CheckConstraint("participation IN ('onsite', 'online')", name="participation"),
         Index(
             "ix_places_free",
             "festival_id",
+            "participation",
             "number",
             sqlite_where=text("registration_id IS NULL"),
             postgresql_where=text("registration_id IS NULL"),
@@ -89,6 +93,7 @@ class Place(Base):
     festival_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("festivals.id", ondelete="CASCADE"), primary_key=True
     )
+    participation: Mapped[str] = mapped_column(String(8), primary_key=True, server_default="onsite")
     number: Mapped[int] = mapped_column(primary_key=True)
     registration_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("registrations.id", ondelete="SET NULL"), unique=True
@@ -112,9 +117,11 @@ class Registration(IdMixin, TimestampMixin, Base):
         Index("ix_registrations_festival_status", "festival_id", "status", "created_at"),
         # Only the waiting list: "is anyone waiting?" on every registration, and
         # promotion in order, stay one small index probe however many registered.
+        CheckConstraint("participation IN ('onsite', 'online')", name="participation"),
         Index(
             "ix_registrations_waiting",
             "festival_id",
+            "participation",
             "waitlist_seq",
             sqlite_where=text("status = 'waitlisted'"),
             postgresql_where=text("status = 'waitlisted'"),
@@ -132,6 +139,8 @@ class Registration(IdMixin, TimestampMixin, Base):
     cancelled_at: Mapped[datetime | None] = mapped_column()
     # A pending registration (``Festival.confirm_email``) lapses at this time.
     hold_expires_at: Mapped[datetime | None] = mapped_column()
+    # On site or online (tickets.participation): each has its own places and line.
+    participation: Mapped[str] = mapped_column(String(8), server_default="onsite")
     # Whether the attendee gets an e-mail before their sessions (tickets.reminders).
     reminders: Mapped[bool] = mapped_column(default=True, server_default=true())
     # What the attendee agreed to, and when (tickets.consent).

@@ -307,7 +307,7 @@ async def _cancel(session: AsyncSession, festival: Festival, registration: Regis
     if old in ("confirmed", "pending"):
         await seats.release_all(session, registration.id)
         await queries.release_place(session, registration.id)
-        await waitlist.promote(session, festival)
+        await waitlist.promote(session, festival, registration.participation)
 
 
 async def _forget_replies(session: AsyncSession, ids: list[uuid.UUID]) -> None:

@@ -20,9 +20,11 @@ from sqlalchemy import (
     Uuid,
     and_,
     bindparam,
+    case,
     false,
     func,
     insert,
+    literal,
     or_,
     select,
     text,
@@ -30,9 +32,10 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 from sqlalchemy.sql.dml import Update
 from sqlalchemy.sql.elements import BindParameter
-from sqlalchemy.sql.selectable import ScalarSelect
+from sqlalchemy.sql.selectable import Exists, ScalarSelect
 
 from festival.auth import TOKEN_COLUMNS, Principal
 from festival.db import Prepared
@@ -81,9 +84,10 @@ async def insert_ignoring_conflict(session: AsyncSession, model: Any, **values: 
 
 
 async def claim_place(
-    session: AsyncSession, festival_id: uuid.UUID, registration_id: uuid.UUID
+    session: AsyncSession, festival_id: uuid.UUID, registration_id: uuid.UUID, participation: str
 ) -> bool:
-    """Give the registration the highest free place within capacity, if there is one.
+    """Give the registration the highest free place of its line (``participation``)
+    within that line's capacity, if there is one.
 
     Highest, not lowest: a claimed place stays in the free-place index as a dead
     entry until PostgreSQL vacuums it, and a claim that scanned up from place 1
@@ -96,26 +100,27 @@ async def claim_place(
     """
     connection = await session.connection()
     claim = _CLAIM_PLACE[connection.dialect.name]
+    params = {"festival": festival_id, "claimant": registration_id, "line": participation}
     while True:
-        claimed = await connection.execute(
-            claim, {"festival": festival_id, "claimant": registration_id}
-        )
+        claimed = await connection.execute(claim, params)
         if claimed.first() is not None:
             return True
-        if not await _more_places(session, festival_id):
+        if not await _more_places(session, festival_id, participation):
             return False
 
 
 def _claim_place(skip_locked: bool) -> Update:
     """The claim of the highest free place within capacity, built once per dialect."""
     festival: BindParameter[uuid.UUID] = bindparam("festival")
-    free = _free_places(festival).order_by(Place.number.desc()).limit(1)
+    line: BindParameter[str] = bindparam("line")
+    free = _free_places(festival, line).order_by(Place.number.desc()).limit(1)
     if skip_locked:
         free = free.with_for_update(skip_locked=True)
     return (
         update(Place)
         .where(
             Place.festival_id == festival,
+            Place.participation == line,
             Place.number == free.scalar_subquery(),
             Place.registration_id.is_(None),
         )
@@ -125,26 +130,41 @@ def _claim_place(skip_locked: bool) -> Update:
 
 
 FestivalRef = BindParameter[uuid.UUID] | uuid.UUID  # a festival id, given or a parameter
+LineRef = BindParameter[str] | str  # a participation, given or a parameter
+# A hybrid festival's online line without an online_capacity: as good as no limit.
+UNLIMITED = 1_000_000
 
 
-def _free_places(festival: FestivalRef) -> Select[int]:
-    """The festival's places within its capacity that nobody holds."""
+def _free_places(festival: FestivalRef, line: LineRef) -> Select[int]:
+    """The festival's places of one line within its capacity that nobody holds."""
     return select(Place.number).where(
         Place.festival_id == festival,
+        Place.participation == line,
         Place.registration_id.is_(None),
-        Place.number <= _capacity(festival),
+        Place.number <= _capacity(festival, line),
     )
 
 
-def _capacity(festival: FestivalRef) -> ScalarSelect[int]:
-    return select(Festival.capacity).where(Festival.id == festival).scalar_subquery()
+def _capacity(festival: FestivalRef, line: LineRef) -> ScalarSelect[int]:
+    """A line's capacity: a hybrid festival's online places are ``online_capacity``;
+    every other line's are ``capacity`` (the hall's, or an online festival's)."""
+    online_of_hybrid = and_(Festival.mode == "hybrid", literal_column_of(line) == "online")
+    places = case(
+        (online_of_hybrid, func.coalesce(Festival.online_capacity, UNLIMITED)),
+        else_=Festival.capacity,
+    )
+    return select(places).where(Festival.id == festival).scalar_subquery()
 
 
-def _places_made(festival: FestivalRef) -> ScalarSelect[int]:
-    """How many place rows the festival has (they are numbered from 1)."""
+def literal_column_of(line: LineRef) -> Any:
+    return line if isinstance(line, BindParameter) else literal(line)
+
+
+def _places_made(festival: FestivalRef, line: LineRef) -> ScalarSelect[int]:
+    """How many place rows a line of the festival has (they are numbered from 1)."""
     return (
         select(func.coalesce(func.max(Place.number), 0))
-        .where(Place.festival_id == festival)
+        .where(Place.festival_id == festival, Place.participation == line)
         .scalar_subquery()
     )
 
@@ -155,21 +175,25 @@ _CLAIM_PLACE = {"postgresql": _claim_place(skip_locked=True), "sqlite": _claim_p
 PLACE_CHUNK = 256
 
 
-async def has_free_place(session: AsyncSession, festival_id: uuid.UUID) -> bool:
-    """Whether a place within capacity is free or still to be made (reads, locks nothing)."""
-    free = _free_places(festival_id).exists()
-    made_fewer = _places_made(festival_id) < _capacity(festival_id)
+async def has_free_place(session: AsyncSession, festival_id: uuid.UUID, participation: str) -> bool:
+    """Whether a place of the line within its capacity is free or still to be made
+    (reads, locks nothing)."""
+    free = _free_places(festival_id, participation).exists()
+    made_fewer = _places_made(festival_id, participation) < _capacity(festival_id, participation)
     return bool(await session.scalar(select(or_(free, made_fewer))))
 
 
-async def _more_places(session: AsyncSession, festival_id: uuid.UUID) -> bool:
-    """Make the next chunk of place rows unless all ``capacity`` exist; False if they do."""
+async def _more_places(session: AsyncSession, festival_id: uuid.UUID, participation: str) -> bool:
+    """Make the next chunk of a line's place rows unless all exist; False if they do."""
     connection = await session.connection()
-    made, capacity = (await connection.execute(_PLACES_MADE, {"festival": festival_id})).one()
+    params = {"festival": festival_id, "line": participation}
+    made, capacity = (await connection.execute(_PLACES_MADE, params)).one()
     if made >= capacity:
         return False
     numbers = range(made + 1, min(made + PLACE_CHUNK, capacity) + 1)
-    rows = [{"festival_id": festival_id, "number": n} for n in numbers]
+    rows = [
+        {"festival_id": festival_id, "participation": participation, "number": n} for n in numbers
+    ]
     # One statement built once, run for many rows: a registration rush makes a
     # chunk every PLACE_CHUNK registrations, and nothing of it is compiled again
     # (an ORM-built multi-row VALUES would be, each time).
@@ -177,7 +201,10 @@ async def _more_places(session: AsyncSession, festival_id: uuid.UUID) -> bool:
     return True
 
 
-_PLACES_MADE = select(_places_made(bindparam("festival")), _capacity(bindparam("festival")))
+_PLACES_MADE = select(
+    _places_made(bindparam("festival"), bindparam("line")),
+    _capacity(bindparam("festival"), bindparam("line")),
+)
 _PLACES = cast(Table, Place.__table__)
 _MAKE_PLACES = {
     "postgresql": postgresql.insert(_PLACES).on_conflict_do_nothing(),
@@ -268,18 +295,25 @@ def active_registration_by_email(festival_id: uuid.UUID, email: str) -> Select[u
     )
 
 
-def first_waitlisted(festival_id: uuid.UUID) -> Select[Registration]:
+def first_waitlisted(festival_id: uuid.UUID, participation: str) -> Select[Registration]:
     return (
         select(Registration)
-        .where(Registration.festival_id == festival_id, Registration.status == "waitlisted")
+        .where(
+            Registration.festival_id == festival_id,
+            Registration.participation == participation,
+            Registration.status == "waitlisted",
+        )
         .order_by(Registration.waitlist_seq)
         .limit(1)
     )
 
 
-def waitlist_position(festival_id: uuid.UUID, waitlist_seq: int | None) -> Select[int]:
+def waitlist_position(
+    festival_id: uuid.UUID, waitlist_seq: int | None, participation: str
+) -> Select[int]:
     return select(func.count()).where(
         Registration.festival_id == festival_id,
+        Registration.participation == participation,
         Registration.status == "waitlisted",
         Registration.waitlist_seq <= (waitlist_seq or 0),
     )
@@ -341,6 +375,7 @@ def live_checkin(ticket_id: uuid.UUID, list_key: str) -> Select[Checkin]:
 
 
 # What a door needs of a ticket, as plain columns (the hot path of check-in).
+_OWN = aliased(Festival)
 SCANNED_TICKET_COLUMNS = (
     Ticket.id,
     Ticket.version,
@@ -348,6 +383,9 @@ SCANNED_TICKET_COLUMNS = (
     Registration.id,
     Registration.name,
     Registration.status,
+    Registration.participation,
+    # The mode of the ticket's own festival (the URL's may be another: wrong_festival).
+    select(_OWN.mode).where(_OWN.id == Registration.festival_id).scalar_subquery(),
 )
 TICKET_FOR_SCAN = (
     select(*SCANNED_TICKET_COLUMNS)
@@ -391,6 +429,19 @@ INSERT_LIVE_CHECKIN = Prepared(
 # Registration's first read, built once: the festival (published only) with what
 # its registration window needs, whether the e-mail holds an active registration
 # there, and whether anyone waits. Its columns are ``registration.Desk``'s, in order.
+def _waiting_in(line: str) -> Exists:
+    """Whether anyone waits in the festival's ``line`` (one probe of the waiting index)."""
+    return (
+        select(Registration.id)
+        .where(
+            Registration.festival_id == Festival.id,
+            Registration.participation == line,
+            Registration.status == "waitlisted",
+        )
+        .exists()
+    )
+
+
 REGISTRATION_DESK = select(
     Festival.id,
     Festival.name,
@@ -406,11 +457,11 @@ REGISTRATION_DESK = select(
         Registration.status != "cancelled",
     )
     .exists(),
-    select(Registration.id)
-    .where(Registration.festival_id == Festival.id, Registration.status == "waitlisted")
-    .exists(),
+    _waiting_in("onsite"),
     Festival.confirm_email,
     Festival.confirm_hold_minutes,
+    Festival.mode,
+    _waiting_in("online"),
 ).where(Festival.slug == bindparam("slug"), Festival.published_at.is_not(None))
 DESK = Prepared(REGISTRATION_DESK)
 INSERT_TOKENS = insert(Token)
@@ -449,7 +500,11 @@ def enrolment(
         for i, row in enumerate(part_rows)
         for key, value in row.items()
     }
-    params |= {"festival": registration["festival_id"], "claimant": registration["id"]}
+    params |= {
+        "festival": registration["festival_id"],
+        "claimant": registration["id"],
+        "line": registration["participation"],
+    }
     return _enrolment(shape), params
 
 

@@ -25,6 +25,7 @@ from tickets import (
     issuing,
     letters,
     outbox,
+    participation,
     queries,
     seats,
     waitlist,
@@ -47,9 +48,15 @@ class Desk:
     timezone: str
     ends_on: date
     email_taken: bool
-    anyone_waiting: bool
+    waiting_onsite: bool
     confirm_email: bool = False
     confirm_hold_minutes: int = 60
+    mode: str = "onsite"
+    waiting_online: bool = False
+
+    def waiting(self, line: str) -> bool:
+        """Whether anyone waits in the festival's ``line``."""
+        return self.waiting_online if line == "online" else self.waiting_onsite
 
 
 @dataclass(frozen=True)
@@ -70,6 +77,7 @@ class Draft:
         return RegistrationIssued(
             id=self.registration["id"],
             status="confirmed" if position is None else "waitlisted",
+            participation=self.registration["participation"],
             waitlist_position=position,
             attendee_token=self.secrets[0],
             feed_token=self.secrets[1],
@@ -117,7 +125,7 @@ async def register(
             session, desk, data, email, at, link=link, may_write=may_write
         )
     await issuing.ensure_ticketing(session, desk.id)
-    if desk.anyone_waiting:
+    if desk.waiting(participation.line_for(desk.mode, data.participation)):
         # Places freed while people wait (capacity raised, say) go to them first.
         await waitlist.promote_all(session, await session.get_one(Festival, desk.id))
     draft = await _draft(session, desk, data, email, at)
@@ -148,7 +156,8 @@ async def register_at_once(
         return None
     email, at = data.email.strip().lower(), utcnow()
     desk = await _desk(connection, slug, email, at)
-    if desk.confirm_email or desk.anyone_waiting or not issuing.has_keys(desk.id):
+    line = participation.line_for(desk.mode, data.participation)
+    if desk.confirm_email or desk.waiting(line) or not issuing.has_keys(desk.id):
         return None
     draft = await _draft(session, desk, data, email, at)
     statement, params = queries.enrolment(
@@ -191,6 +200,7 @@ async def _draft(
         "cancelled_at": None,
         "hold_expires_at": None,
         "reminders": True,
+        "participation": participation.line_for(desk.mode, data.participation),
         "created_at": now,
         **consent.columns(data.consent, now),
     }
@@ -233,7 +243,8 @@ async def _enrol(session: AsyncSession, draft: Draft) -> bool:
     await connection.execute(queries.INSERT_TOKENS, draft.tokens)
     await connection.execute(queries.INSERT_TICKET, draft.ticket)
     await outbox.post(session, draft.letter)
-    return await queries.claim_place(session, festival_id, registration_id)
+    line = draft.registration["participation"]
+    return await queries.claim_place(session, festival_id, registration_id, line)
 
 
 def _email_taken(exc: IntegrityError) -> bool:
@@ -260,7 +271,8 @@ async def _waitlist(session: AsyncSession, desk: Desk, name: str, draft: Draft) 
         .where(OutboxMessage.id == draft.letter["id"])
         .values(kind=waitlisted["kind"], subject=waitlisted["subject"], body=waitlisted["body"])
     )
-    return int(await session.scalar(queries.waitlist_position(desk.id, seq)) or 0)
+    line = draft.registration["participation"]
+    return int(await session.scalar(queries.waitlist_position(desk.id, seq, line)) or 0)
 
 
 async def cancel(session: AsyncSession, principal: Principal) -> None:
@@ -276,7 +288,7 @@ async def cancel(session: AsyncSession, principal: Principal) -> None:
         await issuing.revoke_ticket(session, registration.id)
         await seats.release_all(session, registration.id)
         await queries.release_place(session, registration.id)
-        await waitlist.promote(session, me.festival)
+        await waitlist.promote(session, me.festival, registration.participation)
     elif not await queries.change_status(
         session, Registration, registration.id, "waitlisted", "cancelled", cancelled_at=now
     ):

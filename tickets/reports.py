@@ -92,6 +92,7 @@ CSV_COLUMNS = (
     "status",
     "registered_at",
     "checked_in_at",
+    "participation",
 )
 
 
@@ -103,6 +104,7 @@ def _csv_row(registration: Registration, checked_in_at: datetime | None) -> list
         registration.status,
         registration.created_at.isoformat(),
         checked_in_at.isoformat() if checked_in_at is not None else "",
+        registration.participation,
     ]
 
 
@@ -128,12 +130,18 @@ async def _counts(session: AsyncSession, stmt: Select[Any, int]) -> dict[Any, in
 async def stats(session: AsyncSession, principal: Principal, slug: str) -> CheckinStats:
     """Counts per status and list, denied scans, and festival arrivals per 15 minutes."""
     festival = await stats_festival(session, principal, slug)
-    by_status = await _counts(
-        session,
-        select(Registration.status, func.count())
-        .where(Registration.festival_id == festival.id)
-        .group_by(Registration.status),
-    )
+    per_line = (
+        await session.execute(
+            select(Registration.participation, Registration.status, func.count())
+            .where(Registration.festival_id == festival.id)
+            .group_by(Registration.participation, Registration.status)
+        )
+    ).all()
+    by_status: dict[str, int] = {}
+    by_participation: dict[str, dict[str, int]] = {}
+    for line, status, count in per_line:
+        by_status[status] = by_status.get(status, 0) + count
+        by_participation.setdefault(line, {})[status] = count
     live = await _counts(
         session,
         select(Checkin.list_key, func.count())
@@ -144,10 +152,20 @@ async def stats(session: AsyncSession, principal: Principal, slug: str) -> Check
         list=FESTIVAL_LIST,
         title=festival.name,
         checked_in=live.pop(FESTIVAL_LIST, 0),
-        expected=by_status.get("confirmed", 0),
+        # Who may come through the door: an online participant of a hybrid festival may not.
+        expected=by_status.get("confirmed", 0)
+        - (
+            by_participation.get("online", {}).get("confirmed", 0)
+            if festival.mode == "hybrid"
+            else 0
+        ),
     )
     return CheckinStats(
         registrations={s: by_status.get(s, 0) for s in ("confirmed", "waitlisted", "cancelled")},
+        participation={
+            line: {s: counts.get(s, 0) for s in ("confirmed", "waitlisted", "cancelled")}
+            for line, counts in sorted(by_participation.items())
+        },
         lists=[entrance, *await _session_lists(session, festival, live)],
         arrivals=await arrivals(session, festival),
         denied=await _denied(session, festival),

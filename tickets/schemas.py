@@ -31,6 +31,9 @@ class ConsentRead(BaseModel):
     asks_again: bool = Field(description="No answer yet, or the terms changed since")
 
 
+Participation = Literal["onsite", "online"]
+
+
 class RegistrationCreate(Input):
     name: str = Field(min_length=1, max_length=200)
     email: EmailStr = Field(max_length=320)
@@ -38,6 +41,10 @@ class RegistrationCreate(Input):
     country: str | None = Field(default=None, max_length=100)
     consent: ConsentGiven | None = Field(
         default=None, description="What the attendee agreed to (optional; recorded with a time)"
+    )
+    participation: Participation | None = Field(
+        default=None,
+        description="A hybrid festival's line: onsite (the default) or online; others decide",
     )
 
 
@@ -52,6 +59,7 @@ class RegistrationIssued(BaseModel):
 
     id: uuid.UUID
     status: Literal["confirmed", "waitlisted"]
+    participation: Participation = "onsite"
     waitlist_position: int | None = None
     attendee_token: str
     feed_token: str
@@ -130,6 +138,9 @@ class MeUpdate(Input):
     reminders: bool | None = Field(
         default=None, description="E-mail me before the sessions I saved or hold a seat for"
     )
+    participation: Participation | None = Field(
+        default=None, description="Switch lines (a hybrid festival): see API.md for the rule"
+    )
 
 
 class SpeakerInvited(BaseModel):
@@ -157,6 +168,7 @@ class MeRead(BaseModel):
     organisation: str | None
     country: str | None
     status: str
+    participation: Participation = "onsite"
     waitlist_position: int | None = None
     ticket: TicketRead | None = None
     seats: list[SeatRead] = []
@@ -172,6 +184,7 @@ class RegistrationRead(Output):
     organisation: str | None
     country: str | None
     status: str
+    participation: str
     waitlist_seq: int | None
     created_at: datetime
     confirmed_at: datetime | None
@@ -259,6 +272,9 @@ class ArrivalBucket(BaseModel):
 
 class CheckinStats(BaseModel):
     registrations: dict[str, int]
+    participation: dict[str, dict[str, int]] = Field(
+        default_factory=dict, description="The same counts per line (onsite, online)"
+    )
     lists: list[ListStats]
     arrivals: list[ArrivalBucket]
     denied: dict[str, int]

@@ -10,8 +10,10 @@ from tickets import issuing, letters, queries
 from tickets.models import Registration
 
 
-async def promote(session: AsyncSession, festival: Festival) -> Registration | None:
-    """Give a free place to the first on the waiting list.
+async def promote(
+    session: AsyncSession, festival: Festival, participation: str
+) -> Registration | None:
+    """Give a free place of a line (``participation``) to the first in that line.
 
     The candidate is taken by a conditional update first, so two racing
     cancellations never promote one person twice: the loser moves on to the
@@ -19,14 +21,16 @@ async def promote(session: AsyncSession, festival: Festival) -> Registration | N
     waits on. Places are neither lost nor doubled.
     """
     while True:
-        candidate = await session.scalar(queries.first_waitlisted(festival.id))
-        if candidate is None or not await queries.has_free_place(session, festival.id):
+        candidate = await session.scalar(queries.first_waitlisted(festival.id, participation))
+        if candidate is None or not await queries.has_free_place(
+            session, festival.id, participation
+        ):
             return None
         if not await queries.change_status(
             session, Registration, candidate.id, "waitlisted", "confirmed", confirmed_at=utcnow()
         ):
             continue  # promoted by someone else a moment ago
-        if not await queries.claim_place(session, festival.id, candidate.id):
+        if not await queries.claim_place(session, festival.id, candidate.id, participation):
             await queries.change_status(
                 session, Registration, candidate.id, "confirmed", "waitlisted", confirmed_at=None
             )
@@ -39,6 +43,7 @@ async def promote(session: AsyncSession, festival: Festival) -> Registration | N
 
 
 async def promote_all(session: AsyncSession, festival: Festival) -> None:
-    """Promote while places are free and people wait."""
-    while await promote(session, festival) is not None:
-        pass
+    """Promote while places are free and people wait, in each line."""
+    for participation in ("onsite", "online"):
+        while await promote(session, festival, participation) is not None:
+            pass

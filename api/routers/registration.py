@@ -24,7 +24,16 @@ from api.http.problems import ERROR_RESPONSES, Problem
 from api.http.routing import JSONRoute
 from festival.db import utcnow
 from festival.schemas import Page
-from tickets import agenda, attendees, confirmation, qr, registration, reports, seats
+from tickets import (
+    agenda,
+    attendees,
+    confirmation,
+    participation,
+    qr,
+    registration,
+    reports,
+    seats,
+)
 from tickets.reports import RegistrationStatus
 from tickets.schemas import (
     FeedToken,
@@ -122,7 +131,7 @@ async def me(session: SessionDep, who: AttendeeDep) -> MeRead:
 
 @router.patch("/me", summary="Change my registration's settings (reminders)")
 async def update_me(body: MeUpdate, session: SessionDep, who: AttendeeDep) -> MeRead:
-    return await attendees.update_me(session, who, body)
+    return await participation.update_me(session, who, body)
 
 
 @router.delete("/me/registration", status_code=204, summary="Cancel my registration")

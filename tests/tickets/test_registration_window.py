@@ -35,7 +35,7 @@ def _desk(**overrides: Any) -> Desk:
         timezone="Europe/Amsterdam",
         ends_on=date(2030, 10, 9),
         email_taken=False,
-        anyone_waiting=False,
+        waiting_onsite=False,
     )
     return dataclasses.replace(desk, **overrides)
 
