@@ -15,6 +15,7 @@ SCRIPTS: list[str] = [
     "registration",
     "limits",
     "ws_fanout",
+    "ws_ordinary",
     "ws_floor",
     "faults",
 ]

@@ -19,7 +19,11 @@ On a 2-core box every client process competes with the single-threaded
 server for the cores; one leaves the server a core of its own, and more
 slowed both us and the baseline (the bare server's p99 at 10,000: 142 to
 212 ms with 2 or 4 processes, 124 to 148 ms with 1).
-Run: `.venv/bin/python -m bench.ws_fanout [--sizes 1000,5000,10000] [--redis URL]`.
+With `--clients ordinary`, the clients are instead the `websockets` library's
+asyncio clients, a reader task each, in one process, and the timed event is a
+moderator's approve (`bench.ws_ordinary`).
+Run: `.venv/bin/python -m bench.ws_fanout [--sizes 1000,5000,10000] [--redis URL]
+[--clients light|ordinary] [--rounds 20]`.
 Only 127.0.0.0/8 is touched; every wait is bounded.
 """
 
@@ -78,12 +82,12 @@ class Pool:
     procs: list[Any]
 
     @classmethod
-    def start(cls, count: int, base: int) -> Pool:
+    def start(cls, count: int, base: int, target: Any = client_main) -> Pool:
         ctx = mp.get_context("spawn")
         conns, procs = [], []
         for i in range(count):
             here, there = ctx.Pipe()
-            proc = ctx.Process(target=client_main, args=(there, f"127.0.{base}.{10 + i}"))
+            proc = ctx.Process(target=target, args=(there, f"127.0.{base}.{10 + i}"))
             proc.start()
             conns.append(here)
             procs.append(proc)
@@ -325,20 +329,31 @@ def verdicts(result: dict[str, Any]) -> list[str]:
     ]
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="1000,5000,10000")
     parser.add_argument("--procs", type=int, default=1, help="client processes")
     parser.add_argument("--database-url", default=os.environ.get("FESTIVAL_BENCH_DATABASE_URL"))
     parser.add_argument("--redis", default=os.environ.get("FESTIVAL_BENCH_REDIS_URL"))
     parser.add_argument("--limit", type=int, default=3000, help="hard limit in seconds")
-    args = parser.parse_args()
+    parser.add_argument("--clients", choices=("light", "ordinary"), default="light")
+    parser.add_argument("--rounds", type=int, default=20, help="timed rounds (ordinary clients)")
+    args = parser.parse_args(argv)
     raise_fd_limit()
     # A `timeout` or Ctrl-C still runs the finally blocks that stop our servers.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     faulthandler.dump_traceback_later(args.limit, exit=True)
     with tempfile.TemporaryDirectory(prefix="festival-bench-") as tmp:
         judged: list[str] = []
+        if args.clients == "ordinary":
+            from bench import ws_ordinary
+
+            for i, n in enumerate(int(s) for s in args.sizes.split(",")):
+                result = ws_ordinary.run_size(n, 10 + i, Path(tmp), args.database_url, args.rounds)
+                print(json.dumps(result), flush=True)
+                judged += ws_ordinary.verdicts(result)
+            print("\n".join(judged))
+            return 0
         for i, n in enumerate(int(s) for s in args.sizes.split(",")):
             result = run_size(n, args.procs, 10 + i, Path(tmp), args.database_url)
             print(json.dumps(result), flush=True)

@@ -4,6 +4,10 @@ A connection to `/trigger` sends a marker; the server broadcasts a frame shaped
 like our `question.added` (same size, roughly) to every other connection with
 `websockets.broadcast`, which writes without awaiting any client.
 
+A marker that starts with `copy:` carries the whole text to broadcast (the
+ordinary-client mode sends a copy of our own frame, new marker and all, so both
+servers write frames of the same size).
+
 A marker that starts with `loop:` is written instead by the barest loop Python
 has: the frame built once, then `os.write` of its bytes to each socket's
 descriptor, one after another. That is the floor under any single-threaded
@@ -43,7 +47,9 @@ def frame(marker: str) -> str:
 async def handler(ws: ServerConnection) -> None:
     if ws.request is not None and ws.request.path == "/trigger":
         async for marker in ws:
-            if str(marker).startswith("loop:"):
+            if str(marker).startswith("copy:"):
+                broadcast(clients, str(marker)[5:])
+            elif str(marker).startswith("loop:"):
                 send_loop(frame(str(marker)))
             else:
                 broadcast(clients, frame(str(marker)))
@@ -65,7 +71,17 @@ def send_loop(text: str) -> None:
 
 
 async def main(port: int) -> None:
-    async with serve(handler, "127.0.0.1", port, ping_interval=20, backlog=4096, max_queue=16):
+    # No compression: ours has none either (a zlib state per socket), and an
+    # ordinary client that offers it would otherwise get it here alone.
+    async with serve(
+        handler,
+        "127.0.0.1",
+        port,
+        ping_interval=20,
+        backlog=4096,
+        max_queue=16,
+        compression=None,
+    ):
         await asyncio.Future()
 
 

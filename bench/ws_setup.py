@@ -24,6 +24,7 @@ class Setup:
     askers: list[str]
     question_ids: list[str]
     env: dict[str, str] = field(default_factory=dict)
+    moderator: str = ""  # a staff moderator token scoped to the session
 
     def ws_url(self, port: int, raw: str) -> str:
         return f"ws://127.0.0.1:{port}/ws/sessions/{self.session_id}?token={raw}"
@@ -36,22 +37,27 @@ def free_port() -> int:
         return port
 
 
-def prepare(path: Path, db_url: str | None, voters: int, questions: int) -> Setup:
-    """A migrated database with a live session, approved questions and attendee tokens."""
+def prepare(
+    path: Path, db_url: str | None, voters: int, questions: int, pre_moderated: bool = False
+) -> Setup:
+    """A migrated database with a live session, approved questions, attendee tokens
+    and a moderator's; with ``pre_moderated``, new questions wait for the moderator."""
     url = db_url or f"sqlite+aiosqlite:///{path}"
-    setup = asyncio.run(_prepare(url, voters, questions))
+    setup = asyncio.run(_prepare(url, voters, questions, pre_moderated))
     setup.env = dict(os.environ) | {
         "FESTIVAL_DATABASE_URL": url,
         # As deployed: production freezes what start-up made out of the GC's way.
         "FESTIVAL_ENVIRONMENT": "production",
         "FESTIVAL_SECRET_KEY": "bench-secret-key-not-for-production",
         "FESTIVAL_LOG_LEVEL": "WARNING",
+        # Every socket of the largest size, and the askers: not the 503 past the default.
+        "FESTIVAL_MAX_CONNECTIONS": "12000",
     }
     setup.env.pop("FESTIVAL_REDIS_URL", None)
     return setup
 
 
-async def _prepare(url: str, voters: int, questions: int) -> Setup:
+async def _prepare(url: str, voters: int, questions: int, pre_moderated: bool) -> Setup:
     from festival.auth import issue_token
     from festival.db import make_engine, make_sessionmaker, unit_of_work, utcnow
     from festival.migrate import upgrade
@@ -91,7 +97,10 @@ async def _prepare(url: str, voters: int, questions: int) -> Setup:
         await db.flush()
         db.add(talk)
         await db.flush()
-        db.add(LiveChannel(session_id=talk.id, festival_id=festival.id, pre_moderation=False))
+        channel = LiveChannel(
+            session_id=talk.id, festival_id=festival.id, pre_moderation=pre_moderated
+        )
+        db.add(channel)
         made = [
             Question(
                 id=uuid.uuid4(),
@@ -115,8 +124,18 @@ async def _prepare(url: str, voters: int, questions: int) -> Setup:
                 db, "attendee", festival_id=festival.id, subject_id=uuid.uuid4(), label=f"A{i}"
             )
             (tokens if i < voters else askers).append(raw)
+        _, moderator = await issue_token(
+            db,
+            "staff",
+            festival_id=festival.id,
+            role="moderator",
+            session_ids=[str(talk.id)],
+            label="Bench moderator",
+        )
     await engine.dispose()
-    return Setup(url, talk.id, tokens, askers, [str(q.id) for q in made])
+    setup = Setup(url, talk.id, tokens, askers, [str(q.id) for q in made])
+    setup.moderator = moderator
+    return setup
 
 
 def db_counts(setup: Setup) -> dict[str, int]:
