@@ -151,6 +151,8 @@ async def accept(
                 id=uuid.uuid4(), festival_id=festival_id, account_id=account.id, role=role
             )
         )
+    elif member.role == "owner":
+        role = "owner"  # an invitation never demotes an owner
     else:
         member.role = role
     _, raw = await issue_token(
