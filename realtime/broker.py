@@ -238,14 +238,18 @@ def _dump(event: Event) -> str:
     )
 
 
-def _load(entry_id: bytes | str, fields: dict[bytes, bytes]) -> Stamped:
+def _load(seq: int, raw: bytes | str, epoch: int = 0) -> Stamped:
     """An event read back from the stream. One without an audience (every writer stores
-    it; a foreign or damaged entry may not) goes to moderators only: closed, not open.
-    One without an epoch (written before epochs) is of epoch 0."""
+    it; a foreign or damaged entry may not) goes to moderators only: closed, not open."""
+    body = json.loads(raw)
+    return Stamped(seq, Event(body["t"], body["d"], body.get("a", "moderators")), epoch)
+
+
+def _entry(entry_id: bytes | str, fields: dict[bytes, bytes]) -> Stamped:
+    """A stream entry as an event: its id is ``<seq>-0``; one without an epoch (written
+    before epochs) is of epoch 0."""
     raw_id = entry_id.decode() if isinstance(entry_id, bytes) else entry_id
-    body = json.loads(fields[b"e"])
-    event = Event(body["t"], body["d"], body.get("a", "moderators"))
-    return Stamped(int(raw_id.split("-")[0]), event, int(fields.get(b"b", b"0")))
+    return _load(int(raw_id.split("-")[0]), fields[b"e"], int(fields.get(b"b", b"0")))
 
 
 # Well under redis-py's default socket timeout (5 s since redis-py 8): a blocking
@@ -397,7 +401,7 @@ class RedisBroker:
                 continue
             for _key, entries in reply or ():
                 for entry_id, fields in entries:
-                    stamped = _load(entry_id, fields)
+                    stamped = _entry(entry_id, fields)
                     cursor = f"{stamped.seq}-0"
                     if stamped.epoch > self._bases.get(channel, 0):
                         self._bases[channel] = stamped.epoch
@@ -436,7 +440,7 @@ class RedisBroker:
             return [] if since == upto else None
         _, log_key, _, _, _ = self._keys(channel)
         entries = await self._redis.xrange(log_key, f"{since + 1}-0", f"{upto}-0")
-        out = [_load(i, f) for i, f in entries]
+        out = [_entry(i, f) for i, f in entries]
         if len(out) != upto - since or out[0].seq != since + 1 or out[-1].seq != upto:
             return None
         if len({s.epoch for s in out}) != 1:
