@@ -157,6 +157,19 @@ class Invitation(IdMixin, TimestampMixin, Base):
     accepted_at: Mapped[datetime | None] = mapped_column()
 
 
+class PasswordReset(IdMixin, TimestampMixin, Base):
+    """An e-mailed link to set an organiser's password (:mod:`festival.passwords`);
+    only the code's SHA-256 is kept."""
+
+    __tablename__ = "password_resets"
+    __table_args__ = (Index("ix_password_resets_account", "account_id", "created_at"),)
+
+    account_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    code_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    expires_at: Mapped[datetime] = mapped_column()
+    used_at: Mapped[datetime | None] = mapped_column()
+
+
 class PrivacyLogEntry(IdMixin, Base):
     """An organiser's export or erasure of one attendee's data, or a retention purge."""
 

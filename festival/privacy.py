@@ -129,6 +129,15 @@ PERSONAL: tuple[Personal, ...] = (
     Personal("accounts", "name", "organiser", "name", "shown to the team", ACCOUNT),
     Personal("accounts", "password_hash", "organiser", "Argon2 hash", "signing in", ACCOUNT, False),
     Personal(
+        "password_resets",
+        "code_hash",
+        "organiser",
+        "SHA-256 of a password link's code",
+        "setting a password",
+        "as long as the account",
+        exported=False,
+    ),
+    Personal(
         "festival_invitations",
         "email",
         "organiser",

@@ -277,3 +277,19 @@ class InvitationAccept(Input):
 class InvitationAccepted(TokenReply):
     festival: str = Field(description="The slug of the festival whose team this joined")
     role: TeamRole
+
+
+class PasswordResetAsk(Input):
+    email: EmailStr = Field(max_length=320)
+
+
+class PasswordResetAsked(BaseModel):
+    """``202``: the same for every address, with an account or not."""
+
+    status: Literal["sent"] = "sent"
+    detail: str
+
+
+class PasswordSet(Input):
+    code: str = Field(min_length=1, max_length=200, description="The code from the e-mailed link")
+    password: str = Field(min_length=10, max_length=500)

@@ -1,4 +1,5 @@
-"""The organisers' pages: a festival's desk (team, programme, attendees) and joining a team."""
+"""The organisers' pages: a festival's desk (team, programme, attendees), joining a
+team, and setting a password from an e-mailed link."""
 
 from __future__ import annotations
 
@@ -19,3 +20,9 @@ async def organise(request: Request, slug: FestivalSlug) -> Response:
 async def join(request: Request) -> Response:
     """The page of an invitation's link; the code is in the fragment, for the script."""
     return templates.TemplateResponse(request, "join.html", {"title": "Join a team"})
+
+
+@router.get("/reset")
+async def reset(request: Request) -> Response:
+    """The page of a password e-mail's link; the code is in the fragment, for the script."""
+    return templates.TemplateResponse(request, "reset.html", {"title": "Set your password"})

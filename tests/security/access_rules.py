@@ -131,6 +131,14 @@ RULES: dict[str, Rule] = {
     f"PATCH {FEST}/members/{{member_id}}": Rule(ORGANISER_A, body=lambda w: {"role": "viewer"}),
     f"DELETE {FEST}/members/{{member_id}}": Rule(ORGANISER_A, params={"member_id": "spare_member"}),
     # The e-mailed code is the credential, not a bearer token: a wrong one is 410 for all.
+    # Asking is 202 for every address, known or not (nothing is learnt).
+    "POST /api/v1/auth/password-reset": Rule(EVERYONE, body=lambda w: {"email": w.owner_email}),
+    # The e-mailed code is the credential: a wrong one is 410 for all.
+    "POST /api/v1/auth/password": Rule(
+        EVERYONE,
+        body=lambda w: {"code": "fp_not-a-code", "password": "long enough password"},
+        also=frozenset({410}),
+    ),
     "POST /api/v1/invitations/accept": Rule(
         EVERYONE,
         body=lambda w: {"code": "fi_not-a-code", "password": "long enough password"},
@@ -172,6 +180,17 @@ RULES: dict[str, Rule] = {
     f"POST {FEST}/registrations": Rule(
         EVERYONE,
         body=lambda w: {"name": "Grace", "email": f"g-{uuid.uuid4().hex[:8]}@example.org"},
+    ),
+    # the registration form's questions: everyone reads, the registrations role keeps them
+    f"GET {FEST}/questions": Rule(READERS),
+    f"POST {FEST}/questions": Rule(
+        REGISTRARS_A, body=lambda w: {"kind": "text", "label": _unique("Access needs")}
+    ),
+    f"PATCH {FEST}/questions/{{question_id}}": Rule(
+        REGISTRARS_A, body=lambda w: {"help": "Anything"}, params={"question_id": "question"}
+    ),
+    f"DELETE {FEST}/questions/{{question_id}}": Rule(
+        REGISTRARS_A, params={"question_id": "spare_question"}
     ),
     f"GET {FEST}/registrations": Rule(REGISTRARS_A),
     # The e-mailed code is the credential, not a bearer token: a wrong one is 410 for all.
@@ -296,6 +315,7 @@ RULES: dict[str, Rule] = {
     "GET /j/{code}": PAGE,
     "GET /organise/{slug}": PAGE,
     "GET /join": PAGE,
+    "GET /reset": PAGE,
 }
 
 DEFAULT_PARAMS = {

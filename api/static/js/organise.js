@@ -97,6 +97,17 @@ $("sign-out").addEventListener("click", () => {
   window.location.reload();
 });
 
+$("forgot").addEventListener("click", async () => {
+  const email = $("email").value.trim();
+  if (!email) { show($("forgot-status"), "Write your e-mail first, then ask again."); return; }
+  try {
+    const reply = await api("/api/v1/auth/password-reset", { method: "POST", body: { email } });
+    show($("forgot-status"), reply.detail);
+  } catch (problem) {
+    show($("forgot-status"), problem.detail);
+  }
+});
+
 $("sign-in").addEventListener("submit", async (event) => {
   event.preventDefault();
   const form = event.target;
