@@ -151,3 +151,34 @@ async def test_an_attendee_downloads_their_data_then_erases_it(
     await expect(page.get_by_text("Your data is erased.")).to_be_visible()
     me = await world.http.get("/api/v1/me", headers=auth(reply["attendee_token"]))
     assert me.status_code == 401
+
+
+async def test_the_registration_form_records_what_was_agreed_to(
+    browsing: Browsing, world: World
+) -> None:
+    org = auth(world.organiser_token)
+    made = await world.http.patch(
+        f"/api/v1/festivals/{world.slug}", json={"terms": "Photos may be taken."}, headers=org
+    )
+    assert made.status_code == 200, made.text
+    page = await browsing.page(f"/f/{world.slug}/register")
+    await expect(page.locator("#terms")).to_have_text("Photos may be taken.")
+    await page.get_by_label("Name").fill("Terry Terms")
+    await page.get_by_label("E-mail").fill(f"terry-{uuid.uuid4().hex[:6]}@example.org")
+    await page.get_by_role("button", name="Register").click()
+    await expect(page.locator("#consent-terms-error")).to_have_text(
+        "Please agree to the festival's terms to register."
+    )
+    await page.get_by_label("I agree to these terms").check()
+    await page.get_by_label("The organisers may contact me after the event").check()
+    await page.get_by_role("button", name="Register").click()
+    await expect(page.get_by_role("heading", name="Your data")).to_be_visible()
+    await expect(page.get_by_role("heading", name="The festival's terms")).to_be_hidden()
+    token = await page.evaluate(f"localStorage.getItem('festival.token.attendee:{world.slug}')")
+    consent = (await world.http.get("/api/v1/me/consent", headers=auth(token))).json()
+    assert (consent["agreed_terms_version"], consent["photo"], consent["contact"]) == (
+        made.json()["terms_version"],
+        False,
+        True,
+    )
+    assert consent["asks_again"] is False

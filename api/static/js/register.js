@@ -12,8 +12,18 @@ let keyed = "";
 
 if (recall(`attendee:${slug}`)) $("already").hidden = false;
 
+let termsVersion = null; // the festival's terms, when it has some: agreed to with the registration
+
 api(`/api/v1/festivals/${encodeURIComponent(slug)}`).then(
-  (f) => { $("festival-name").textContent = f.name; document.title = `Register · ${f.name}`; },
+  (f) => {
+    $("festival-name").textContent = f.name;
+    document.title = `Register · ${f.name}`;
+    if (f.terms) {
+      termsVersion = f.terms_version;
+      $("terms").textContent = f.terms;
+      $("consent").hidden = false;
+    }
+  },
   () => {},
 );
 
@@ -24,6 +34,15 @@ form.addEventListener("submit", async (event) => {
   for (const [name, value] of new FormData(form)) {
     const text = String(value).trim();
     if (text || name === "name" || name === "email") body[name] = text;
+  }
+  if (termsVersion) {
+    if (!$("consent-terms").checked) {
+      $("consent-terms-error").textContent = "Please agree to the festival's terms to register.";
+      $("consent-terms").setAttribute("aria-invalid", "true");
+      $("consent-terms").focus();
+      return;
+    }
+    body.consent = { terms_version: termsVersion, photo: $("consent-photo").checked, contact: $("consent-contact").checked };
   }
   const fingerprint = JSON.stringify(body);
   if (fingerprint !== keyed) { key = newKey(); keyed = fingerprint; }
