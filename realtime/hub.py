@@ -39,9 +39,26 @@ SnapshotFn = Callable[[int], Awaitable[dict[str, Any]]]
 # and more rarely above it (1/s at 10,000 sockets): fresh enough for a tally
 # that always ends exact.
 FANOUT_BUDGET = 10_000
+# Presence, how many are in the room, moves with every join and leave and goes
+# to every socket, yet nobody reads it to the second: a frame of it costs a
+# 10,000-socket room ~200 ms of server CPU, and each ordinary client (a browser,
+# the websockets library) a turn of its loop, the same as a question does. So it
+# has a cadence of its own, slower than the votes': within PRESENCE_BUDGET
+# frames x sockets per second (every 0.1 s up to 250 sockets, every 4 s from
+# 10,000), so joins and leaves in between cancel out. Never slower than
+# PRESENCE_SLOWEST, so a node still says its count well within the broker's TTL.
+PRESENCE_BUDGET = 2_500
+PRESENCE_SLOWEST = 4.0
 # How often a node says again how many sockets it holds (the broker forgets a node
 # that has not said so for PRESENCE_TTL, so a killed node's sockets stop counting).
 PRESENCE_REFRESH = 4.0
+
+
+def cadences(size: int, interval: float) -> tuple[float, float]:
+    """How often a channel of ``size`` sockets may send its counts, and its presence
+    (seconds; ``interval`` at the least)."""
+    presence = min(PRESENCE_SLOWEST, size / PRESENCE_BUDGET)
+    return max(interval, size / FANOUT_BUDGET), max(interval, presence)
 
 
 class Transport(Protocol):
@@ -171,6 +188,7 @@ class Channel:
         self.clients: dict[str, set[Client]] = {"attendee": set(), "moderator": set()}
         self.clients["projector"] = set()
         self.coalescer = Coalescer(interval)
+        self.headcount = Coalescer(interval)  # presence alone, on its own cadence
         self.presence_version = 0
         self.presence: int | None = None
 
@@ -492,7 +510,7 @@ class Hub:
 
     def _presence_changed(self, channel: Channel) -> None:
         channel.presence_version += 1
-        channel.coalescer.offer("presence", channel.presence_version, channel.size)
+        channel.headcount.offer("presence", channel.presence_version, channel.size)
 
     # The Outbox the domain services publish through, after their commit.
     async def publish(self, session_id: uuid.UUID, event: Event) -> None:
@@ -533,14 +551,18 @@ class Hub:
                 if refresh and channel.size:
                     self._presence_changed(channel)
                 # Big channels get fewer count frames: frames x sockets stays within a budget.
-                channel.coalescer.interval = max(self.interval, channel.size / FANOUT_BUDGET)
-                taken = channel.coalescer.take(now) if self.available else {}
+                counts, presence = cadences(channel.size, self.interval)
+                channel.coalescer.interval, channel.headcount.interval = counts, presence
+                taken = {}
+                if self.available:
+                    taken = channel.coalescer.take(now) | channel.headcount.take(now)
                 try:
                     await self._flush(channel, now, taken)
                 except Exception:
                     # Said once by the broker; the counts go out again once it is back.
                     log.debug("flushing channel %s failed", channel.name, exc_info=True)
                     channel.coalescer.again(taken)
+                    channel.headcount.again(taken)
 
     async def _flush(self, channel: Channel, now: float, taken: dict[str, tuple[int, Any]]) -> None:
         if not taken:

@@ -7,8 +7,10 @@ import uuid
 
 import pytest
 
+from realtime.broker import PRESENCE_TTL
 from realtime.channel import ChannelLog, Recorded, Stamped, fresh_base
 from realtime.coalesce import Coalescer
+from realtime.hub import PRESENCE_REFRESH, cadences
 from realtime.protocol import (
     CLOSE_POLICY,
     Allowance,
@@ -226,3 +228,13 @@ def test_coalescer_converges_on_the_last_value_of_a_storm() -> None:
     for key, (_, value) in coalescer.take(5.0).items():
         released[key] = value
     assert released == {"q:1": 1000}
+
+
+def test_a_big_room_hears_its_presence_more_rarely_than_its_counts() -> None:
+    assert cadences(100, 0.1) == (0.1, 0.1)
+    counts, presence = cadences(10_000, 0.1)
+    assert counts == 1.0
+    assert presence > counts
+    # Still often enough that a node's count outlives no refresh: the broker
+    # forgets a node that said nothing for PRESENCE_TTL.
+    assert cadences(10**6, 0.1)[1] + PRESENCE_REFRESH < PRESENCE_TTL
