@@ -183,7 +183,10 @@ def log(*parts: Any) -> None:
 def run_size(n: int, procs: int, base: int, tmp: Path, db_url: str | None) -> dict[str, Any]:
     """Our server then the raw baseline, for one N."""
     result: dict[str, Any] = {"n": n}
-    setup = ws_setup.prepare(tmp / f"bench-{n}.db", db_url, VOTERS, QUESTIONS_IN_STORM)
+    # A token may hold 5 sockets (realtime.protocol.Limits): at least one token per
+    # 4 sockets, and the first VOTERS sockets on distinct tokens for the storm.
+    tokens = max(VOTERS, -(-n // 4))
+    setup = ws_setup.prepare(tmp / f"bench-{n}.db", db_url, tokens, QUESTIONS_IN_STORM)
     port = ws_setup.free_port()
     loop = asyncio.new_event_loop()
     server = loop.run_until_complete(_serve_ours(setup.env, port))
