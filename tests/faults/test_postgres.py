@@ -3,7 +3,8 @@
 The client here does what the engine's comment says a client does: a request that
 failed (a pooled connection died with the server: ``503 database_unavailable``) is
 sent again. What must hold: every registration acknowledged is there, once; every
-ticket scanned is in, once; no request is answered 500.
+ticket scanned is in, once; no request is answered 500; and the live screens open
+through it still equal the database.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from sqlalchemy import text
 from tests.factories.festival import auth
 from tests.factories.tickets import open_festival, registered, running_now, staff_token
 from tests.faults.cluster import Cluster
+from tests.faults.scenes import scene
 from tests.realtime.nodes import Node
 
 pytestmark = [pytest.mark.faults, pytest.mark.slow]
@@ -76,6 +78,9 @@ async def test_a_postgresql_restart_under_registrations_and_check_ins_loses_and_
     cluster: Cluster,
 ) -> None:
     a, b = cluster.nodes
+    room = await scene(cluster)  # live screens through it too
+    asked = await room.ask(room.people[0], "Before the database restart?")
+    await room.approve(asked)
     async with httpx.AsyncClient(base_url=a.url, timeout=60) as http:
         made, organiser = await open_festival(http, cluster.engine, capacity=5000, **running_now())
         slug = made["slug"]
@@ -139,3 +144,8 @@ async def test_a_postgresql_restart_under_registrations_and_check_ins_loses_and_
     assert sorted(str(t) for t in admitted) == sorted(ids) == sorted(scans.acked)
     # A request whose connection died is told so (503, retry), never a 500.
     assert set(registrations.failures + scans.failures) <= {"503 database_unavailable"}
+
+    await room.vote_all(asked)
+    await room.approve(await room.ask(room.people[1], "After the database restart?"))
+    await room.converge()
+    await room.close()
