@@ -59,6 +59,20 @@ PERSONAL: tuple[Personal, ...] = (
     Personal("registrations", "consent_contact", "attendee", "contact after the event", "consent"),
     Personal("registrations", "consent_at", "attendee", "when consent was given", "consent"),
     Personal(
+        "registration_answers",
+        "label",
+        "attendee",
+        "the question an answer was given to, as it was worded",
+        "reading the answer after the form changed",
+    ),
+    Personal(
+        "registration_answers",
+        "value",
+        "attendee",
+        "an answer to the festival's own questions (diet, access needs)",
+        "catering, access, the door screen, the organiser's list",
+    ),
+    Personal(
         "tokens",
         "label",
         "attendee",
@@ -190,6 +204,9 @@ PERSONAL: tuple[Personal, ...] = (
 
 # Columns whose names look personal but hold none, and why.
 NOT_PERSONAL: dict[str, str] = {
+    "registration_questions.label": "a question of the festival's form, the same for everyone",
+    "registration_questions.help": "its help text",
+    "registration_questions.choices": "its choices",
     "festivals.name": "the festival's name",
     "festivals.description": "the festival's public description",
     "festivals.terms": "the festival's terms, the same for everyone",

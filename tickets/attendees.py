@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from festival.auth import Principal
 from festival.models import Festival
-from tickets import issuing, queries
+from tickets import issuing, queries, questions
 from tickets.errors import NotConfirmed, RegistrationNotFound
 from tickets.models import Favourite, Registration
 from tickets.schemas import MeRead, MeUpdate, SeatRead
@@ -91,6 +91,7 @@ async def me(session: AsyncSession, principal: Principal) -> MeRead:
         seats=seats,
         favourites=list(favourites.all()),
         reminders=registration.reminders,
+        answers=await questions.answers_of(session, registration.id),
         created_at=registration.created_at,
     )
 
@@ -102,4 +103,6 @@ async def update_me(session: AsyncSession, principal: Principal, data: MeUpdate)
     if data.reminders is not None:
         found.registration.reminders = data.reminders
         await session.flush()
+    if data.answers is not None:
+        await questions.change(session, found.festival, found.registration, data.answers)
     return await me(session, principal)

@@ -30,7 +30,13 @@ from festival.service import get_festival
 from schedule.models import Session
 from tickets import issuing, queries, signing
 from tickets.errors import CheckinNotLive
-from tickets.models import FESTIVAL_LIST, Checkin, SeatReservation
+from tickets.models import (
+    FESTIVAL_LIST,
+    Checkin,
+    RegistrationAnswer,
+    RegistrationQuestion,
+    SeatReservation,
+)
 
 Reason = Literal["invalid", "revoked", "wrong_list", "wrong_festival"]
 
@@ -44,6 +50,8 @@ class Admitted:
     list_key: str
     gate: str | None
     at: datetime
+    # Answers the door screen shows with the name: (question, answer).
+    notes: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -81,10 +89,13 @@ def record(outcome: ScanOutcome) -> dict[str, Any]:
     """What a scan answered, as kept with its row (``Checkin.reply``), so that an
     offline scan sent again is answered as it was the first time (:func:`recorded`)."""
     if isinstance(outcome, Admitted):
+        attendee: dict[str, Any] = {"name": outcome.name}
+        if outcome.notes:
+            attendee["notes"] = [{"question": q, "answer": a} for q, a in outcome.notes]
         return {
             "id": str(outcome.id),
             "result": "ok",
-            "attendee": {"name": outcome.name},
+            "attendee": attendee,
             "list": outcome.list_key,
             "gate": outcome.gate,
             "checked_in_at": outcome.at.isoformat(),
@@ -108,7 +119,8 @@ def recorded(kept: Mapping[str, Any]) -> ScanOutcome:
     result = kept["result"]
     if result == "ok":
         at = datetime.fromisoformat(kept["checked_in_at"])
-        return Admitted(checkin_id, kept["attendee"]["name"], list_key, kept["gate"], at)
+        notes = tuple((n["question"], n["answer"]) for n in kept["attendee"].get("notes", ()))
+        return Admitted(checkin_id, kept["attendee"]["name"], list_key, kept["gate"], at, notes)
     if result == "already_checked_in":
         return AlreadyIn(
             checkin_id,
@@ -177,7 +189,7 @@ def _may_scan_at(principal: Principal, festival_id: uuid.UUID) -> None:
 
 
 _FESTIVAL = len(TOKEN_COLUMNS)  # where the festival's columns begin in a DOOR row
-_TICKET = _FESTIVAL + 3  # and the ticket's
+_TICKET = _FESTIVAL + 4  # and the ticket's
 _FORGED = "The signature is not valid"
 
 
@@ -204,13 +216,13 @@ async def check_in(
     row: Sequence[Any] | None = await queries.DOOR_ROW.first(connection, params)
     principal = ensure_checkin_staff(bearer_principal(row))
     assert row is not None  # a principal came of it
-    festival_id, published_at, owner_id = row[_FESTIVAL:_TICKET]
+    festival_id, published_at, owner_id, door_questions = row[_FESTIVAL:_TICKET]
     if festival_id is None or not sees_festival(principal, festival_id, published_at, owner_id):
         raise NotFound(f"No festival {slug!r}")
     _may_scan_at(principal, festival_id)
     ticket = ScannedTicket(*row[_TICKET:]) if row[_TICKET] is not None else None
     scan = Scan(qr, list_key, gate, utcnow(), staff_token_id=principal.token_id)
-    return await scan_ticket(session, festival_id, scan, payload, ticket)
+    return await scan_ticket(session, festival_id, scan, payload, ticket, bool(door_questions))
 
 
 async def scan_ticket(
@@ -219,8 +231,10 @@ async def scan_ticket(
     scan: Scan,
     payload: signing.Payload | signing.BadPayload | None = None,
     ticket: ScannedTicket | None = None,
+    door_questions: bool | None = None,
 ) -> ScanOutcome:
-    """Decide and record one scan. ``payload`` and ``ticket`` may come parsed and read already."""
+    """Decide and record one scan. ``payload`` and ``ticket`` may come parsed and read
+    already, and whether the festival has questions for the door (``door_questions``)."""
     list_title = await _list_title(session, festival_id, scan.list_key)
     if payload is None:
         try:
@@ -259,7 +273,36 @@ async def scan_ticket(
     if list_title is not None and not await _holds_seat(session, ticket, scan.list_key):
         detail = f"No seat in {list_title!r}"
         return await _refuse(session, festival_id, scan, "wrong_list", ticket, detail)
-    return await _admit(session, festival_id, scan, ticket)
+    if door_questions is None:
+        door_questions = bool(
+            await session.scalar(select(queries.DOOR_QUESTIONS.where(Festival.id == festival_id)))
+        )
+    notes = await _door_notes(session, ticket.registration_id) if door_questions else ()
+    return await _admit(session, festival_id, scan, ticket, notes)
+
+
+async def _door_notes(
+    session: AsyncSession, registration_id: uuid.UUID
+) -> tuple[tuple[str, str], ...]:
+    """The answers the door screen shows with the name (an access need, say)."""
+    rows = await session.execute(
+        select(RegistrationAnswer.label, RegistrationAnswer.value)
+        .join(RegistrationQuestion, RegistrationQuestion.id == RegistrationAnswer.question_id)
+        .where(
+            RegistrationAnswer.registration_id == registration_id,
+            RegistrationQuestion.at_door.is_(True),
+        )
+        .order_by(RegistrationQuestion.position)
+    )
+    return tuple((label, _shown(value)) for label, value in rows)
+
+
+def _shown(value: object) -> str:
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, list):
+        return ", ".join(str(v) for v in value)
+    return str(value)
 
 
 async def _list_title(session: AsyncSession, festival_id: uuid.UUID, list_key: str) -> str | None:
@@ -288,7 +331,11 @@ async def _holds_seat(session: AsyncSession, ticket: ScannedTicket, list_key: st
 
 
 async def _admit(
-    session: AsyncSession, festival_id: uuid.UUID, scan: Scan, ticket: ScannedTicket
+    session: AsyncSession,
+    festival_id: uuid.UUID,
+    scan: Scan,
+    ticket: ScannedTicket,
+    notes: tuple[tuple[str, str], ...] = (),
 ) -> Admitted | AlreadyIn:
     """Record the check-in, unless a live one exists: then :class:`AlreadyIn`.
 
@@ -297,7 +344,9 @@ async def _admit(
     and the arrival record is not for rewriting). A lost insert looks again.
     """
     for _ in range(5):
-        admitted = Admitted(uuid.uuid4(), ticket.name, scan.list_key, scan.gate, scan.scanned_at)
+        admitted = Admitted(
+            uuid.uuid4(), ticket.name, scan.list_key, scan.gate, scan.scanned_at, notes
+        )
         if await _insert_live(session, festival_id, scan, ticket, admitted):
             return admitted
         live = await session.scalar(queries.live_checkin(ticket.id, scan.list_key))

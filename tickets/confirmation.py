@@ -36,10 +36,20 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from festival.auth import new_token
 from festival.db import utcnow
 from festival.models import Festival
-from tickets import codes, consent, issuing, letters, outbox, participation, queries, waitlist
+from tickets import (
+    codes,
+    consent,
+    issuing,
+    letters,
+    outbox,
+    participation,
+    queries,
+    questions,
+    waitlist,
+)
 from tickets.errors import LinkExpired
-from tickets.models import AccessCode, Place, Registration
-from tickets.schemas import RegistrationCreate, RegistrationIssued
+from tickets.models import AccessCode, Place, Registration, RegistrationQuestion
+from tickets.schemas import Answer, RegistrationCreate, RegistrationIssued
 
 log = logging.getLogger(__name__)
 PURPOSE = "confirm"
@@ -91,6 +101,7 @@ async def ask(
     *,
     link: Callable[[str], str],
     may_write: MayWrite,
+    answers: list[tuple[RegistrationQuestion, Answer]] | None = None,
 ) -> Pending:
     """Take a registration to be confirmed from ``email`` (see the module); it
     needs a transaction. ``link`` makes the confirmation URL of a code;
@@ -99,6 +110,7 @@ async def ask(
     found = await _active(session, desk.id, email)
     if found is None:
         found = await _hold(session, desk, data, email, at)
+        await questions.record(session, found.id, answers or [])
     if not await may_write(email):
         return Pending()
     if found.status == "pending":

@@ -303,6 +303,47 @@ class AccessCode(IdMixin, Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+class RegistrationQuestion(IdMixin, TimestampMixin, Base):
+    """A question of a festival's registration form (:mod:`tickets.questions`).
+
+    A question removed is archived, not deleted, so the answers given to it stay
+    readable; answers keep the label they were given under, too.
+    """
+
+    __tablename__ = "registration_questions"
+    __table_args__ = (
+        CheckConstraint("kind IN ('text', 'choice', 'choices', 'yes_no')", name="kind"),
+        Index("ix_registration_questions_festival", "festival_id", "position"),
+    )
+
+    festival_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("festivals.id", ondelete="CASCADE"))
+    position: Mapped[int] = mapped_column(default=0)
+    kind: Mapped[str] = mapped_column(String(10))
+    label: Mapped[str] = mapped_column(String(300))
+    help: Mapped[str | None] = mapped_column(String(1000))
+    required: Mapped[bool] = mapped_column(default=False)
+    choices: Mapped[list[str] | None] = mapped_column(JSON)
+    # Shown on the door screen with the name when the ticket is scanned (an access need).
+    at_door: Mapped[bool] = mapped_column(default=False)
+    archived_at: Mapped[datetime | None] = mapped_column()
+
+
+class RegistrationAnswer(Base):
+    """A registration's answer to a question, with the question's label as it was."""
+
+    __tablename__ = "registration_answers"
+
+    registration_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("registrations.id", ondelete="CASCADE"), primary_key=True
+    )
+    question_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("registration_questions.id", ondelete="CASCADE"), primary_key=True
+    )
+    label: Mapped[str] = mapped_column(String(300))
+    value: Mapped[Any] = mapped_column(JSON)
+    answered_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class FestivalMessage(IdMixin, Base):
     """A message the organiser sent to an audience (:mod:`tickets.messages`);
     its letters are outbox rows naming it."""

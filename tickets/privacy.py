@@ -32,13 +32,14 @@ from festival.models import Festival, IdempotentReply, Invitation, PrivacyLogEnt
 from festival.roles import Permission
 from festival.service import get_managed_festival
 from schedule.models import Session, Speaker
-from tickets import attendees, issuing, queries, seats, waitlist
+from tickets import attendees, issuing, queries, questions, seats, waitlist
 from tickets.models import (
     AccessCode,
     Checkin,
     Favourite,
     OutboxMessage,
     Registration,
+    RegistrationAnswer,
     SeatReservation,
     Ticket,
 )
@@ -217,6 +218,9 @@ async def _export_section(session: AsyncSession, subject: privacy.Subject) -> di
             }
             for seat, title in seat_rows.all()
         ],
+        "answers": [
+            a.model_dump(mode="json") for a in await questions.answers_of(session, registration.id)
+        ],
         "favourites": [
             {"session_id": str(f.session_id), "session": title, "at": _when(f.created_at)}
             for f, title in favourite_rows.all()
@@ -276,6 +280,9 @@ async def _erase_section(session: AsyncSession, subject: privacy.Subject) -> Non
     ticket = await session.scalar(queries.ticket_of(registration.id))
     await session.execute(delete(OutboxMessage).where(_letters_of(subject)))
     await session.execute(delete(AccessCode).where(AccessCode.registration_id == registration.id))
+    await session.execute(
+        delete(RegistrationAnswer).where(RegistrationAnswer.registration_id == registration.id)
+    )
     await session.execute(delete(Token).where(Token.subject_id == registration.id))
     await _forget_replies(session, [registration.id, *([ticket.id] if ticket else [])])
     if ticket is not None:
@@ -351,6 +358,9 @@ async def _purge_section(session: AsyncSession, festival_id: uuid.UUID) -> None:
     ticket_ids = (await session.scalars(tickets)).all()
     await session.execute(delete(OutboxMessage).where(OutboxMessage.festival_id == festival_id))
     await session.execute(delete(AccessCode).where(AccessCode.festival_id == festival_id))
+    await session.execute(
+        delete(RegistrationAnswer).where(RegistrationAnswer.registration_id.in_(registrations))
+    )
     await session.execute(
         delete(Token).where(Token.festival_id == festival_id, Token.kind.in_(("attendee", "feed")))
     )

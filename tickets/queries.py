@@ -48,6 +48,7 @@ from tickets.models import (
     OutboxMessage,
     Place,
     Registration,
+    RegistrationQuestion,
     SeatReservation,
     SessionSeats,
     Ticket,
@@ -376,6 +377,16 @@ def live_checkin(ticket_id: uuid.UUID, list_key: str) -> Select[Checkin]:
 
 # What a door needs of a ticket, as plain columns (the hot path of check-in).
 _OWN = aliased(Festival)
+# Whether the festival asks a question whose answer the door screen shows.
+DOOR_QUESTIONS = (
+    select(RegistrationQuestion.id)
+    .where(
+        RegistrationQuestion.festival_id == Festival.id,
+        RegistrationQuestion.at_door.is_(True),
+        RegistrationQuestion.archived_at.is_(None),
+    )
+    .exists()
+)
 SCANNED_TICKET_COLUMNS = (
     Ticket.id,
     Ticket.version,
@@ -401,6 +412,7 @@ DOOR = (
         Festival.id,
         Festival.published_at,
         Festival.owner_id,
+        DOOR_QUESTIONS,
         *SCANNED_TICKET_COLUMNS,
     )
     .select_from(Token)
@@ -462,6 +474,12 @@ REGISTRATION_DESK = select(
     Festival.confirm_hold_minutes,
     Festival.mode,
     _waiting_in("online"),
+    select(RegistrationQuestion.id)
+    .where(
+        RegistrationQuestion.festival_id == Festival.id,
+        RegistrationQuestion.archived_at.is_(None),
+    )
+    .exists(),
 ).where(Festival.slug == bindparam("slug"), Festival.published_at.is_not(None))
 DESK = Prepared(REGISTRATION_DESK)
 INSERT_TOKENS = insert(Token)

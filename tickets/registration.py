@@ -27,6 +27,7 @@ from tickets import (
     outbox,
     participation,
     queries,
+    questions,
     seats,
     waitlist,
     window,
@@ -53,6 +54,7 @@ class Desk:
     confirm_hold_minutes: int = 60
     mode: str = "onsite"
     waiting_online: bool = False
+    has_questions: bool = False
 
     def waiting(self, line: str) -> bool:
         """Whether anyone waits in the festival's ``line``."""
@@ -119,10 +121,12 @@ async def register(
     email, at = data.email.strip().lower(), at or utcnow()
     connection = await session.connection()
     desk = await _desk(connection, slug, email, at)
+    form = await questions.of_festival(session, desk.id) if desk.has_questions else ()
+    answers = questions.check(form, data.answers)  # before anything is written
     if desk.confirm_email:
         link = confirmation.link_maker(base_url, slug)
         return await confirmation.ask(
-            session, desk, data, email, at, link=link, may_write=may_write
+            session, desk, data, email, at, link=link, may_write=may_write, answers=answers
         )
     await issuing.ensure_ticketing(session, desk.id)
     if desk.waiting(participation.line_for(desk.mode, data.participation)):
@@ -131,6 +135,7 @@ async def register(
     draft = await _draft(session, desk, data, email, at)
     with _already_registered(email):
         placed = await _enrol(session, draft)
+    await questions.record(session, draft.registration["id"], answers)
     position = None
     if not placed:
         position = await _waitlist(session, desk, data.name, draft)
@@ -157,7 +162,9 @@ async def register_at_once(
     email, at = data.email.strip().lower(), utcnow()
     desk = await _desk(connection, slug, email, at)
     line = participation.line_for(desk.mode, data.participation)
-    if desk.confirm_email or desk.waiting(line) or not issuing.has_keys(desk.id):
+    if desk.confirm_email or desk.waiting(line) or desk.has_questions or data.answers:
+        return None
+    if not issuing.has_keys(desk.id):
         return None
     draft = await _draft(session, desk, data, email, at)
     statement, params = queries.enrolment(

@@ -22,8 +22,15 @@ from festival.pagination import keyset_page
 from festival.roles import Permission
 from festival.service import get_festival, get_managed_festival
 from schedule.models import Session
-from tickets import queries
-from tickets.models import FESTIVAL_LIST, Checkin, Registration, SeatReservation, Ticket
+from tickets import queries, questions
+from tickets.models import (
+    FESTIVAL_LIST,
+    Checkin,
+    Registration,
+    RegistrationAnswer,
+    SeatReservation,
+    Ticket,
+)
 from tickets.schemas import ArrivalBucket, CheckinStats, ListStats
 
 BUCKET_SECONDS = 15 * 60
@@ -76,11 +83,38 @@ async def attendees_csv(session: AsyncSession, principal: Principal, slug: str) 
         .where(Registration.festival_id == festival.id, Registration.status != "cancelled")
         .order_by(Registration.created_at, Registration.id)
     )
+    form = await questions.of_festival(session, festival.id)
+    answered: dict[uuid.UUID, dict[uuid.UUID, Any]] = {}
+    if form:
+        for registration_id, question_id, value in await session.execute(
+            select(
+                RegistrationAnswer.registration_id,
+                RegistrationAnswer.question_id,
+                RegistrationAnswer.value,
+            )
+            .join(Registration, Registration.id == RegistrationAnswer.registration_id)
+            .where(Registration.festival_id == festival.id)
+        ):
+            answered.setdefault(registration_id, {})[question_id] = value
     out = io.StringIO()
     writer = csv.writer(out)
-    writer.writerow(CSV_COLUMNS)
-    writer.writerows(_csv_row(registration, at) for registration, at in rows)
+    writer.writerow([*CSV_COLUMNS, *(_cell(q.label) for q in form)])
+    for registration, at in rows:
+        theirs = answered.get(registration.id, {})
+        asked = [_cell(_answer_text(theirs.get(q.id))) for q in form]
+        writer.writerow([*_csv_row(registration, at), *asked])
     return out.getvalue()
+
+
+def _answer_text(value: Any) -> str:
+    """An answer as a spreadsheet cell: yes/no, choices joined by "; "."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, list):
+        return "; ".join(str(v) for v in value)
+    return str(value)
 
 
 CSV_COLUMNS = (
@@ -175,17 +209,18 @@ async def stats(session: AsyncSession, principal: Principal, slug: str) -> Check
 async def _session_lists(
     session: AsyncSession, festival: Festival, live: dict[str, int]
 ) -> list[ListStats]:
-    """Session doors with seats taken or check-ins, by title."""
-    seated = await _counts(
-        session,
-        select(SeatReservation.session_id, func.count())
+    """Session doors with seats taken, people waiting or check-ins, by title: the
+    door's live occupancy (checked in of capacity, and how many wait)."""
+    counted = await session.execute(
+        select(SeatReservation.session_id, SeatReservation.status, func.count())
         .join(Session, Session.id == SeatReservation.session_id)
-        .where(Session.festival_id == festival.id, SeatReservation.status == "confirmed")
-        .group_by(SeatReservation.session_id),
+        .where(Session.festival_id == festival.id, SeatReservation.status != "released")
+        .group_by(SeatReservation.session_id, SeatReservation.status)
     )
-    wanted = {*seated, *(uuid.UUID(key) for key in live)}
+    seats = {(session_id, status): int(n) for session_id, status, n in counted.all()}
+    wanted = {session_id for session_id, _ in seats} | {uuid.UUID(key) for key in live}
     rows = await session.execute(
-        select(Session.id, Session.title)
+        select(Session.id, Session.title, Session.capacity)
         .where(Session.festival_id == festival.id, Session.id.in_(wanted))
         .order_by(Session.title, Session.id)
     )
@@ -194,9 +229,11 @@ async def _session_lists(
             list=str(session_id),
             title=title,
             checked_in=live.get(str(session_id), 0),
-            expected=seated.get(session_id, 0),
+            expected=seats.get((session_id, "confirmed"), 0),
+            capacity=capacity,
+            waiting=seats.get((session_id, "waitlisted"), 0),
         )
-        for session_id, title in rows.all()
+        for session_id, title, capacity in rows.all()
     ]
 
 

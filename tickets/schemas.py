@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, EmailStr, Field
 
@@ -32,6 +32,48 @@ class ConsentRead(BaseModel):
 
 
 Participation = Literal["onsite", "online"]
+QuestionKind = Literal["text", "choice", "choices", "yes_no"]
+Answer = bool | str | list[str]
+
+
+class QuestionCreate(Input):
+    kind: QuestionKind
+    label: str = Field(min_length=1, max_length=300)
+    help: str | None = Field(default=None, max_length=1000)
+    required: bool = False
+    choices: list[Annotated[str, Field(min_length=1, max_length=200)]] | None = Field(
+        default=None, max_length=50, description="For choice and choices: the options, in order"
+    )
+    at_door: bool = Field(default=False, description="Shown on the door screen with the name")
+    position: int | None = Field(default=None, ge=0, le=1000, description="Last when left out")
+
+
+class QuestionUpdate(Input):
+    label: str | None = Field(default=None, min_length=1, max_length=300)
+    help: str | None = Field(default=None, max_length=1000)
+    required: bool | None = None
+    choices: list[Annotated[str, Field(min_length=1, max_length=200)]] | None = Field(
+        default=None, max_length=50
+    )
+    at_door: bool | None = None
+    position: int | None = Field(default=None, ge=0, le=1000)
+
+
+class QuestionRead(Output):
+    id: uuid.UUID
+    kind: str
+    label: str
+    help: str | None
+    required: bool
+    choices: list[str] | None
+    at_door: bool
+    position: int
+
+
+class AnswerRead(BaseModel):
+    question_id: uuid.UUID
+    label: str = Field(description="The question as it was when answered")
+    value: Answer
 
 
 class RegistrationCreate(Input):
@@ -45,6 +87,9 @@ class RegistrationCreate(Input):
     participation: Participation | None = Field(
         default=None,
         description="A hybrid festival's line: onsite (the default) or online; others decide",
+    )
+    answers: dict[uuid.UUID, Answer] | None = Field(
+        default=None, description="The festival's questions (GET …/questions) answered, by id"
     )
 
 
@@ -141,6 +186,9 @@ class MeUpdate(Input):
     participation: Participation | None = Field(
         default=None, description="Switch lines (a hybrid festival): see API.md for the rule"
     )
+    answers: dict[uuid.UUID, Answer] | None = Field(
+        default=None, description="New answers, all of them, until the festival starts"
+    )
 
 
 class SpeakerInvited(BaseModel):
@@ -169,6 +217,7 @@ class MeRead(BaseModel):
     country: str | None
     status: str
     participation: Participation = "onsite"
+    answers: list[AnswerRead] = []
     waitlist_position: int | None = None
     ticket: TicketRead | None = None
     seats: list[SeatRead] = []

@@ -21,7 +21,7 @@ from datetime import datetime
 from typing import Any, Literal
 
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.http.idempotency import Idempotency
@@ -49,8 +49,16 @@ _REFUSED = {
 }
 
 
+class DoorNote(BaseModel):
+    question: str
+    answer: str
+
+
 class AttendeeName(BaseModel):
     name: str
+    notes: list[DoorNote] | None = Field(
+        default=None, description="Answers the organiser marked for the door (an access need)"
+    )
 
 
 class CheckinOk(BaseModel):

@@ -26,6 +26,7 @@ ROWS = {
     "live_questions": "author_id = :rid",
     "live_poll_ballots": "voter_id = :rid",
     "access_codes": "registration_id = :rid",
+    "registration_answers": "registration_id = :rid",
 }
 
 

@@ -187,10 +187,10 @@ RULES: dict[str, Rule] = {
         REGISTRARS_A, body=lambda w: {"kind": "text", "label": _unique("Access needs")}
     ),
     f"PATCH {FEST}/questions/{{question_id}}": Rule(
-        REGISTRARS_A, body=lambda w: {"help": "Anything"}, params={"question_id": "question"}
+        REGISTRARS_A, body=lambda w: {"help": "Anything"}, params={"question_id": "form_question"}
     ),
     f"DELETE {FEST}/questions/{{question_id}}": Rule(
-        REGISTRARS_A, params={"question_id": "spare_question"}
+        REGISTRARS_A, params={"question_id": "spare_form_question"}
     ),
     f"GET {FEST}/registrations": Rule(REGISTRARS_A),
     # The e-mailed code is the credential, not a bearer token: a wrong one is 410 for all.

@@ -146,7 +146,20 @@ async def _programme(
         "spare_room": (await sf.room(client, organiser, slug))["id"],
         "spare_speaker": (await sf.speaker(client, organiser, slug))["id"],
         "spare_session": (await sf.session(client, organiser, slug, at(9, 9), at(9, 10)))["id"],
+        "form_question": await _question(client, organiser, slug),
+        "spare_form_question": await _question(client, organiser, slug),
     }
+
+
+async def _question(client: httpx.AsyncClient, organiser: str, slug: str) -> str:
+    made = await client.post(
+        f"/api/v1/festivals/{slug}/questions",
+        json={"kind": "text", "label": "Anything we should know?"},
+        headers={"Authorization": f"Bearer {organiser}"},
+    )
+    assert made.status_code == 201, made.text
+    question_id: str = made.json()["id"]
+    return question_id
 
 
 async def _staff(
