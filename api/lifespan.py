@@ -29,7 +29,7 @@ from realtime.broker import Broker, MemoryBroker, RedisBroker
 from realtime.hub import Hub
 from realtime.protocol import Limits
 from realtime.runtime import DB_GATE, AccessEndings, LiveRuntime
-from tickets import confirmation, notify, reminders, team_letters
+from tickets import confirmation, no_shows, notify, reminders, team_letters
 from tickets.outbox import Sender
 
 
@@ -85,8 +85,9 @@ def _tune_gc() -> None:
 
 
 async def start_tickets(app: FastAPI) -> None:
-    """Subscribe to programme changes, start the outbox sender and the lapse of
-    unconfirmed registrations (:func:`tickets.confirmation.lapse_forever`).
+    """Subscribe to programme changes, start the outbox sender, the lapse of
+    unconfirmed registrations (:func:`tickets.confirmation.lapse_forever`), the
+    reminders and the release of no-show seats (:func:`tickets.no_shows.release_forever`).
 
     The outbox sender runs as one task per process; workers share the outbox
     table safely (see :class:`tickets.outbox.Sender`). Programme-change handlers
@@ -111,11 +112,14 @@ async def start_tickets(app: FastAPI) -> None:
         reminders.remind_forever(app.state.sessionmaker, base_url=settings.base_url),
         name="reminders",
     )
+    app.state.no_shows_task = asyncio.create_task(
+        no_shows.release_forever(app.state.sessionmaker), name="no-show-seats"
+    )
 
 
 async def stop_tickets(app: FastAPI) -> None:
     """Stop the sender, letting a send in flight finish (bounded by its SMTP timeout)."""
-    for name in ("lapse_task", "reminders_task"):
+    for name in ("lapse_task", "reminders_task", "no_shows_task"):
         job: asyncio.Task[None] | None = getattr(app.state, name, None)
         if job is not None:
             job.cancel()

@@ -94,6 +94,10 @@ class Session(IdMixin, TimestampMixin, Base):
         ),
         CheckConstraint("status IN ('scheduled', 'cancelled')", name="status"),
         CheckConstraint("capacity IS NULL OR capacity >= 0", name="capacity"),
+        CheckConstraint(
+            "no_show_minutes IS NULL OR (no_show_minutes >= 1 AND no_show_minutes <= 1440)",
+            name="no_show_minutes",
+        ),
         Index("ix_sessions_festival_starts", "festival_id", "starts_at"),
         Index("ix_sessions_room_starts", "room_id", "starts_at"),
         # Feeds read max(updated_at) per festival on every poll (the ETag's change stamp).
@@ -112,6 +116,9 @@ class Session(IdMixin, TimestampMixin, Base):
     starts_at: Mapped[datetime] = mapped_column()
     ends_at: Mapped[datetime] = mapped_column()
     capacity: Mapped[int | None] = mapped_column()
+    # Minutes after the start when seats nobody was scanned in for go to the seat
+    # waiting list (tickets.no_shows); None: they are kept to the end.
+    no_show_minutes: Mapped[int | None] = mapped_column(default=10, server_default="10")
     live_qa: Mapped[bool] = mapped_column(Boolean, default=False)
     language: Mapped[str | None] = mapped_column(String(35))
     stream_url: Mapped[str | None] = mapped_column(String(2000))

@@ -22,6 +22,9 @@ RoomKind = Literal["physical", "virtual"]
 Status = Literal["scheduled", "cancelled"]
 COLOUR = r"^#[0-9a-fA-F]{6}$"
 Url = Annotated[str, Field(max_length=2000, pattern=r"^https?://[^\s/$.?#][^\s]*$")]
+# Minutes after a session's start when seats nobody was scanned in for go to its
+# seat waiting list (tickets.no_shows); null: never.
+NoShowMinutes = Annotated[int | None, Field(ge=1, le=1440)]
 
 
 class TrackCreate(Input):
@@ -114,6 +117,7 @@ class SessionCreate(Input):
     ends_at: AwareDatetime
     speaker_ids: list[uuid.UUID] = Field(default_factory=list, max_length=50)
     capacity: int | None = Field(default=None, ge=0, le=1_000_000)
+    no_show_minutes: NoShowMinutes = 10
     live_qa: bool = False
     language: str | None = Field(default=None, max_length=35, pattern=r"^[A-Za-z]{2,8}(-\w+)*$")
     stream_url: Url | None = None
@@ -129,6 +133,7 @@ class SessionUpdate(Input):
     ends_at: AwareDatetime | None = None
     speaker_ids: list[uuid.UUID] | None = Field(default=None, max_length=50)
     capacity: int | None = Field(default=None, ge=0, le=1_000_000)
+    no_show_minutes: NoShowMinutes = None
     live_qa: bool | None = None
     language: str | None = Field(default=None, max_length=35, pattern=r"^[A-Za-z]{2,8}(-\w+)*$")
     stream_url: Url | None = None
@@ -148,6 +153,9 @@ class SessionRead(BaseModel):
     ends_at: datetime
     speaker_ids: list[uuid.UUID]
     capacity: int | None
+    no_show_minutes: int | None = Field(
+        default=10, description="Minutes after the start when unscanned seats go to those waiting"
+    )
     live_qa: bool
     language: str | None
     # The live page, where those let in find the stream (None: the session has none).
@@ -297,6 +305,7 @@ def _session_fields(session: Session, zone: ZoneInfo, base_url: str) -> dict[str
         "ends_at": session.ends_at.astimezone(zone),
         "speaker_ids": [s.id for s in session.speakers],
         "capacity": session.capacity,
+        "no_show_minutes": session.no_show_minutes,
         "live_qa": session.live_qa,
         "language": session.language,
         "join_url": public_join_url(base_url, session),

@@ -91,3 +91,43 @@ async def tell(
         festival.name, registration.name, registration.email, kind, qr, festival.id, registration.id
     )
     await outbox.post(session, row)
+
+
+# Letters about a workshop seat, by kind (an outbox row's kind is ``seat.<kind>``).
+_SEAT_MESSAGES = {
+    # To the first in line, when a no-show's seat becomes theirs (tickets.no_shows).
+    "come_now": (
+        "Your seat is confirmed: {title}, come now",
+        "A seat in {title!r}{room} came free: it is yours, confirmed. The session began "
+        "at {starts}; come now and show your ticket at the door.",
+    ),
+    # To a holder who was not scanned in by the session's grace time.
+    "no_show": (
+        "Your seat in {title} went to someone waiting",
+        "You held a seat in {title!r}{room}, which began at {starts}. You were not scanned "
+        "in at its door by {deadline}, {minutes} minutes after the start, so the seat went "
+        "to someone on its waiting list. Your registration for the festival stands.",
+    ),
+}
+
+
+def seat_letter(
+    kind: str,
+    *,
+    festival_id: uuid.UUID,
+    registration_id: uuid.UUID,
+    person_name: str,
+    to: str,
+    **fill: str,
+) -> dict[str, Any]:
+    """A message about a workshop seat (an outbox row); ``fill`` completes its text
+    (``title``, ``room``, ``starts``, and for a no-show ``deadline`` and ``minutes``)."""
+    subject, text = _SEAT_MESSAGES[kind]
+    return outbox.message(
+        festival_id=festival_id,
+        registration_id=registration_id,
+        kind=f"seat.{kind}",
+        to=to,
+        subject=subject.format(**fill)[:300],
+        body=f"Hello {person_name},\n\n{text.format(**fill)}\n",
+    )

@@ -177,6 +177,9 @@ class SessionSeats(Base):
     )
     taken: Mapped[int] = mapped_column(default=0)
     waitlist_seq: Mapped[int] = mapped_column(default=0)
+    # The start time whose no-show seats were released (tickets.no_shows): a
+    # conditional update of it lets one process release them, once per start.
+    no_shows_for: Mapped[datetime | None] = mapped_column()
 
 
 class SeatReservation(IdMixin, TimestampMixin, Base):

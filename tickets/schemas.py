@@ -312,6 +312,8 @@ class ListStats(BaseModel):
     title: str
     checked_in: int
     expected: int
+    capacity: int | None = Field(default=None, description="A session door's seats")
+    waiting: int = Field(default=0, description="On a session's seat waiting list")
 
 
 class ArrivalBucket(BaseModel):

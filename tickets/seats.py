@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 
 from sqlalchemy import delete, select
@@ -129,9 +130,15 @@ async def _release(session: AsyncSession, held: SeatReservation) -> None:
         )
 
 
-async def promote_seat(session: AsyncSession, session_id: uuid.UUID) -> SeatReservation | None:
+Tell = Callable[[AsyncSession, SeatReservation], Awaitable[None]]
+
+
+async def promote_seat(
+    session: AsyncSession, session_id: uuid.UUID, tell: Tell | None = None
+) -> SeatReservation | None:
     """Give a free seat to the first on the session's waiting list (see
-    :func:`tickets.waitlist.promote` for why a lost candidate is skipped)."""
+    :func:`tickets.waitlist.promote` for why a lost candidate is skipped), and
+    ``tell`` them (by default the letter that a seat came free)."""
     while True:
         candidate = await session.scalar(queries.first_seat_waitlisted(session_id))
         if candidate is None or not await queries.claim_seat(session, session_id):
@@ -139,7 +146,7 @@ async def promote_seat(session: AsyncSession, session_id: uuid.UUID) -> SeatRese
         if await queries.change_status(
             session, SeatReservation, candidate.id, "waitlisted", "confirmed"
         ):
-            await _tell_promoted(session, candidate)
+            await (tell or _tell_promoted)(session, candidate)
             return candidate
         await queries.release_seat(session, session_id)
 

@@ -79,6 +79,7 @@ async function check(qr) {
     }
   } finally {
     busy = false;
+    refreshOccupancy();
   }
 }
 
@@ -147,6 +148,28 @@ async function camera() {
   });
 }
 
+// Live occupancy of the list this door scans for (checked in of capacity, and who
+// waits for a seat), read from the check-in stats every 15 seconds and after each scan.
+const occupancy = document.createElement("p");
+occupancy.id = "occupancy";
+occupancy.className = "meta";
+occupancy.setAttribute("aria-live", "polite");
+$("result").after(occupancy);
+
+async function refreshOccupancy() {
+  if (!token) return;
+  const list = form.elements.list.value.trim() || "festival";
+  try {
+    const stats = await api(`/api/v1/festivals/${encodeURIComponent(slug)}/checkins/stats`, { token });
+    const door = (stats.lists || []).find((item) => item.list === list);
+    if (!door) { occupancy.textContent = ""; return; }
+    const of = door.capacity === null || door.capacity === undefined ? door.expected : door.capacity;
+    let text = `${door.title}: ${door.checked_in} / ${of} checked in`;
+    if (door.capacity !== null && door.capacity !== undefined) text += `, ${door.waiting} waiting`;
+    occupancy.textContent = text;
+  } catch { /* the next poll tries again */ }
+}
+
 async function main() {
   token = takeFromUrl(key);
   if (!token) {
@@ -155,6 +178,9 @@ async function main() {
   }
   camera();
   form.elements.qr.focus();
+  refreshOccupancy();
+  setInterval(refreshOccupancy, 15000);
+  form.elements.list.addEventListener("change", refreshOccupancy);
 }
 
 main();
