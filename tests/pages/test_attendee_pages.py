@@ -174,3 +174,34 @@ async def test_a_festival_that_confirms_addresses_sends_the_ticket_through_the_e
     again = await browsing.page(link)  # a second click on the same link
     await expect(again.get_by_role("alert")).to_contain_text("used already or has expired")
     await expect(again.get_by_role("link", name="Register again")).to_be_visible()
+
+
+async def test_a_hybrid_festival_asks_participation_and_its_questions_with_errors_by_the_field(
+    browsing: Browsing, world: World
+) -> None:
+    made = await festival(world.http, world.organiser_token, name="Hybrid Days", mode="hybrid")
+    base = f"/api/v1/festivals/{made['slug']}/questions"
+    diet = await world.post(
+        base, {"kind": "choice", "label": "Diet", "required": True, "choices": ["none", "vegan"]}
+    )
+    await world.post(base, {"kind": "text", "label": "Access needs", "help": "We prepare it"})
+    page = await browsing.page(f"/f/{made['slug']}/register")
+    await expect(page.get_by_role("group", name="How will you take part?")).to_be_visible()
+    await page.get_by_label("Name").fill("Ada Lovelace")
+    await page.get_by_label("E-mail").fill("ada@example.org")
+    await page.get_by_label("Online, on the stream").check()
+    await page.get_by_label("Access needs (optional)").fill("Captions, please")
+    await page.get_by_role("button", name="Register").click()
+    # The required question unanswered: said next to it, and nothing typed is lost.
+    error = page.locator(f'[data-error-for="answers.{diet["id"]}"]')
+    await expect(error).to_contain_text("'Diet' is required")
+    await expect(page.get_by_label("Access needs (optional)")).to_have_value("Captions, please")
+    await page.get_by_role("group", name="Diet").get_by_label("vegan").check()
+    await page.get_by_role("button", name="Register").click()
+    await expect(page.locator("#attendee-name")).to_have_text("Ada Lovelace")
+    await expect(page.locator("#participation")).to_contain_text("Online")
+    answers = page.locator("#answers")
+    await expect(answers).to_contain_text("Diet")
+    await expect(answers).to_contain_text("vegan")
+    await expect(answers).to_contain_text("Captions, please")
+    await browsing.shot(page, "hybrid-ticket")

@@ -150,6 +150,26 @@ $("cancel").addEventListener("click", async () => {
   }
 });
 
+// On site or online, and what the attendee answered the festival's questions.
+function drawAnswers() {
+  const line = $("participation");
+  line.hidden = me.status === "cancelled";
+  line.textContent = me.participation === "online"
+    ? "Online: join the sessions from their live pages. This ticket does not admit on site."
+    : "On site: show this code at the door.";
+  const list = $("answers");
+  list.replaceChildren();
+  for (const answer of me.answers || []) {
+    const term = document.createElement("dt");
+    term.textContent = answer.label;
+    const value = document.createElement("dd");
+    const v = answer.value;
+    value.textContent = v === true ? "Yes" : v === false ? "No" : Array.isArray(v) ? v.join(", ") : v;
+    list.append(term, value);
+  }
+  $("answers-box").hidden = !(me.answers || []).length;
+}
+
 // Reminders on or off, and the devices signed in to this registration.
 async function drawSettings() {
   $("settings-box").hidden = me.status === "cancelled";
@@ -197,6 +217,7 @@ async function load() {
   $("cancel-box").hidden = me.status === "cancelled";
   await drawQr();
   drawAgenda();
+  drawAnswers();
   await drawSessions();
   await drawSettings();
 }

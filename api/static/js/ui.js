@@ -27,7 +27,9 @@ export function show(node, message) {
 
 // Field names from the API (``email``, ``body.email``, ``options.1``) to the page's own.
 function fieldKey(name) {
-  return String(name || "").replace(/^body\./, "").split(".")[0];
+  const path = String(name || "").replace(/^body\./, "").split(".");
+  // A registration question's answer has a slot of its own: answers.<question id>.
+  return path[0] === "answers" && path[1] ? `answers.${path[1]}` : path[0];
 }
 
 // Say what went wrong: each field's message beside it, the rest in the summary.
