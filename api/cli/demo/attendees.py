@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime, time, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select, update
@@ -22,9 +23,9 @@ from festival.db import utcnow
 from festival.models import Account, Festival, Token
 from festival.settings import Settings
 from schedule.models import Session
-from tickets import checkin, issuing, queries, registration, seats
-from tickets.models import Checkin, Registration
-from tickets.schemas import RegistrationCreate, RegistrationIssued
+from tickets import checkin, issuing, queries, questions, registration, seats
+from tickets.models import Checkin, Registration, RegistrationQuestion
+from tickets.schemas import Answer, RegistrationCreate, RegistrationIssued
 
 DOOR_LABEL = "Demo door (main entrance)"
 PEOPLE = [
@@ -78,9 +79,54 @@ def _principal(reg: Registration) -> Principal:
     )
 
 
+# The hybrid edition's own questions: what the registration form asks beyond a name.
+QUESTIONS: list[dict[str, Any]] = [
+    {"kind": "choice", "label": "Diet", "required": True,
+     "choices": ["No preference", "Vegetarian", "Vegan", "Halal"]},
+    {"kind": "choices", "label": "Which tracks interest you?",
+     "choices": ["Digital Futures", "Food Systems", "Climate Finance"]},
+    {"kind": "text", "label": "Access needs", "help": "Step-free access, captions, a quiet room",
+     "at_door": True},
+    {"kind": "yes_no", "label": "May we photograph you?", "required": True},
+]  # fmt: skip
+ONLINE = 3  # the last people registered follow the hybrid edition online
+
+
+async def _questions(session: AsyncSession, festival: Festival) -> list[RegistrationQuestion]:
+    """The hybrid edition's form (made once)."""
+    found = list(await questions.of_festival(session, festival.id))
+    if found:
+        return found
+    for position, spec in enumerate(QUESTIONS):
+        session.add(
+            RegistrationQuestion(
+                id=uuid.uuid4(), festival_id=festival.id, position=position, **spec
+            )
+        )
+    await session.flush()
+    return list(await questions.of_festival(session, festival.id))
+
+
+def _answers(form: list[RegistrationQuestion], n: int) -> dict[uuid.UUID, Answer]:
+    """Person ``n``'s answers to the demo's form."""
+    given: dict[uuid.UUID, Answer] = {}
+    for question in form:
+        if question.kind == "choice" and question.choices:
+            given[question.id] = question.choices[n % len(question.choices)]
+        elif question.kind == "choices" and question.choices:
+            given[question.id] = question.choices[: 1 + n % len(question.choices)]
+        elif question.kind == "yes_no":
+            given[question.id] = n % 4 != 1
+        elif n == 2:
+            given[question.id] = "Step-free access, please"
+    return given
+
+
 async def _attendees(session: AsyncSession, festival: Festival, count: int) -> list[Registration]:
     made = []
-    for name, organisation, country in PEOPLE[:count]:
+    hybrid = festival.mode == "hybrid"
+    form = await _questions(session, festival) if hybrid else []
+    for n, (name, organisation, country) in enumerate(PEOPLE[:count]):
         email = _email(name, festival)
         found = await session.scalar(
             select(Registration).where(
@@ -89,7 +135,12 @@ async def _attendees(session: AsyncSession, festival: Festival, count: int) -> l
         )
         if found is None:
             data = RegistrationCreate(
-                name=name, email=email, organisation=organisation, country=country
+                name=name,
+                email=email,
+                organisation=organisation,
+                country=country,
+                participation="online" if hybrid and n >= count - ONLINE else None,
+                answers=_answers(form, n) if form else None,
             )
             at = _taken_at(festival)
             issued = await registration.register(session, festival.slug, data, at=at)

@@ -47,7 +47,8 @@ FESTIVALS: list[dict[str, Any]] = [
         "starts_on": "today",
         "ends_on": "tomorrow",
         "mode": "hybrid",
-        "capacity": 400,
+        "capacity": 400,  # the hall
+        "online_capacity": 2000,  # the stream
         "description": (
             "A hybrid edition: on site in The Hague and online, on shifting the power "
             "and digital partnerships."
@@ -78,6 +79,8 @@ async def _festivals(session: AsyncSession, owner: Account) -> list[Festival]:
                 **_dated(spec),
             )
             session.add(festival)
+        elif festival.online_capacity is None and spec.get("online_capacity"):
+            festival.online_capacity = spec["online_capacity"]  # a demo loaded before lines
         made.append(festival)
     await session.flush()
     return made
