@@ -16,13 +16,14 @@ import contextlib
 import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import replace
 
 from fastapi import FastAPI
 
 from api.http.client_address import ClientAddress
 from festival import auth, effects
 from festival.db import make_engine, make_sessionmaker
-from festival.limits import make_limiter
+from festival.limits import LIVE_JOINS, make_limiter
 from festival.migrate import DatabaseNotReady, require_current, sqlite_file
 from festival.settings import Settings
 from realtime.broker import Broker, MemoryBroker, RedisBroker
@@ -159,7 +160,10 @@ async def start_live(app: FastAPI) -> None:
     await hub.start()
     gate = asyncio.Semaphore(1 if settings.is_sqlite else DB_GATE)
     limits = Limits(max_sockets=settings.live_sockets_per_token)
-    app.state.live = LiveRuntime(hub, app.state.sessionmaker, gate, limits)
+    joins = replace(LIVE_JOINS, limit=settings.live_joins_per_minute)
+    app.state.live = LiveRuntime(
+        hub, app.state.sessionmaker, gate, limits, limiter=app.state.limiter, join_rule=joins
+    )
     endings = app.state.access_endings = AccessEndings(
         app.state.live, app.state.redis, settings.redis_prefix
     )

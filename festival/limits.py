@@ -70,6 +70,9 @@ REGISTER_ADDRESS = Rule("register.address", 30, 60 * 60)
 # links): 5 in 15 minutes. Beyond it the form answers as ever and sends nothing,
 # so it cannot be turned on someone's inbox, and the owner waits at most 15 minutes.
 LETTERS_TO_ADDRESS = Rule("letters.address", 5, 15 * 60)
+# Live-session joins per token, across every node: 60 a minute. Each node also
+# keeps its own smoother bucket and the wait after a close for abuse (realtime).
+LIVE_JOINS = Rule("live.joins", 60, 60)
 # Sign-in links asked for from one client address per festival: 20 an hour.
 ACCESS_LINK_ADDRESS = Rule("access_link.address", 20, 60 * 60)
 

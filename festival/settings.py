@@ -115,6 +115,8 @@ class Settings(DatabaseSettings):
     pre_moderation: bool = True
     # Live sockets one token may hold open at once (per process); the next is refused (429).
     live_sockets_per_token: int = Field(default=5, ge=1)
+    # Live-session joins one token may make a minute across every node (with Redis).
+    live_joins_per_minute: int = Field(default=60, ge=1)
     # The abuse limits of festival.limits (sign-in, registration): `off` for load
     # tests and benchmarks only. The live sessions' own allowances stay either way.
     rate_limits: bool = True

@@ -31,6 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from festival.auth import resolve_principal
 from festival.db import unit_of_work
 from festival.errors import FestivalError, TooManyRequests
+from festival.limits import LIVE_JOINS, Limiter, Rule, Unlimited
 from realtime import access, dispatch, recount
 from realtime.hub import Client, Hub, Transport
 from realtime.live import LiveContext
@@ -83,6 +84,10 @@ class Socket(Transport, Protocol):
         ...
 
 
+# How long an ended access is remembered against sockets that were joining then.
+ENDED_KEPT = 60.0
+
+
 @dataclass
 class LiveRuntime:
     hub: Hub
@@ -96,6 +101,12 @@ class LiveRuntime:
     _waiting: list[Waiting] = field(default_factory=list)
     _draining: asyncio.Task[None] | None = None
     _recounts: set[asyncio.Task[None]] = field(default_factory=set)
+    # Joins per token across every node (festival.limits, in Redis when there is one).
+    limiter: Limiter = field(default_factory=Unlimited)
+    join_rule: Rule = LIVE_JOINS
+    # Whose access ended lately, and when (this node's clock): a socket whose token
+    # was read before its cancel committed is closed as soon as it is in the hub.
+    _ended: dict[str, float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.hub.on_reset = self._recount_soon
@@ -128,6 +139,7 @@ class LiveRuntime:
         with the domain's error and nothing else happens. Frames are read one at
         a time; votes do not hold up the reader (:meth:`_pipeline`).
         """
+        read_at = self.hub.clock()
         ctx = await self._enter(socket, token, session_id)
         if ctx is None:
             return
@@ -138,6 +150,8 @@ class LiveRuntime:
         hub = self.hub
         owner = str(ctx.voter_id)
         client = await hub.join(str(ctx.session_id), socket, ctx.role, since, _snapshot, owner)
+        if self._ended.get(owner, -math.inf) >= read_at:  # cancelled while it was joining
+            await hub.close(client, CLOSE_POLICY, "access ended")
         state = ClientState(ctx.role, self.limits, self.allowance(ctx))
         in_flight: set[asyncio.Future[str]] = set()
         clock = hub.clock
@@ -175,6 +189,10 @@ class LiveRuntime:
             async with self.gate, unit_of_work(self.sessionmaker) as session:
                 principal = await resolve_principal(session, token)
                 ctx = await access.enter(session, principal, session_id, self.hub)
+            await self.limiter.take(
+                "Too many joins with this token; wait and retry",
+                (self.join_rule, str(principal.token_id)),
+            )
             self._admit(ctx)
         except FestivalError as exc:
             await socket.deny(exc)
@@ -207,6 +225,9 @@ class LiveRuntime:
 
     def end_access(self, subject_id: uuid.UUID) -> None:
         """Close the sockets of a registration (or token) whose access ended, on this node."""
+        now = self.hub.clock()
+        self._ended = {k: t for k, t in self._ended.items() if now - t < ENDED_KEPT}
+        self._ended[str(subject_id)] = now
         closed = self.hub.end(str(subject_id), CLOSE_POLICY, "access ended")
         if closed:
             log.info("closed %d live sockets whose access ended", closed)

@@ -220,3 +220,47 @@ async def test_a_cancel_on_one_node_closes_the_sockets_held_by_another(
         assert codes == [1008, 1008]
         assert await other.ok("ping") == {"pong": True}
         await other.close()
+
+
+@pytest.mark.redis
+async def test_joins_of_one_token_are_counted_across_nodes(
+    settings: Settings, redis_url: str, backend: Backend
+) -> None:
+    """The shared limiter counts a token's joins on every node: with 3 a minute,
+    the fourth join is refused whichever node it reaches (each node's own bucket
+    would let ten through)."""
+    prefix = f"test-{uuid.uuid4().hex}"
+    shared = settings.model_copy(
+        update={
+            "redis_url": redis_url,
+            "redis_prefix": prefix,
+            "rate_limits": True,
+            "live_joins_per_minute": 3,
+        }
+    )
+    one, two = create_app(shared), create_app(shared)
+    try:
+        async with (
+            uvicorn_in_loop(one, timeout_keep_alive=60) as a,
+            uvicorn_in_loop(two, timeout_keep_alive=60) as b,
+            httpx.AsyncClient(base_url=f"http://127.0.0.1:{a}", timeout=30) as http,
+        ):
+            made, _ = await open_festival(http, backend.engine)
+            session_id = await _live_qa_session(backend, made["id"])
+            raw = (await registered(http, made["slug"]))["attendee_token"]
+            for port in (a, b, a):
+                client = await LiveClient.open(f"ws://127.0.0.1:{port}", session_id, raw)
+                await client.event("snapshot")
+                await client.close()
+            with pytest.raises(InvalidStatus) as caught:
+                await LiveClient.open(f"ws://127.0.0.1:{b}", session_id, raw)
+            assert caught.value.response.status_code == 429
+            other = (await registered(http, made["slug"]))["attendee_token"]
+            fine = await LiveClient.open(f"ws://127.0.0.1:{b}", session_id, other)
+            await fine.event("snapshot")
+            await fine.close()
+    finally:
+        redis = Redis.from_url(redis_url)
+        for key in await redis.keys(f"{prefix}:*"):
+            await redis.delete(key)
+        await redis.aclose()
