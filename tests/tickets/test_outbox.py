@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import email
 import io
+import re
 import uuid
 from collections.abc import Iterator
 from email.message import EmailMessage
@@ -210,3 +211,46 @@ async def test_a_delivered_letter_keeps_its_words_but_no_working_secret(
     [row] = await _rows(backend)
     assert secret not in row.body
     assert "token=fs_[sent]" in row.body
+
+
+async def test_over_smtp_the_sign_in_link_signs_a_second_device_in_and_strangers_get_nothing(
+    backend: Backend, settings: Settings, smtp: SmtpServer
+) -> None:
+    """Issue 17's mail, end to end over a real SMTP server: the registration's letter
+    points to the sign-in page; asking there mails a one-time link that gives a
+    second device its own tokens, once; an unknown address gets the same reply and
+    no mail."""
+    application = create_app(settings.model_copy(update={"smtp_url": smtp.url}))
+    async with application.router.lifespan_context(application):
+        transport = httpx.ASGITransport(app=application)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+            made, _ = await open_festival(client, backend.engine, name="Link Fest")
+            slug = made["slug"]
+            await registered(client, slug, email="ada@example.org")
+            await _eventually(lambda: len(smtp.inbox.messages) == 1)
+            first = smtp.inbox.messages[0].get_body(("plain",))
+            assert isinstance(first, EmailMessage)
+            assert f"{settings.base_url}/f/{slug}/me" in first.get_content()
+
+            ask = f"/api/v1/festivals/{slug}/access-links"
+            known = await client.post(ask, json={"email": "ada@example.org"})
+            unknown = await client.post(ask, json={"email": "nobody@example.org"})
+            assert known.status_code == unknown.status_code == 202
+            assert known.json() == unknown.json()
+            await _eventually(lambda: len(smtp.inbox.messages) == 2)
+            letter = smtp.inbox.messages[1]
+            assert letter["To"] == "ada@example.org"
+            text = letter.get_body(("plain",))
+            assert isinstance(text, EmailMessage)
+            found = re.search(r"/f/[^/\s]+/me#code=(fc_[A-Za-z0-9_-]+)", text.get_content())
+            assert found is not None
+            signed = await client.post("/api/v1/auth/attendee", json={"code": found.group(1)})
+            assert signed.status_code == 201, signed.text
+            me = await client.get(
+                "/api/v1/me", headers={"Authorization": f"Bearer {signed.json()['attendee_token']}"}
+            )
+            assert me.json()["email"] == "ada@example.org"
+            again = await client.post("/api/v1/auth/attendee", json={"code": found.group(1)})
+            assert again.status_code == 410
+            await asyncio.sleep(0.5)  # time enough for a letter that must not come
+    assert [m["To"] for m in smtp.inbox.messages] == ["ada@example.org", "ada@example.org"]
