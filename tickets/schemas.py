@@ -197,6 +197,16 @@ class SpeakerInvited(BaseModel):
     expires_at: datetime
 
 
+class SessionOccupancy(BaseModel):
+    """An on-site session with seats: how full it is (counts only)."""
+
+    session_id: uuid.UUID
+    capacity: int
+    reserved: int = Field(description="Seats reserved")
+    checked_in: int = Field(description="Scanned in at its door")
+    waiting: int = Field(description="On its seat waiting list")
+
+
 class FeedToken(BaseModel):
     feed_token: str
 

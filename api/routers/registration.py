@@ -14,7 +14,9 @@ from api.http.deps import (
     AttendeeDep,
     CursorQuery,
     LimitQuery,
+    MaybeReaderDep,
     OrganiserDep,
+    ReadSessionDep,
     SessionDep,
     SettingsDep,
 )
@@ -34,6 +36,7 @@ from tickets import (
     reports,
     seats,
 )
+from tickets import occupancy as occupancy_of
 from tickets.reports import RegistrationStatus
 from tickets.schemas import (
     FeedToken,
@@ -45,6 +48,7 @@ from tickets.schemas import (
     RegistrationPending,
     RegistrationRead,
     SeatRead,
+    SessionOccupancy,
     TicketRead,
 )
 
@@ -95,6 +99,15 @@ async def register(
 )
 async def confirm(body: RegistrationConfirm, session: SessionDep) -> RegistrationIssued:
     return await confirmation.confirm(session, body.code, utcnow())
+
+
+@router.get(
+    "/festivals/{slug}/occupancy", summary="How full each on-site session with seats is (counts)"
+)
+async def occupancy(
+    slug: str, session: ReadSessionDep, who: MaybeReaderDep
+) -> list[SessionOccupancy]:
+    return await occupancy_of.of_festival(session, who, slug)
 
 
 @router.get("/festivals/{slug}/registrations", summary="Registrations of a festival")

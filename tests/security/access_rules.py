@@ -183,6 +183,7 @@ RULES: dict[str, Rule] = {
     ),
     # the registration form's questions: everyone reads, the registrations role keeps them
     f"GET {FEST}/questions": Rule(READERS),
+    f"GET {FEST}/occupancy": Rule(READERS),
     f"POST {FEST}/questions": Rule(
         REGISTRARS_A, body=lambda w: {"kind": "text", "label": _unique("Access needs")}
     ),

@@ -53,6 +53,7 @@ function draw(items) {
   $("programme").replaceChildren(...sections);
   show($("status"), items.length ? "" : "Nothing in the programme for this choice yet.");
   markLive();
+  markOccupancy();
 }
 
 // "Live now" on the sessions that are on (GET .../now), with how many are in the live room.
@@ -68,6 +69,26 @@ async function markLive(fetchNow = false) {
     item.classList.toggle("is-live", Boolean(s));
     badge.hidden = !s;
     badge.textContent = !s ? "" : s.presence ? `Live now · ${s.presence} here` : "Live now";
+  }
+}
+
+// On-site sessions with seats: how full, read with "live now" (GET .../occupancy).
+let full = [];
+async function markOccupancy(fetchNow = false) {
+  if (fetchNow) {
+    try { full = await api(`${base}/occupancy`); } catch { return; }
+  }
+  const counts = new Map(full.map((o) => [o.session_id, o]));
+  for (const item of document.querySelectorAll("li.session")) {
+    const o = counts.get(item.dataset.id);
+    let line = item.querySelector(".occupancy");
+    if (!o) { if (line) line.remove(); continue; }
+    if (!line) {
+      line = el("p", { class: "meta occupancy" });
+      item.querySelector("h3").after(line);
+    }
+    const waiting = o.waiting ? `, ${o.waiting} waiting` : "";
+    line.textContent = `${o.reserved} / ${o.capacity} seats taken, ${o.checked_in} in${waiting}`;
   }
 }
 
@@ -113,8 +134,8 @@ async function main() {
   $("filters").addEventListener("change", load);
   if (recall(`attendee:${slug}`)) document.querySelector('nav a[href$="/register"]')?.remove();
   await load();
-  await markLive(true);
-  setInterval(() => markLive(true), NOW_EVERY_MS);
+  await Promise.all([markLive(true), markOccupancy(true)]);
+  setInterval(() => { markLive(true); markOccupancy(true); }, NOW_EVERY_MS);
 }
 
 main();
