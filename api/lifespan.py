@@ -168,7 +168,13 @@ async def start_live(app: FastAPI) -> None:
         app.state.live, app.state.redis, settings.redis_prefix
     )
     await endings.start()
-    app.state.live_unsubscribe = effects.on_access_ended(endings.ended)
+    stops = (effects.on_access_ended(endings.ended), effects.on_attendee_told(endings.told))
+
+    def unsubscribe() -> None:
+        for stop in stops:
+            stop()
+
+    app.state.live_unsubscribe = unsubscribe
 
 
 async def stop_live(app: FastAPI) -> None:

@@ -12,14 +12,17 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 Effect = Callable[[], Awaitable[None]]
 Ended = Callable[[uuid.UUID], Awaitable[None]]
+Told = Callable[[uuid.UUID, dict[str, Any]], Awaitable[None]]
 _KEY = "festival.effects"
 log = logging.getLogger(__name__)
 _ended: list[Ended] = []
+_told: list[Told] = []
 
 
 def defer(session: AsyncSession, effect: Effect) -> None:
@@ -75,5 +78,26 @@ def access_ended(session: AsyncSession, subject_id: uuid.UUID) -> None:
                 await listener(subject_id)
             except Exception:
                 log.exception("an access-ended listener failed")
+
+    defer(session, _tell)
+
+
+def on_attendee_told(listener: Told) -> Callable[[], None]:
+    """Call ``listener(subject_id, notice)`` after each commit that has news for one
+    attendee (a seat that came free for them); returns the unsubscription. The live
+    runtime listens, to show it on the attendee's open live pages."""
+    _told.append(listener)
+    return lambda: _told.remove(listener) if listener in _told else None
+
+
+def tell_attendee(session: AsyncSession, subject_id: uuid.UUID, notice: dict[str, Any]) -> None:
+    """Tell the listeners ``notice`` for ``subject_id`` once this session commits."""
+
+    async def _tell() -> None:
+        for listener in list(_told):
+            try:
+                await listener(subject_id, notice)
+            except Exception:
+                log.exception("an attendee-told listener failed")
 
     defer(session, _tell)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import math
 import uuid
@@ -223,6 +224,15 @@ class LiveRuntime:
             )
         self.hub.reserve(owner)
 
+    def tell(self, subject_id: uuid.UUID, notice: dict[str, Any]) -> int:
+        """Show ``notice`` on the attendee's open live sockets on this node (a
+        ``notice`` frame, outside the numbered events); how many sockets."""
+        frame = json.dumps({"type": "notice", "data": notice}, separators=(",", ":"))
+        clients = list(self.hub.owners.get(str(subject_id), ()))
+        for client in clients:
+            client.push(frame)
+        return len(clients)
+
     def end_access(self, subject_id: uuid.UUID) -> None:
         """Close the sockets of a registration (or token) whose access ended, on this node."""
         now = self.hub.clock()
@@ -398,9 +408,17 @@ class AccessEndings:
 
     async def ended(self, subject_id: uuid.UUID) -> None:
         self.runtime.end_access(subject_id)
+        await self._publish(str(subject_id))
+
+    async def told(self, subject_id: uuid.UUID, notice: dict[str, Any]) -> None:
+        """A notice for one attendee: this node's sockets, and every other node's."""
+        self.runtime.tell(subject_id, notice)
+        await self._publish(json.dumps({"tell": str(subject_id), "notice": notice}))
+
+    async def _publish(self, message: str) -> None:
         if self.redis is not None:
             try:
-                await self.redis.publish(self.channel, str(subject_id))
+                await self.redis.publish(self.channel, message)
             except Exception as exc:
                 log.warning("access-ended not published to other nodes: %s", exc)
 
@@ -427,6 +445,11 @@ class AccessEndings:
 
     def _end(self, data: bytes | str) -> None:
         raw = data.decode() if isinstance(data, bytes) else data
+        if raw.startswith("{"):  # a notice for one attendee (told), not an ending
+            with contextlib.suppress(ValueError, KeyError, TypeError):
+                message = json.loads(raw)
+                self.runtime.tell(uuid.UUID(message["tell"]), dict(message["notice"]))
+            return
         try:
             subject_id = uuid.UUID(raw)
         except ValueError:

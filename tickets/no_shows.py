@@ -40,6 +40,7 @@ from sqlalchemy import Select, func, or_, select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from festival import effects
 from festival.db import utcnow
 from festival.models import Festival
 from schedule.models import Room, Session
@@ -141,6 +142,13 @@ async def _sweep(session: AsyncSession, sweep: _Sweep, now: datetime) -> int:
 
     async def come_now(session: AsyncSession, promoted: SeatReservation) -> None:
         await _tell(session, sweep, promoted.registration_id, "come_now", fill)
+        notice = {
+            "kind": "seat.confirmed",
+            "session_id": str(session_id),
+            "title": sweep.programme.title,
+            "text": f"A seat in {sweep.programme.title!r} is yours: come now.",
+        }
+        effects.tell_attendee(session, promoted.registration_id, notice)  # on their live page
 
     moved = 0
     for reservation_id, registration_id in absent:

@@ -184,6 +184,10 @@ function onEvent(type, data) {
     if (entry) { entry.shown = data; drawPoll(entry); }
   } else if (type === "session.settings") {
     preModeration = data.pre_moderation;
+  } else if (type === "notice") { // news for this attendee only (a seat came free for them)
+    $("notice").textContent = data.text;
+    $("notice").hidden = false;
+    announce(data.text);
   }
 }
 
