@@ -19,7 +19,9 @@ For each: p50 and p99 over every arrival, the time until the last socket had
 the frame (median over the rounds), how many frames each socket received per
 round (from just before the approve until 0.3 s after the last arrival), the
 server's CPU per round in the same window (from /proc), memory per idle socket,
-and whether every socket got every frame.
+and whether every socket got every frame. Then, for ours, 10 s of people
+coming (5 a second for 5 s) and going (as many, as fast), with no question:
+the frames each socket got and the server's CPU per second meanwhile.
 Run: `.venv/bin/python -m bench.ws_ordinary [--sizes 1000,5000,10000] [--rounds 20]`
 (the same as `python -m bench.ws_fanout --clients ordinary`).
 Only 127.0.0.0/8 is touched; every wait is bounded.
@@ -53,6 +55,12 @@ ROUNDS = 20
 WARMUP = 1
 SOCKETS_PER_TOKEN = 4  # the live limits allow 5 per attendee token
 AFTER = 0.3  # seconds a round goes on after the last arrival: late frames count too
+# Then people come and go with no question: one joins every CHURN_EVERY seconds
+# for half of CHURN_SECONDS, then they leave at the same pace (at most 40: the
+# askers' tokens); the frames each socket gets meanwhile are what presence costs
+# the room.
+CHURN_SECONDS = 10.0
+CHURN_EVERY = 0.2
 MARK = "\x00marker\x00"  # where our frame's marker goes in the raw server's copy
 
 
@@ -156,6 +164,8 @@ async def _serve(conn: Connection, local_ip: str) -> None:
             conn.send(True)
         elif name == "arrivals":
             conn.send(await crowd.arrivals())
+        elif name == "tally":
+            conn.send(dict(Counter(crowd.frames)))
         elif name == "close_all":
             await crowd.close_all()
             conn.send(True)
@@ -229,6 +239,22 @@ class Stage:
             conn.send(json.dumps(frame))
             return str(_until(conn, marker)["data"]["question"]["id"])
 
+    def churn(self, seconds: float, every: float) -> int:
+        """People arrive, one every ``every`` seconds for half of ``seconds``, then leave
+        at the same pace, as at the start and end of a talk; how many came."""
+        came: list[SyncConnection] = []
+        start, steps = time.monotonic(), int(seconds / 2 / every)
+        for step in range(2 * steps):
+            if step < steps:
+                raw = self.setup.askers[step % len(self.setup.askers)]
+                conn = sync_connect(self.setup.ws_url(self.port, raw), max_queue=None)
+                conn.recv(timeout=30)  # the snapshot: joined
+                came.append(conn)
+            else:
+                came.pop().close()
+            time.sleep(max(0.0, start + (step + 1) * every - time.monotonic()))
+        return steps
+
     def approve(self, question_id: str, marker: str) -> None:
         data = {"question_id": question_id, "action": "approve"}
         self.moderator.send(json.dumps({"type": "question.moderate", "id": marker, "data": data}))
@@ -238,6 +264,24 @@ class Stage:
 
     def close(self) -> None:
         self.moderator.close()
+
+
+def _churn(pool: Any, stage: Stage, pid: int) -> dict[str, Any]:
+    """Frames each socket got, and the server's CPU, while people come and go."""
+    pool.ask("expect", "")
+    cpu, t0 = cpu_ms(pid), time.monotonic()
+    joins = stage.churn(CHURN_SECONDS, CHURN_EVERY)
+    time.sleep(AFTER)
+    (frames,) = pool.ask("tally")
+    seconds = time.monotonic() - t0
+    total = sum(frames.values())
+    mean = sum(k * v for k, v in frames.items()) / max(1, total)
+    return {
+        "joins": joins,
+        "seconds": round(seconds, 1),
+        "frames_per_socket": round(mean, 1),
+        "cpu_ms_per_s": round((cpu_ms(pid) - cpu) / seconds, 1),
+    }
 
 
 def _summary(rounds: list[dict[str, Any]], t0s: list[float], cpus: list[float]) -> dict[str, Any]:
@@ -313,6 +357,8 @@ def run_size(n: int, base: int, tmp: Path, db_url: str | None, rounds: int) -> d
             if spy is not None:
                 spy.send_signal(signal.SIGINT)
                 spy.wait(60)
+            result["churn"] = _churn(pool, stage, server.pid)
+            log(f"ordinary n={n}: churn {result['churn']}")
             stage.close()
             result["ours"] = _summary(replies, t0s, cpus)
             result["frame_bytes"] = len(sample.replace(MARK, marker).encode())
