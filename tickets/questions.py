@@ -100,16 +100,20 @@ async def create(
 
 
 async def _managed_question(
-    session: AsyncSession, principal: Principal, slug: str, question_id: uuid.UUID
+    session: AsyncSession,
+    principal: Principal,
+    slug: str,
+    question_id: uuid.UUID,
+    *,
+    archived_too: bool = False,
 ) -> RegistrationQuestion:
     festival = await get_managed_festival(session, principal, slug, Permission.ATTENDEES)
-    question = await session.scalar(
-        select(RegistrationQuestion).where(
-            RegistrationQuestion.id == question_id,
-            RegistrationQuestion.festival_id == festival.id,
-            RegistrationQuestion.archived_at.is_(None),
-        )
+    found = select(RegistrationQuestion).where(
+        RegistrationQuestion.id == question_id, RegistrationQuestion.festival_id == festival.id
     )
+    if not archived_too:
+        found = found.where(RegistrationQuestion.archived_at.is_(None))
+    question = await session.scalar(found)
     if question is None:
         raise NotFound(f"No question {question_id}")
     return question
@@ -140,14 +144,7 @@ async def archive(
     session: AsyncSession, principal: Principal, slug: str, question_id: uuid.UUID
 ) -> None:
     """Take a question off the form; its answers stay, readable. Twice is once."""
-    festival = await get_managed_festival(session, principal, slug, Permission.ATTENDEES)
-    question = await session.scalar(
-        select(RegistrationQuestion).where(
-            RegistrationQuestion.id == question_id, RegistrationQuestion.festival_id == festival.id
-        )
-    )
-    if question is None:
-        raise NotFound(f"No question {question_id}")
+    question = await _managed_question(session, principal, slug, question_id, archived_too=True)
     if question.archived_at is None:
         question.archived_at = utcnow()
         await session.flush()
