@@ -187,6 +187,7 @@ def new_token(
         "session_ids": session_ids,
         "subject_id": subject_id,
         "label": label,
+        "device": None,
         "expires_at": expires_at,
         "revoked_at": None,
         "created_at": utcnow(),

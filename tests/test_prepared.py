@@ -61,6 +61,7 @@ async def test_an_insert_in_autocommit_is_durable_and_typed(backend: Backend) ->
         "session_ids": ["x"],
         "subject_id": None,
         "label": "Door ✓",
+        "device": None,
         "expires_at": None,
         "revoked_at": None,
         "created_at": datetime.now(UTC),

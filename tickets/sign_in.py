@@ -113,8 +113,6 @@ async def sign_in(session: AsyncSession, code: str, device: str | None, now: dat
         for kind in ("attendee", "feed")
     ]
     rows = [row for row, _ in tokens]
-    for row in rows:
-        row["device"] = None
     rows[0]["device"] = (device or "").strip()[:200] or DEFAULT_DEVICE
     rows[1]["created_at"] = rows[0]["created_at"]  # one device: ended together
     await session.execute(queries.INSERT_TOKENS, rows)

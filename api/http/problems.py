@@ -213,6 +213,14 @@ def install(app: FastAPI) -> None:
         )
 
 
+# A route that redeems an e-mailed one-time code: used, expired or unknown is 410.
+LINK_EXPIRED: dict[int | str, dict[str, Any]] = {
+    410: {
+        "model": Problem,
+        "description": "The link was used or has expired",
+        "content": {PROBLEM: {}},
+    }
+}
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     status: {"model": Problem, "description": text, "content": {PROBLEM: {}}}
     for status, text in {

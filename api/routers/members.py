@@ -7,7 +7,7 @@ import uuid
 from fastapi import APIRouter, Response
 
 from api.http.deps import OrganiserDep, SessionDep, SettingsDep
-from api.http.problems import ERROR_RESPONSES, Problem
+from api.http.problems import ERROR_RESPONSES, LINK_EXPIRED
 from api.http.routing import JSONRoute
 from festival import members
 from festival.schemas import (
@@ -63,7 +63,7 @@ async def remove(
 @router.post(
     "/invitations/accept",
     summary="Accept an invitation by the code from its e-mailed link: an organiser token",
-    responses={410: {"model": Problem, "description": "The link was used or has expired"}},
+    responses=LINK_EXPIRED,
 )
 async def accept(body: InvitationAccept, session: SessionDep) -> InvitationAccepted:
     return await members.accept(session, body.code, body.password, body.name)

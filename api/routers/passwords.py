@@ -6,7 +6,7 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
 from api.http.deps import SessionDep, SettingsDep
-from api.http.problems import ERROR_RESPONSES, Problem
+from api.http.problems import ERROR_RESPONSES, LINK_EXPIRED
 from api.http.routing import JSONRoute
 from festival import passwords
 from festival.schemas import PasswordResetAsk, PasswordResetAsked, PasswordSet, TokenReply
@@ -30,7 +30,7 @@ async def ask(body: PasswordResetAsk, session: SessionDep, settings: SettingsDep
 @router.post(
     "/password",
     summary="Set a new password with the code from the e-mailed link; signs in",
-    responses={410: {"model": Problem, "description": "The link was used or has expired"}},
+    responses=LINK_EXPIRED,
 )
 async def set_password(body: PasswordSet, session: SessionDep) -> TokenReply:
     return TokenReply(access_token=await passwords.reset(session, body.code, body.password))

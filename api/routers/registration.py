@@ -22,7 +22,7 @@ from api.http.deps import (
 )
 from api.http.idempotency import IdempotencyDep
 from api.http.limits import LimiterDep, too_many
-from api.http.problems import ERROR_RESPONSES, Problem
+from api.http.problems import ERROR_RESPONSES, LINK_EXPIRED
 from api.http.routing import JSONRoute
 from festival.db import utcnow
 from festival.schemas import Page
@@ -95,7 +95,7 @@ async def register(
     status_code=201,
     response_model=RegistrationIssued,
     summary="Confirm a registration by the code from its e-mailed link",
-    responses={410: {"model": Problem, "description": "The link was used or has expired"}},
+    responses=LINK_EXPIRED,
 )
 async def confirm(body: RegistrationConfirm, session: SessionDep) -> RegistrationIssued:
     return await confirmation.confirm(session, body.code, utcnow())

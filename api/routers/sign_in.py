@@ -10,7 +10,7 @@ from api.http.answers import letters_allowed
 from api.http.client_address import ClientAddressDep
 from api.http.deps import AttendeeDep, ReadSessionDep, SessionDep, SettingsDep
 from api.http.limits import LimiterDep, too_many
-from api.http.problems import ERROR_RESPONSES, Problem
+from api.http.problems import ERROR_RESPONSES, LINK_EXPIRED
 from api.http.routing import JSONRoute
 from festival.db import utcnow
 from festival.limits import ACCESS_LINK_ADDRESS, address_key
@@ -59,7 +59,7 @@ async def access_link(
     "/auth/attendee",
     status_code=201,
     summary="Sign this device in with the code from an e-mailed link",
-    responses={410: {"model": Problem, "description": "The link was used or has expired"}},
+    responses=LINK_EXPIRED,
 )
 async def attendee(body: AttendeeSignIn, session: SessionDep) -> SignedIn:
     return await sign_in.sign_in(session, body.code, body.device, utcnow())
