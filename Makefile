@@ -30,8 +30,12 @@ run: $(STAMP)
 system-packages:
 	@sh tests/system-packages.sh
 
+# Two workers (pytest-xdist, a file per worker at a time: module fixtures are made
+# once), then, alone, the tests marked serial: those that time something or start
+# servers of their own. Exit 5 is "none of those selected" (PYTEST_ARGS=tests/x).
 test: $(STAMP) system-packages
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest -n 2 --dist loadfile -m "not serial" $(PYTEST_ARGS)
+	$(BIN)/pytest -m serial $(PYTEST_ARGS) || [ $$? -eq 5 ]
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -18,7 +18,7 @@ from tests.faults.cluster import Cluster
 from tests.faults.scenes import scene
 from tests.faults.viewers import Viewer
 
-pytestmark = [pytest.mark.faults, pytest.mark.slow]
+pytestmark = [pytest.mark.faults, pytest.mark.slow, pytest.mark.serial]
 
 
 async def _storm(

@@ -23,7 +23,7 @@ from tests.faults.cluster import Cluster
 from tests.faults.scenes import scene
 from tests.realtime.nodes import Node
 
-pytestmark = [pytest.mark.faults, pytest.mark.slow]
+pytestmark = [pytest.mark.faults, pytest.mark.slow, pytest.mark.serial]
 
 
 @dataclass

@@ -15,7 +15,7 @@ from tests.faults.cluster import Cluster
 from tests.faults.scenes import metrics, readiness, scene, wait_ready
 from tests.faults.viewers import Viewer
 
-pytestmark = [pytest.mark.faults, pytest.mark.slow]
+pytestmark = [pytest.mark.faults, pytest.mark.slow, pytest.mark.serial]
 # The bound: after a Redis restart, an approval on node a reaches node b's
 # sockets within one second.
 DELIVERY_BOUND = 1.0

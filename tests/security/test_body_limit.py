@@ -193,6 +193,7 @@ async def test_serve_answers_503_beyond_its_connection_limit(
 
 
 @pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+@pytest.mark.serial  # a 1 s deadline against a 3.6 s trickle: alone, not beside another worker
 async def test_serve_closes_connections_whose_headers_are_late(
     backend: Backend, tmp_path: Path
 ) -> None:

@@ -16,6 +16,7 @@ import statistics
 import time
 
 import httpx
+import pytest
 
 from festival.limits import SIGN_IN_ACCOUNT, SIGN_IN_ADDRESS
 from festival.settings import Settings
@@ -113,6 +114,7 @@ async def test_with_rate_limits_off_nothing_is_refused(
 
 
 @SQLITE_ONLY  # Argon2 and the event loop, whatever the database
+@pytest.mark.serial  # it times: alone, not beside another worker
 async def test_six_sign_ins_at_once_leave_the_event_loop_free(
     settings: Settings, backend: Backend
 ) -> None:
@@ -160,6 +162,7 @@ async def _healthz_while_signing_in(
 
 
 @SQLITE_ONLY  # Argon2 and the event loop, whatever the database
+@pytest.mark.serial  # it times: alone, not beside another worker
 async def test_an_unknown_email_takes_as_long_as_a_known_one(
     settings: Settings, backend: Backend
 ) -> None:
