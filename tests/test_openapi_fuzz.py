@@ -39,7 +39,7 @@ async def test_no_operation_answers_5xx_or_breaks_its_schema(
         "--phases",
         "examples,fuzzing",
         "--max-time",
-        "25",
+        "15",
         "--request-timeout",
         "10",
         "--header",

@@ -56,9 +56,10 @@ def test_connections_are_spread_over_both_workers(
     for connection in connections:
         connection.request("GET", "/healthz")
         assert connection.getresponse().read() == b'{"status":"ok"}'
-    held = _established(port)
     workers = _listening(port)
-    assert set(held) <= workers
+    # Only the server's processes: another's outgoing connection may have this
+    # number as its own (ephemeral) port.
+    held = {pid: n for pid, n in _established(port).items() if pid in workers}
     assert all(held.get(pid, 0) >= 4 for pid in workers), held  # 32 by a hash: never 28 to 4
     for connection in connections:
         connection.close()
