@@ -70,6 +70,9 @@ async def test_a_second_device_signs_in_by_the_emailed_link_and_asks_under_the_s
     await phone.goto(f"/f/{slug}/ticket")
     await expect(phone.locator("#no-token")).to_be_visible()
     await phone.get_by_role("link", name="Send me my link").click()
+    # The page's script is in once it has named the festival (a click before would
+    # submit the bare form).
+    await expect(phone.locator("#festival-name")).to_have_text("Online Day")
     await phone.get_by_label("E-mail you registered with").fill("ada@example.org")
     await phone.get_by_role("button", name="Send me my link").click()
     await expect(phone.locator("#link-sent")).to_contain_text("a sign-in link is on its way")

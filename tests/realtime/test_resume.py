@@ -13,7 +13,7 @@ from tests.realtime.clients import LiveClient
 
 
 async def _no_pre_moderation(server: LiveServer, live: Live) -> None:
-    async with httpx.AsyncClient(base_url=server.url) as http:
+    async with httpx.AsyncClient(base_url=server.url, timeout=30) as http:
         response = await http.patch(
             f"/api/v1/sessions/{live.session_id}/live",
             json={"pre_moderation": False},
