@@ -14,6 +14,7 @@ import asyncio
 import json
 import uuid
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
 
@@ -181,8 +182,18 @@ async def test_the_organiser_may_let_the_waiting_list_into_live_sessions(
 @pytest.fixture
 async def two_nodes(settings: Settings, redis_url: str) -> AsyncIterator[tuple[int, int, FastAPI]]:
     """Two apps (ports), each its own hub, on one database and one Redis."""
+    async with _nodes(settings, redis_url) as nodes:
+        yield nodes
+
+
+@asynccontextmanager
+async def _nodes(
+    settings: Settings, redis_url: str, **changes: Any
+) -> AsyncIterator[tuple[int, int, FastAPI]]:
+    """Two apps served on loopback sharing one Redis (a prefix of their own, wiped
+    after): their ports, and the second app."""
     prefix = f"test-{uuid.uuid4().hex}"
-    shared = settings.model_copy(update={"redis_url": redis_url, "redis_prefix": prefix})
+    shared = settings.model_copy(update={"redis_url": redis_url, "redis_prefix": prefix, **changes})
     one, two = create_app(shared), create_app(shared)
     try:
         async with (
@@ -229,38 +240,21 @@ async def test_joins_of_one_token_are_counted_across_nodes(
     """The shared limiter counts a token's joins on every node: with 3 a minute,
     the fourth join is refused whichever node it reaches (each node's own bucket
     would let ten through)."""
-    prefix = f"test-{uuid.uuid4().hex}"
-    shared = settings.model_copy(
-        update={
-            "redis_url": redis_url,
-            "redis_prefix": prefix,
-            "rate_limits": True,
-            "live_joins_per_minute": 3,
-        }
-    )
-    one, two = create_app(shared), create_app(shared)
-    try:
-        async with (
-            uvicorn_in_loop(one, timeout_keep_alive=60) as a,
-            uvicorn_in_loop(two, timeout_keep_alive=60) as b,
-            httpx.AsyncClient(base_url=f"http://127.0.0.1:{a}", timeout=30) as http,
-        ):
-            made, _ = await open_festival(http, backend.engine)
-            session_id = await _live_qa_session(backend, made["id"])
-            raw = (await registered(http, made["slug"]))["attendee_token"]
-            for port in (a, b, a):
-                client = await LiveClient.open(f"ws://127.0.0.1:{port}", session_id, raw)
-                await client.event("snapshot")
-                await client.close()
-            with pytest.raises(InvalidStatus) as caught:
-                await LiveClient.open(f"ws://127.0.0.1:{b}", session_id, raw)
-            assert caught.value.response.status_code == 429
-            other = (await registered(http, made["slug"]))["attendee_token"]
-            fine = await LiveClient.open(f"ws://127.0.0.1:{b}", session_id, other)
-            await fine.event("snapshot")
-            await fine.close()
-    finally:
-        redis = Redis.from_url(redis_url)
-        for key in await redis.keys(f"{prefix}:*"):
-            await redis.delete(key)
-        await redis.aclose()
+    async with (
+        _nodes(settings, redis_url, rate_limits=True, live_joins_per_minute=3) as (a, b, _),
+        httpx.AsyncClient(base_url=f"http://127.0.0.1:{a}", timeout=30) as http,
+    ):
+        made, _ = await open_festival(http, backend.engine)
+        session_id = await _live_qa_session(backend, made["id"])
+        raw = (await registered(http, made["slug"]))["attendee_token"]
+        for port in (a, b, a):
+            client = await LiveClient.open(f"ws://127.0.0.1:{port}", session_id, raw)
+            await client.event("snapshot")
+            await client.close()
+        with pytest.raises(InvalidStatus) as caught:
+            await LiveClient.open(f"ws://127.0.0.1:{b}", session_id, raw)
+        assert caught.value.response.status_code == 429
+        other = (await registered(http, made["slug"]))["attendee_token"]
+        fine = await LiveClient.open(f"ws://127.0.0.1:{b}", session_id, other)
+        await fine.event("snapshot")
+        await fine.close()
