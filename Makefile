@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test system-packages lint lock bench clean
+.PHONY: run test system-packages lint lock bench bench-peers clean
 
 # The venv carries its own pinned uv, so nothing is needed beyond python3 with venv.
 $(UV):
@@ -55,6 +55,17 @@ bench: $(STAMP)
 	@command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk) \
 		|| echo "bench: install wrk (apt-get install wrk) for the HTTP load benchmarks"
 	$(BIN)/python -m bench
+
+# Festival's door and registration beside pretix's (issue 18), in one run: pretix
+# from PyPI into bench/peers/pretix/.venv (pinned there), the machine's PostgreSQL
+# and Redis (Redis dbs 10 to 12). Not part of `make bench` or `make test`.
+PRETIX_STAMP := bench/peers/pretix/.venv/.installed
+$(PRETIX_STAMP): bench/peers/pretix/install.sh bench/peers/pretix/constraints.txt
+	sh bench/peers/pretix/install.sh
+
+bench-peers: $(STAMP) $(PRETIX_STAMP)
+	@command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
+	$(BIN)/python -m bench.peers $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) festival.db festival.db-* .mypy_cache .ruff_cache
