@@ -4,13 +4,14 @@
         --orders 8200 --out seed.json
 
 Makes what ``bench.checkin`` and ``bench.registration`` make for Festival: an
-organizer, a live event with one free admission product, a quota of
-1,000,000 places for it (Festival's registration festival has the same
-capacity), a check-in list covering all products, ``--orders`` paid orders of
-one position each for the door (bulk inserts, like ``bench.checkin.seed_tickets``:
-the API would take minutes for them), and a team API token with every
-permission. Writes a JSON file: the token, the organizer and event slugs, the
-ids of the product and the check-in list, and the positions' ticket secrets.
+organizer and two live events (the door's, the registration's), each with one
+free admission product, a quota of 1,000,000 places (Festival's registration
+festival has the same capacity) and a check-in list covering all products;
+``--orders`` paid orders of one position each at the door's event (bulk
+inserts, like ``bench.checkin.seed_tickets``: the API would take minutes for
+them); and a team API token with every permission. Writes a JSON file: the
+token, the organizer's slug, the door's check-in list and the positions' ticket
+secrets, the registration event's slug and product.
 
 This file imports Django and pretix, which live only in pretix's venv; the
 project's venv never imports it (mypy checks only the project's packages).
@@ -52,25 +53,36 @@ SECRET_CHARS = "abcdefghjkmnpqrstuvwxyz23456789"
 CAPACITY = 1_000_000
 
 
+def event(organizer: Organizer, slug: str) -> tuple[Event, Item]:
+    """A live event with a free admission product, CAPACITY places and a door list."""
+    start = now() + timedelta(days=30)
+    made = Event.objects.create(
+        organizer=organizer,
+        name=f"Bench Festival {slug}",
+        slug=slug,
+        date_from=start,
+        date_to=start + timedelta(days=1),
+        currency="EUR",
+        live=True,
+    )
+    item = Item.objects.create(
+        event=made, name="Admission", default_price=Decimal("0.00"), admission=True
+    )
+    quota = Quota.objects.create(event=made, name="Places", size=CAPACITY)
+    quota.items.add(item)
+    CheckinList.objects.create(event=made, name="Door", all_products=True)
+    return made, item
+
+
 def seed(orders: int) -> dict[str, object]:
     with scopes_disabled(), transaction.atomic():
         organizer = Organizer.objects.create(name="Bench", slug="bench")
-        start = now() + timedelta(days=30)
-        event = Event.objects.create(
-            organizer=organizer,
-            name="Bench Festival",
-            slug="festival",
-            date_from=start,
-            date_to=start + timedelta(days=1),
-            currency="EUR",
-            live=True,
-        )
-        item = Item.objects.create(
-            event=event, name="Admission", default_price=Decimal("0.00"), admission=True
-        )
-        quota = Quota.objects.create(event=event, name="Places", size=CAPACITY)
-        quota.items.add(item)
-        door = CheckinList.objects.create(event=event, name="Door", all_products=True)
+        # Two events, as bench.checkin and bench.registration use two festivals: the
+        # door's holds the seeded orders, registration's starts empty (pretix counts
+        # a quota's sold places on every order).
+        door_event, door_item = event(organizer, "door")
+        signup_event, signup_item = event(organizer, "signup")
+        door = door_event.checkin_lists.get()
         team = Team.objects.create(
             organizer=organizer,
             name="Bench",
@@ -88,7 +100,7 @@ def seed(orders: int) -> dict[str, object]:
         paid = Order.objects.bulk_create(
             [
                 Order(
-                    event=event,
+                    event=door_event,
                     organizer=organizer,
                     code=code,
                     status=Order.STATUS_PAID,
@@ -110,7 +122,7 @@ def seed(orders: int) -> dict[str, object]:
                     order=order,
                     organizer=organizer,
                     positionid=1,
-                    item=item,
+                    item=door_item,
                     price=Decimal("0.00"),
                     tax_rate=Decimal("0.00"),
                     tax_value=Decimal("0.00"),
@@ -126,10 +138,10 @@ def seed(orders: int) -> dict[str, object]:
     return {
         "token": token.token,
         "organizer": organizer.slug,
-        "event": event.slug,
-        "item": item.pk,
         "list": door.pk,
         "secrets": secrets,
+        "signup_event": signup_event.slug,
+        "signup_item": signup_item.pk,
     }
 
 
