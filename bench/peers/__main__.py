@@ -29,7 +29,7 @@ successes are counted in its own database too. The last lines are the
 verdicts on the issue's targets, every pair having to meet each.
 
     .venv/bin/python -m bench.peers [--pg-url URL] [--redis-url URL] [--duration 15]
-        [--connections 32] [--pairs 2]
+        [--connections 32] [--pairs 2] [--lock /tmp/festival-bench.lock]
 
 ``make bench-peers`` installs pretix first (``bench/peers/pretix/install.sh``).
 """
@@ -146,6 +146,7 @@ host={host}
 port={port}
 
 [mail]
+; nothing is mailed: the orders API sends no e-mail unless asked (send_email)
 from=bench@pretix.invalid
 host=127.0.0.1
 port=25
@@ -192,8 +193,7 @@ class Run:
     result: WrkResult
     cpu_ms: float | None = None  # server CPU per request (all processes)
     stored: int | None = None  # successes the server's database gained meanwhile
-
-    duration: float = 0.0
+    duration: float = 0.0  # of the wrk run, seconds
 
     @property
     def ok_rps(self) -> float:
