@@ -185,8 +185,10 @@ class Channel:
         self.log = ChannelLog(buffer, last_seq, base)
         self.on_reset = on_reset
         self.generation = 0  # raised by each reset
-        self.clients: dict[str, set[Client]] = {"attendee": set(), "moderator": set()}
-        self.clients["projector"] = set()
+        # Each role's sockets in the order they joined (a dict used as an ordered set):
+        # a fan-out writes to them in that order, as `websockets.broadcast` does.
+        self.clients: dict[str, dict[Client, None]] = {"attendee": {}, "moderator": {}}
+        self.clients["projector"] = {}
         self.coalescer = Coalescer(interval)
         self.headcount = Coalescer(interval)  # presence alone, on its own cadence
         self.presence_version = 0
@@ -327,7 +329,7 @@ class Hub:
             self.release(owner)
             raise
         client = Client(self, channel, transport, role, owner, snapshot)
-        channel.clients[role].add(client)
+        channel.clients[role][client] = None
         if owner is not None:
             self.owners.setdefault(owner, set()).add(client)
             self.release(owner)
@@ -342,7 +344,7 @@ class Hub:
             else:
                 client.queue.extend(visible_frames(role, missed))
         except BaseException:
-            channel.clients[role].discard(client)
+            channel.clients[role].pop(client, None)
             self._disown(client)
             raise
         client.joined = True
@@ -471,7 +473,7 @@ class Hub:
         if client.closed:
             return
         client.closed, client.fast = True, None
-        client.channel.clients[client.role].discard(client)
+        client.channel.clients[client.role].pop(client, None)
         self._disown(client)
         self._presence_changed(client.channel)
         if stop_writer:
