@@ -18,12 +18,18 @@ measures with N such clients in one (plain asyncio) client process:
 For each: p50 and p99 over every arrival, the time until the last socket had
 the frame (median over the rounds), how many frames each socket received per
 round (from just before the approve until 0.3 s after the last arrival), the
-server's CPU per round in the same window (from /proc), memory per idle socket,
-and whether every socket got every frame. Then, for ours, 10 s of people
-coming (5 a second for 5 s) and going (as many, as fast), with no question:
-the frames each socket got and the server's CPU per second meanwhile.
+server's CPU per round in the same window (from /proc; median and mean: the
+keepalive pings come in bursts where sockets opened in one, and a median can
+step over them), memory per idle socket, the server's CPU per second while the
+sockets only keep alive (over one whole 20 s ping period), and whether every
+socket got every frame. Then, for ours, 10 s of people coming (5 a second for
+5 s) and going (as many, as fast), with no question: the frames each socket got
+and the server's CPU per second meanwhile.
 Run: `.venv/bin/python -m bench.ws_ordinary [--sizes 1000,5000,10000] [--rounds 20]`
-(the same as `python -m bench.ws_fanout --clients ordinary`).
+(the same as `python -m bench.ws_fanout --clients ordinary`). To profile the
+servers during the rounds: ``BENCH_PYSPY=path/to/py-spy`` (Python stacks, to
+``BENCH_PYSPY_OUT-ours.txt`` and ``-raw.txt``) or ``BENCH_PERF=/tmp/prefix``
+(``perf record``, native and kernel frames too).
 Only 127.0.0.0/8 is touched; every wait is bounded.
 """
 
@@ -61,6 +67,8 @@ AFTER = 0.3  # seconds a round goes on after the last arrival: late frames count
 # the room.
 CHURN_SECONDS = 10.0
 CHURN_EVERY = 0.2
+KEEPALIVE = 20  # seconds between pings, each way: both servers' and the clients' default
+IDLE_SECONDS = float(os.environ.get("BENCH_IDLE_SECONDS", KEEPALIVE))
 MARK = "\x00marker\x00"  # where our frame's marker goes in the raw server's copy
 
 
@@ -194,13 +202,30 @@ def cpu_ms(pid: int) -> float:
     return total / 1e6
 
 
-def profiler(pid: int) -> subprocess.Popen[bytes] | None:
-    """py-spy on the server for the timed rounds, when BENCH_PYSPY names its binary
-    (collapsed stacks to BENCH_PYSPY_OUT); None otherwise."""
+def idle_cpu(pid: int, seconds: float = IDLE_SECONDS) -> float:
+    """The server's CPU per second while its sockets only keep alive (pings both ways).
+
+    Both ends ping each socket every 20 s from the moment it opened, so a window
+    of one whole period holds one ping each way per socket, however the opening
+    of the sockets was spread (ours take longer to open: each join reads the
+    database). Any shorter window could fall between two servers' bursts.
+    """
+    cpu = cpu_ms(pid)
+    time.sleep(seconds)
+    return round((cpu_ms(pid) - cpu) / seconds, 1)
+
+
+def profiler(pid: int, side: str) -> subprocess.Popen[bytes] | None:
+    """py-spy on a server (``side``: ours or raw) for the timed rounds, when BENCH_PYSPY
+    names its binary (collapsed stacks to BENCH_PYSPY_OUT-side); None otherwise."""
+    if os.environ.get("BENCH_PERF"):  # native and kernel frames too: perf's own clock
+        out = os.environ["BENCH_PERF"] + f"-{side}.data"
+        command = ["perf", "record", "-q", "-e", "cpu-clock", "-F", "999", "-g"]
+        return subprocess.Popen([*command, "-o", out, "-p", str(pid)], stdout=subprocess.DEVNULL)
     exe = os.environ.get("BENCH_PYSPY")
     if not exe:
         return None
-    out = os.environ.get("BENCH_PYSPY_OUT", f"/tmp/festival-pyspy-{pid}.txt")
+    out = os.environ.get("BENCH_PYSPY_OUT", f"/tmp/festival-pyspy-{pid}") + f"-{side}.txt"
     command = [exe, "record", "-p", str(pid), "-o", out, "-f", "raw", "--nonblocking"]
     return subprocess.Popen([*command, "-r", "250"], stdout=subprocess.DEVNULL)
 
@@ -303,6 +328,8 @@ def _summary(rounds: list[dict[str, Any]], t0s: list[float], cpus: list[float]) 
         "frames_per_socket_round": dict(sorted(frames.items())),
         "frames_mean": round(sum(k * v for k, v in frames.items()) / max(1, total), 3),
         "cpu_ms_round": round(statistics.median(cpus), 1),
+        # The mean as well: keepalive pings come in bursts where sockets opened in one.
+        "cpu_ms_round_mean": round(statistics.fmean(cpus), 1),
     }
 
 
@@ -338,7 +365,7 @@ def run_size(n: int, base: int, tmp: Path, db_url: str | None, rounds: int) -> d
             stage = Stage(port, setup)
             time.sleep(2.0)  # the joins' presence count goes out before the timing
             replies, t0s, cpus = [], [], []
-            spy = profiler(server.pid)
+            spy = profiler(server.pid, "ours")
             for r in range(WARMUP + rounds):
                 marker = f"bench-{r:03d}-{time.monotonic_ns()}"
                 question = stage.ask(marker)
@@ -357,6 +384,7 @@ def run_size(n: int, base: int, tmp: Path, db_url: str | None, rounds: int) -> d
             if spy is not None:
                 spy.send_signal(signal.SIGINT)
                 spy.wait(60)
+            result["idle_cpu_ms_per_s"] = idle_cpu(server.pid)
             result["churn"] = _churn(pool, stage, server.pid)
             log(f"ordinary n={n}: churn {result['churn']}")
             stage.close()
@@ -376,6 +404,7 @@ def run_size(n: int, base: int, tmp: Path, db_url: str | None, rounds: int) -> d
             result["raw_kib_per_socket"] = round((rss_kib(raw.pid) - idle) / n, 1)
             trigger = ws_setup.RawTrigger(port)
             replies, t0s, cpus = [], [], []
+            spy = profiler(raw.pid, "raw")
             for r in range(WARMUP + rounds):
                 marker = f"bench-{r:03d}-{time.monotonic_ns()}"
                 pool.ask("expect", marker)
@@ -388,7 +417,11 @@ def run_size(n: int, base: int, tmp: Path, db_url: str | None, rounds: int) -> d
                     replies.append(reply)
                     t0s.append(t0)
                     cpus.append(cpu)
+            if spy is not None:
+                spy.send_signal(signal.SIGINT)
+                spy.wait(60)
             trigger.close()
+            result["raw_idle_cpu_ms_per_s"] = idle_cpu(raw.pid)
             result["raw"] = _summary(replies, t0s, cpus)
             log(f"ordinary n={n}: raw {result['raw']}")
             pool.ask("close_all", timeout=600)
