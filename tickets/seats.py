@@ -187,7 +187,14 @@ async def add_favourite(session: AsyncSession, principal: Principal, session_id:
 async def remove_favourite(
     session: AsyncSession, principal: Principal, session_id: uuid.UUID
 ) -> None:
+    """Unfavourite a session of the attendee's festival; one not favourited changes nothing.
+
+    Another festival's session is ``NotFound``, as when favouriting it: the
+    delete would touch only the caller's own rows, but a ``204`` would tell the
+    caller the id means something here.
+    """
     me = await attendees.attendee(session, principal)
+    await _festival_session(session, me.festival.id, session_id)
     await session.execute(
         delete(Favourite).where(
             Favourite.registration_id == me.registration.id, Favourite.session_id == session_id

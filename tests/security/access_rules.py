@@ -61,9 +61,7 @@ class Rule:
     ``also`` lists statuses an allowed caller may get besides 2xx/3xx (a conflict
     with the state an earlier allowed caller left); ``no_token`` the refusals of a
     caller without a valid token (the contract's 401, unless the row says why
-    not); ``any_id`` says the operation touches only the caller's own rows, so it
-    is a harmless no-op for an id of another festival; ``fresh`` gives the
-    operation attendees of its own.
+    not); ``fresh`` gives the operation attendees of its own.
     """
 
     allowed: frozenset[str]
@@ -72,7 +70,6 @@ class Rule:
     token_in: str = "header"
     also: frozenset[int] = frozenset()
     no_token: frozenset[int] = frozenset({401})
-    any_id: bool = False
     fresh: bool = False
 
 
@@ -219,11 +216,9 @@ RULES: dict[str, Rule] = {
     "PUT /api/v1/me/seats/{session_id}": Rule(ATTENDEE_A, params={"session_id": "workshop"}),
     "DELETE /api/v1/me/seats/{session_id}": Rule(ATTENDEE_A, params={"session_id": "workshop"}),
     "PUT /api/v1/me/favourites/{session_id}": Rule(ATTENDEE_A, params={"session_id": "workshop"}),
-    # Unfavouriting deletes the caller's own row, if any: 204 for any id, so B's
-    # attendee "succeeds" at A's session without touching or learning anything.
-    # (Releasing a seat checks the session's festival first: 404.)
+    # Unfavouriting, like releasing a seat, checks the session's festival first: 404.
     "DELETE /api/v1/me/favourites/{session_id}": Rule(
-        ATTENDEES, params={"session_id": "workshop"}, any_id=True
+        ATTENDEE_A, params={"session_id": "workshop"}
     ),
     # The feed's URL is its key: an unknown, revoked or missing one is no such feed.
     "GET /api/v1/me/agenda.ics": Rule(FEED_A, token_in="query", no_token=frozenset({404})),

@@ -91,6 +91,26 @@ async def test_favourites_are_idempotent_and_listed(
     assert (await client.get("/api/v1/me", headers=token)).json()["favourites"] == []
 
 
+async def test_unfavouriting_another_festivals_session_is_404_like_favouriting_it(
+    client: httpx.AsyncClient, backend: Backend
+) -> None:
+    made, _ = await open_festival(client, backend.engine)
+    other, _ = await open_festival(client, backend.engine)
+    talk = await programme_session(backend.engine, made["id"])
+    foreign = await programme_session(backend.engine, other["id"])
+    token = auth((await registered(client, made["slug"]))["attendee_token"])
+    theirs = auth((await registered(client, other["slug"]))["attendee_token"])
+    assert (await client.put(f"/api/v1/me/favourites/{foreign}", headers=theirs)).status_code == 204
+    for method in ("PUT", "DELETE"):
+        reply = await client.request(method, f"/api/v1/me/favourites/{foreign}", headers=token)
+        assert reply.status_code == 404, method
+        assert reply.headers["content-type"] == "application/problem+json"
+        assert [e["field"] for e in reply.json()["errors"]] == ["session_id"], method
+    # Not favourited, but of this festival: unfavouriting stays an idempotent 204.
+    assert (await client.delete(f"/api/v1/me/favourites/{talk}", headers=token)).status_code == 204
+    assert (await client.get("/api/v1/me", headers=theirs)).json()["favourites"] == [str(foreign)]
+
+
 async def test_cancelling_a_registration_releases_its_seats_to_the_waiting_list(
     client: httpx.AsyncClient, backend: Backend
 ) -> None:
