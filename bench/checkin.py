@@ -350,10 +350,24 @@ def run_wrk(
 def measured(
     served: Served, target: str, lua: str, env: dict[str, str], args: argparse.Namespace
 ) -> tuple[WrkResult, float]:
-    """wrk on ``target`` for ``args.duration``, and the server's CPU ms per request meanwhile."""
+    """wrk on ``target`` for ``args.duration``, and the server's CPU ms per request meanwhile.
+
+    With ``BENCH_PYSPY`` naming py-spy's binary, the server and its workers are
+    profiled meanwhile (collapsed stacks to ``BENCH_PYSPY_OUT``, default
+    /tmp/festival-pyspy-PID.txt).
+    """
+    spy = None
+    if exe := os.environ.get("BENCH_PYSPY"):
+        out = os.environ.get("BENCH_PYSPY_OUT", f"/tmp/festival-pyspy-{served.pid}.txt")
+        command = [exe, "record", "-p", str(served.pid), "--subprocesses", "--nonblocking"]
+        command += ["-r", "200", "-f", "raw", "-o", out, "-d", str(args.duration)]
+        spy = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     cpu_before = served.cpu()
     result = run_wrk(target, lua, env, duration=args.duration, connections=args.connections)
-    return result, (served.cpu() - cpu_before) * 1000 / max(result.requests, 1)
+    cpu_ms = (served.cpu() - cpu_before) * 1000 / max(result.requests, 1)
+    if spy is not None:
+        spy.wait(60)
+    return result, cpu_ms
 
 
 def report(
