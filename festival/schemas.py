@@ -221,7 +221,15 @@ class TokenReply(BaseModel):
 
 class StaffTokenCreate(Input):
     role: Literal["moderator", "checkin"]
-    session_ids: list[uuid.UUID] | None = None
+    # A scope is a stage's or a moderator's handful of sessions (no list: all of
+    # them). The bound keeps the check that each is the festival's to one
+    # statement of bounded size, and the list stored on the token, which is read
+    # on every request the token makes, small.
+    session_ids: list[uuid.UUID] | None = Field(
+        default=None,
+        max_length=500,
+        description="Sessions of this festival the token is limited to (none: all of them)",
+    )
     label: str = Field(default="", max_length=200)
     expires_at: AwareDatetime | None = None
 

@@ -11,16 +11,22 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from festival.auth import Principal, issue_token
 from festival.db import utcnow
 from festival.errors import NotFound
-from festival.models import Token
+from festival.models import Festival, Token
 from festival.pagination import keyset_page
 from festival.schemas import StaffTokenCreate
 from festival.service import get_managed_festival
 
 
 async def issue_staff_token(
-    session: AsyncSession, principal: Principal, slug: str, data: StaffTokenCreate
+    session: AsyncSession, principal: Principal, festival: Festival, data: StaffTokenCreate
 ) -> tuple[Token, str]:
-    festival = await get_managed_festival(session, principal, slug)
+    """A staff token for ``festival``, which the caller found with
+    :func:`get_managed_festival`.
+
+    ``data.session_ids`` are stored as given: sessions live in ``schedule``, which
+    this package cannot see, so checking they are this festival's is the
+    caller's part (:func:`schedule.staff.issue_staff_token`).
+    """
     return await issue_token(
         session,
         "staff",

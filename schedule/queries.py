@@ -149,7 +149,7 @@ def lock_festival(festival_id: uuid.UUID) -> Select[uuid.UUID]:
 
 
 def ids_in_festival(
-    model: type[Track | Room | Speaker], festival_id: uuid.UUID, ids: list[uuid.UUID]
+    model: type[Track | Room | Speaker | Session], festival_id: uuid.UUID, ids: list[uuid.UUID]
 ) -> Select[uuid.UUID]:
     return select(model.id).where(model.festival_id == festival_id, model.id.in_(ids))
 

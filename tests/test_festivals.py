@@ -7,6 +7,7 @@ import pytest
 
 from tests.conftest import Backend
 from tests.factories.festival import auth, festival, festival_body, organiser
+from tests.factories.tickets import programme_session
 
 
 async def test_organiser_creates_and_reads_own_unpublished_festival(
@@ -182,6 +183,47 @@ async def test_staff_tokens_list_and_revoke(client: httpx.AsyncClient, backend: 
     assert gone.status_code == 204
     refused = await client.get("/api/v1/festivals/revoking", headers=auth(issued["token"]))
     assert refused.status_code == 401
+
+
+async def test_staff_token_naming_another_festivals_session_is_422_and_issues_nothing(
+    client: httpx.AsyncClient, backend: Backend
+) -> None:
+    _, token = await organiser(backend.engine)
+    _, theirs = await organiser(backend.engine)
+    mine = await festival(client, token, slug="scoped")
+    other = await festival(client, theirs, slug="not-scoped")
+    own = await programme_session(backend.engine, mine["id"])
+    foreign = await programme_session(backend.engine, other["id"])
+    url = "/api/v1/festivals/scoped/staff-tokens"
+    refused = await client.post(
+        url,
+        json={"role": "moderator", "session_ids": [str(own), str(foreign)]},
+        headers=auth(token),
+    )
+    assert refused.status_code == 422
+    assert refused.headers["content-type"] == "application/problem+json"
+    assert (refused.json()["code"], refused.json()["errors"]) == (
+        "invalid",
+        [{"field": "session_ids", "message": f"No session {foreign} in this festival"}],
+    )
+    assert (await client.get(url, headers=auth(token))).json()["items"] == []
+    issued = await client.post(
+        url, json={"role": "moderator", "session_ids": [str(own)]}, headers=auth(token)
+    )
+    assert (issued.status_code, issued.json()["session_ids"]) == (201, [str(own)])
+
+
+async def test_staff_token_scope_is_bounded(client: httpx.AsyncClient, backend: Backend) -> None:
+    _, token = await organiser(backend.engine)
+    made = await festival(client, token, slug="bounded")
+    own = await programme_session(backend.engine, made["id"])
+    refused = await client.post(
+        "/api/v1/festivals/bounded/staff-tokens",
+        json={"role": "moderator", "session_ids": [str(own)] * 501},
+        headers=auth(token),
+    )
+    assert refused.status_code == 422
+    assert [e["field"] for e in refused.json()["errors"]] == ["session_ids"]
 
 
 async def test_sign_in_gives_a_working_token(client: httpx.AsyncClient, backend: Backend) -> None:

@@ -22,6 +22,7 @@ from festival.schemas import (
     StaffTokenIssued,
     StaffTokenRead,
 )
+from schedule import staff as scoped_staff
 
 router = APIRouter(
     route_class=JSONRoute, prefix="/api/v1/festivals", tags=["festivals"], responses=ERROR_RESPONSES
@@ -77,7 +78,7 @@ async def issue_staff_token(
     slug: str, body: StaffTokenCreate, session: SessionDep, who: OrganiserDep, idem: IdempotencyDep
 ) -> JSONResponse:
     async def _issue() -> StaffTokenIssued:
-        token, raw = await staff.issue_staff_token(session, who, slug, body)
+        token, raw = await scoped_staff.issue_staff_token(session, who, slug, body)
         return StaffTokenIssued(**StaffTokenRead.model_validate(token).model_dump(), token=raw)
 
     return await idem.once(201, _issue)

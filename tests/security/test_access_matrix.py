@@ -330,6 +330,11 @@ BODIES_NAMING_B: dict[str, tuple[str, str, NamingB]] = {
         "organiser_a",
         lambda w: {"speaker_ids": [_b("speaker")(w)]},
     ),
+    "staff token limited to B's session": (
+        f"POST {FEST}/staff-tokens",
+        "organiser_a",
+        lambda w: {"session_ids": [_b("keynote")(w)]},
+    ),
     "scan for B's session": (
         f"POST {FEST}/checkins",
         "checkin_a",
