@@ -399,26 +399,41 @@ def verdict(target: str, met: bool, figure: str) -> str:
     return f"{target}: {'met' if met else 'NOT met'} ({figure})"
 
 
-SCAN_LUA = """
-local payloads, counter, step = {}, 0, 1
-local token = os.getenv("BENCH_TOKEN")
+# wrk's threads, each with its own `id` (0, 1, ...): the scripts below start with it.
+THREADS_LUA = """
 local threads = {}
 function setup(thread)
   thread:set("id", #threads)
   table.insert(threads, thread)
 end
-function init(args)
+"""
+
+# Each thread walks its own stride of BENCH_PAYLOADS (a line each), so that no two
+# requests of a run carry the same ticket; the script declares `payloads`,
+# `counter` and `step` before it.
+STRIDE_LUA = (
+    THREADS_LUA
+    + """function init(args)
   for line in io.lines(os.getenv("BENCH_PAYLOADS")) do payloads[#payloads + 1] = line end
   counter = id
   step = tonumber(os.getenv("BENCH_THREADS"))
 end
-function request()
+"""
+)
+
+SCAN_LUA = (
+    """
+local payloads, counter, step = {}, 0, 1
+local token = os.getenv("BENCH_TOKEN")"""
+    + STRIDE_LUA
+    + """function request()
   counter = counter + step
   local qr = payloads[(counter % #payloads) + 1]
   return wrk.format("POST", nil, {["Content-Type"] = "application/json",
     ["Authorization"] = "Bearer " .. token}, '{"qr":"' .. qr .. '","gate":"bench"}')
 end
 """
+)
 
 BARE_LUA = """
 local body = '{"qr":"' .. string.rep("A", 135) .. '","gate":"bench"}'

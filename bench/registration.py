@@ -19,6 +19,7 @@ import os
 
 from bench.checkin import (
     PG_ADMIN,
+    THREADS_LUA,
     baseline,
     festival_server,
     free_port,
@@ -31,21 +32,19 @@ from bench.checkin import (
     verdict,
 )
 
-REGISTER_LUA = """
+REGISTER_LUA = (
+    """
 local counter = 0
-local run = os.getenv("BENCH_RUN")
-local threads = {}
-function setup(thread)
-  thread:set("id", #threads)
-  table.insert(threads, thread)
-end
-function request()
+local run = os.getenv("BENCH_RUN")"""
+    + THREADS_LUA
+    + """function request()
   counter = counter + 1
   local body = '{"name":"Guest ' .. id .. '-' .. counter .. '","email":"g' .. run .. '-' ..
     id .. '-' .. counter .. '@bench.example.org","country":"Kenya"}'
   return wrk.format("POST", nil, {["Content-Type"] = "application/json"}, body)
 end
 """
+)
 
 
 def main() -> int:

@@ -57,6 +57,8 @@ from typing import Any
 from bench.checkin import (
     PG_ADMIN,
     SCAN_LUA,
+    STRIDE_LUA,
+    THREADS_LUA,
     Served,
     WrkResult,
     _admin,
@@ -80,21 +82,13 @@ REDIS = "redis://127.0.0.1:6379"
 
 # pretix's check-in, shaped as bench.checkin's SCAN_LUA: each thread walks its own
 # stride of the secrets file, so no two requests carry the same ticket.
-REDEEM_LUA = """
+REDEEM_LUA = (
+    """
 local payloads, counter, step = {}, 0, 1
 local auth = "Token " .. os.getenv("BENCH_TOKEN")
-local list = os.getenv("BENCH_LIST")
-local threads = {}
-function setup(thread)
-  thread:set("id", #threads)
-  table.insert(threads, thread)
-end
-function init(args)
-  for line in io.lines(os.getenv("BENCH_PAYLOADS")) do payloads[#payloads + 1] = line end
-  counter = id
-  step = tonumber(os.getenv("BENCH_THREADS"))
-end
-function request()
+local list = os.getenv("BENCH_LIST")"""
+    + STRIDE_LUA
+    + """function request()
   counter = counter + step
   local secret = payloads[(counter % #payloads) + 1]
   return wrk.format("POST", nil, {["Content-Type"] = "application/json",
@@ -102,20 +96,18 @@ function request()
     '],"type":"entry"}')
 end
 """
+)
 
 # pretix's order creation, shaped as bench.registration's REGISTER_LUA: a new
 # e-mail address and name on every request, one admission each.
-ORDER_LUA = """
+ORDER_LUA = (
+    """
 local counter = 0
 local run = os.getenv("BENCH_RUN")
 local item = os.getenv("BENCH_ITEM")
-local auth = "Token " .. os.getenv("BENCH_TOKEN")
-local threads = {}
-function setup(thread)
-  thread:set("id", #threads)
-  table.insert(threads, thread)
-end
-function request()
+local auth = "Token " .. os.getenv("BENCH_TOKEN")"""
+    + THREADS_LUA
+    + """function request()
   counter = counter + 1
   local body = '{"email":"g' .. run .. '-' .. id .. '-' .. counter ..
     '@bench.example.org","locale":"en","positions":[{"item":' .. item ..
@@ -124,6 +116,7 @@ function request()
     ["Authorization"] = auth}, body)
 end
 """
+)
 
 PRETIX_CFG = """\
 [pretix]
