@@ -5,7 +5,9 @@ For SQLite we follow SQLAlchemy's documented recipe: pysqlite's own transaction
 handling is switched off and we emit ``BEGIN`` ourselves, so SAVEPOINTs work.
 We emit ``BEGIN IMMEDIATE``: writers queue on SQLite's lock (with a busy
 timeout) instead of failing with "database is locked" when two deferred
-transactions both try to upgrade to a write.
+transactions both try to upgrade to a write. Under aiosqlite, the driver of
+:mod:`festival.sqlite_driver` sends each statement in one trip to aiosqlite's
+thread, and the ``BEGIN`` with the first of them.
 """
 
 from __future__ import annotations
@@ -28,6 +30,8 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from festival import sqlite_driver
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -92,6 +96,8 @@ def make_engine(url: str, pool_size: int = 20, **kwargs: Any) -> AsyncEngine:
     return, closing) one each, which costs the server a process per request.
     """
     if url.startswith("sqlite"):
+        if url.startswith("sqlite+aiosqlite"):
+            kwargs.setdefault("module", sqlite_driver.dbapi())
         engine = create_async_engine(url, connect_args={"timeout": 30}, **kwargs)
         _apply_sqlite_recipe(engine)
         return engine
@@ -122,7 +128,12 @@ def _apply_sqlite_recipe(engine: AsyncEngine) -> None:
         # A read-only unit of work (READ_ONLY option) takes no write lock: in WAL
         # mode readers then run side by side instead of queueing behind writers.
         read_only = connection.get_execution_options().get(READ_ONLY, False)
-        connection.exec_driver_sql("BEGIN DEFERRED" if read_only else "BEGIN IMMEDIATE")
+        statement = "BEGIN DEFERRED" if read_only else "BEGIN IMMEDIATE"
+        driver = connection.connection.dbapi_connection
+        if isinstance(driver, sqlite_driver.OneTripConnection):
+            driver.begin_with_next_statement(statement)  # no trip of its own
+        else:
+            connection.exec_driver_sql(statement)
 
 
 READ_ONLY = "festival_read_only"
