@@ -17,6 +17,7 @@ SCRIPTS: list[str] = [
     "ws_fanout",
     "ws_ordinary",
     "ws_floor",
+    "approve",
     "faults",
 ]
 
