@@ -32,6 +32,12 @@ async def engine(tmp_path: Path) -> AsyncIterator[AsyncEngine]:
     await engine.dispose()
 
 
+async def _values(engine: AsyncEngine) -> list[str]:
+    """What table ``t`` holds, in the order it was written, as another connection reads it."""
+    async with engine.connect() as conn:
+        return list((await conn.execute(text("SELECT v FROM t ORDER BY id"))).scalars())
+
+
 @pytest.fixture
 def trips(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """The calls queued for aiosqlite's thread from now on, by name."""
@@ -140,9 +146,7 @@ async def test_a_failed_first_statement_rolls_back_and_leaves_the_connection_usa
                 await session.execute(text("SELECT nope FROM t"))
     async with unit_of_work(sessions) as session:
         await session.execute(text("INSERT INTO t (v) VALUES ('next')"))
-    async with engine.connect() as conn:
-        got = (await conn.execute(text("SELECT v FROM t ORDER BY id"))).scalars().all()
-    assert got == ["taken", "next"]
+    assert await _values(engine) == ["taken", "next"]
 
 
 async def test_an_error_after_writes_undoes_them(engine: AsyncEngine) -> None:
@@ -156,8 +160,7 @@ async def test_an_error_after_writes_undoes_them(engine: AsyncEngine) -> None:
 
     with pytest.raises(RuntimeError):
         await fails_after_writing()
-    async with engine.connect() as conn:
-        assert (await conn.execute(text("SELECT count(*) FROM t"))).scalar() == 0
+    assert await _values(engine) == []
 
 
 async def test_savepoints_keep_what_came_before_them(engine: AsyncEngine) -> None:
@@ -168,9 +171,7 @@ async def test_savepoints_keep_what_came_before_them(engine: AsyncEngine) -> Non
             async with session.begin_nested():
                 await session.execute(text("INSERT INTO t (v) VALUES ('kept')"))
         await session.execute(text("INSERT INTO t (v) VALUES ('after')"))
-    async with engine.connect() as conn:
-        got = (await conn.execute(text("SELECT v FROM t ORDER BY id"))).scalars().all()
-    assert got == ["kept", "after"]
+    assert await _values(engine) == ["kept", "after"]
 
 
 async def test_concurrent_writers_queue_and_all_land(engine: AsyncEngine) -> None:
@@ -183,8 +184,7 @@ async def test_concurrent_writers_queue_and_all_land(engine: AsyncEngine) -> Non
             await session.execute(text("INSERT INTO t (v) VALUES (:v)"), {"v": f"{i}-{count}"})
 
     await asyncio.gather(*(write(i) for i in range(40)))
-    async with engine.connect() as conn:
-        got = (await conn.execute(text("SELECT v FROM t"))).scalars().all()
+    got = await _values(engine)
     # BEGIN IMMEDIATE serialises them: each saw every write before it, none twice.
     assert sorted(int(v.split("-")[1]) for v in got) == list(range(40))
 
