@@ -15,8 +15,9 @@ commit or rollback with no transaction open costs no trip at all (the pool's
 reset of every connection it takes back, most often).
 
 Server-side cursors (``stream()``) keep SQLAlchemy's own adapter: they fetch in
-steps by design. What this leans on of aiosqlite beyond its public API is what
-SQLAlchemy's own adapter already leans on: the queue of calls for its thread
+steps by design, and a deferred ``BEGIN`` goes on a trip of its own before them.
+What this leans on of aiosqlite beyond its public API is what SQLAlchemy's own
+adapter already leans on: the queue of calls for its thread
 (``Connection._execute``) and the sqlite3 connection behind it; the versions
 are pinned in the lock file, and ``tests/test_sqlite_driver.py`` holds them to it.
 """
@@ -60,6 +61,10 @@ def _run(
         return rows, cursor.description, cursor.rowcount, cursor.lastrowid, conn.in_transaction
     finally:
         cursor.close()
+
+
+def _begin(conn: sqlite3.Connection, statement: str) -> None:
+    conn.execute(statement)
 
 
 def _finish(conn: sqlite3.Connection, commit: bool) -> None:
@@ -151,6 +156,17 @@ class OneTripConnection(AsyncAdapt_aiosqlite_connection):
     def begin_with_next_statement(self, statement: str) -> None:
         """Send ``statement`` (a ``BEGIN``) on the same trip as the next statement."""
         self.pending_begin = statement
+
+    def cursor(self, server_side: bool = False) -> Any:
+        if server_side and self.pending_begin is not None:
+            # SQLAlchemy's streaming cursor knows nothing of a deferred BEGIN: it goes now.
+            begin, self.pending_begin = self.pending_begin, None
+            self.in_transaction = True
+            try:
+                await_(self._connection._execute(_begin, self._connection._conn, begin))
+            except Exception as error:
+                self._handle_exception(error)
+        return super().cursor(server_side)
 
     def commit(self) -> None:
         self._finish(commit=True)

@@ -116,6 +116,21 @@ async def test_the_write_lock_is_held_from_the_first_statement(
             other.close()
 
 
+async def test_a_streamed_first_statement_begins_the_transaction_too(
+    engine: AsyncEngine, tmp_path: Path
+) -> None:
+    """A stream keeps SQLAlchemy's own cursor; the deferred BEGIN must not slip past it."""
+    async with engine.connect() as conn, conn.begin():
+        result = await conn.stream(text("SELECT v FROM t"))
+        assert [row async for row in result] == []
+        other = sqlite3.connect(tmp_path / "driver.db", timeout=0.05, isolation_level=None)
+        try:
+            with pytest.raises(sqlite3.OperationalError, match="locked"):
+                other.execute("BEGIN IMMEDIATE")
+        finally:
+            other.close()
+
+
 async def test_a_read_only_unit_of_work_takes_no_write_lock(
     engine: AsyncEngine, tmp_path: Path
 ) -> None:
