@@ -15,12 +15,12 @@ from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from festival.db import utcnow
 from festival.errors import Conflict, FestivalError, Forbidden, Invalid
 from festival.schemas import BIDI_CONTROLS
-from realtime import votes
+from realtime import queries, votes
 from realtime.access import pre_moderation
 from realtime.errors import QuestionNotFound
 from realtime.live import LiveContext, announce, not_an_attendee
@@ -124,15 +124,20 @@ async def moderate(
     action: str,
     text: str | None = None,
 ) -> Question:
-    """Approve, dismiss, (un)highlight, answer, reopen or edit; kept in the audit trail."""
+    """Approve, dismiss, (un)highlight, answer, reopen or edit; kept in the audit trail.
+
+    Everyone in the session waits on this before the fan-out, so it is three
+    statements built once (lock, write, audit) and no ORM load or flush: the
+    question it returns is a copy outside the session, with the new state (a
+    copy this session loaded before keeps the old one).
+    """
     _require_moderator(ctx)
-    question = await session.scalar(
-        select(Question)
-        .where(Question.id == question_id, Question.session_id == ctx.session_id)
-        .with_for_update()
-    )
-    if question is None:
+    connection = await session.connection()
+    keys = {"m_question": question_id, "m_session": ctx.session_id}
+    row = (await connection.execute(queries.question_to_moderate(), keys)).first()
+    if row is None:
         raise QuestionNotFound(f"No question {question_id}", field="question_id")
+    question = Question(**row._mapping)
     before = _state(question)
     if action == "edit":
         if text is None:
@@ -141,7 +146,7 @@ async def moderate(
     elif action == "highlight":
         if question.status == "dismissed":
             raise Conflict("A dismissed question cannot be highlighted", field="question_id")
-        await _unhighlight_others(session, ctx, question.id)
+        await _unhighlight_others(connection, session, ctx, question.id)
         question.highlighted = True
         if question.status == "pending":
             question.status = "approved"
@@ -151,10 +156,8 @@ async def moderate(
         question.status = _NEXT_STATUS[action]
         if action in ("dismiss", "answer"):
             question.highlighted = False
-    question.revision += 1
-    session.add(_audit(ctx, question, action, before))
     try:
-        await session.flush()
+        await _save(connection, ctx, question, action, before)
     except IntegrityError as exc:
         raise Conflict("Another question was highlighted at the same moment") from exc
     audience = _audience(before["status"], question.status)
@@ -162,38 +165,50 @@ async def moderate(
     return question
 
 
-async def _unhighlight_others(session: AsyncSession, ctx: LiveContext, keep: uuid.UUID) -> None:
-    others = (
-        await session.scalars(
-            select(Question).where(
-                Question.session_id == ctx.session_id,
-                Question.highlighted.is_(True),
-                Question.id != keep,
-            )
-        )
-    ).all()
-    for other in others:
+async def _unhighlight_others(
+    connection: AsyncConnection, session: AsyncSession, ctx: LiveContext, keep: uuid.UUID
+) -> None:
+    keys = {"m_question": keep, "m_session": ctx.session_id}
+    for row in (await connection.execute(queries.other_highlighted(), keys)).all():
+        other = Question(**row._mapping)
         before = _state(other)
         other.highlighted = False
-        other.revision += 1
-        session.add(_audit(ctx, other, "unhighlight", before))
+        await _save(connection, ctx, other, "unhighlight", before)
         event = Event("question.updated", question_view(other), _audience(other.status))  # type: ignore[arg-type]
         announce(session, ctx, event)
-    await session.flush()
 
 
-def _audit(ctx: LiveContext, q: Question, action: str, before: dict[str, Any]) -> ModerationAction:
-    return ModerationAction(
-        id=uuid.uuid4(),
-        session_id=ctx.session_id,
-        question_id=q.id,
-        action=action,
-        actor_token_id=ctx.principal.token_id,
-        actor_label=ctx.principal.label,
-        before=before,
-        after=_state(q),
-        at=utcnow(),
-    )
+async def _save(
+    connection: AsyncConnection,
+    ctx: LiveContext,
+    q: Question,
+    action: str,
+    before: dict[str, Any],
+) -> None:
+    """Write ``q``'s new state (its revision one up) and its line in the audit trail."""
+    q.revision += 1
+    q.updated_at = now = utcnow()
+    state = {
+        "m_question": q.id,
+        "m_text": q.text,
+        "m_status": q.status,
+        "m_highlighted": q.highlighted,
+        "m_revision": q.revision,
+        "m_at": now,
+    }
+    await connection.execute(queries.save_moderated(), state)
+    audit = {
+        "id": uuid.uuid4(),
+        "session_id": ctx.session_id,
+        "question_id": q.id,
+        "action": action,
+        "actor_token_id": ctx.principal.token_id,
+        "actor_label": ctx.principal.label,
+        "before": before,
+        "after": _state(q),
+        "at": now,
+    }
+    await connection.execute(queries.record_moderation(), audit)
 
 
 async def list_questions(

@@ -22,7 +22,15 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from realtime.models import Ballot, BallotChoice, Poll, PollOption, Question, QuestionVote
+from realtime.models import (
+    Ballot,
+    BallotChoice,
+    ModerationAction,
+    Poll,
+    PollOption,
+    Question,
+    QuestionVote,
+)
 
 PUBLIC_STATUSES = ("approved", "answered")
 
@@ -135,6 +143,60 @@ async def insert_ignoring_duplicates(
 # column's, so that an INSERT or UPDATE never takes one for a value to set.
 _QUESTIONS = cast(Table, Question.__table__)
 _VOTES = cast(Table, QuestionVote.__table__)
+_MODERATIONS = cast(Table, ModerationAction.__table__)
+
+
+# Moderation: Core statements built once, for the approve everyone waits on
+# (the ORM's load, unit of work and flush cost more than the statements).
+
+
+@functools.cache
+def question_to_moderate() -> Executable:
+    """The question ``m_question`` of session ``m_session``, locked for its moderation."""
+    q = _QUESTIONS
+    return (
+        select(q)
+        .where(q.c.id == bindparam("m_question"), q.c.session_id == bindparam("m_session"))
+        .with_for_update()
+    )
+
+
+@functools.cache
+def other_highlighted() -> Executable:
+    """The questions of ``m_session`` highlighted now, but ``m_question``; locked."""
+    q = _QUESTIONS
+    return (
+        select(q)
+        .where(
+            q.c.session_id == bindparam("m_session"),
+            q.c.highlighted.is_(True),
+            q.c.id != bindparam("m_question"),
+        )
+        .with_for_update()
+    )
+
+
+@functools.cache
+def save_moderated() -> Executable:
+    """Write a moderated question's text, status, highlight and revision."""
+    q = _QUESTIONS
+    return (
+        update(q)
+        .where(q.c.id == bindparam("m_question"))
+        .values(
+            text=bindparam("m_text"),
+            status=bindparam("m_status"),
+            highlighted=bindparam("m_highlighted"),
+            revision=bindparam("m_revision"),
+            updated_at=bindparam("m_at", type_=Question.updated_at.type),
+        )
+    )
+
+
+@functools.cache
+def record_moderation() -> Executable:
+    """One row of the audit trail (its columns as parameters)."""
+    return _MODERATIONS.insert()
 
 
 def voted_questions(question_ids: list[uuid.UUID]) -> Select[uuid.UUID, uuid.UUID, int, int]:
