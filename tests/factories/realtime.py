@@ -12,9 +12,12 @@ from datetime import UTC, date, datetime
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from festival.auth import issue_token
+from festival.auth import issue_token, resolve_principal
 from festival.db import make_sessionmaker, unit_of_work, utcnow
 from festival.models import Festival
+from realtime import access
+from realtime.hub import Hub
+from realtime.live import LiveContext
 from schedule.models import Session
 from tests.factories.festival import organiser
 
@@ -39,6 +42,12 @@ class Live:
         return await token(
             self.engine, "projector", self.festival_id, session_ids=[str(self.session_id)]
         )
+
+    async def enter(self, hub: Hub, raw: str) -> LiveContext:
+        """The context of the token ``raw`` in this live session, as a socket joining gets it."""
+        async with unit_of_work(make_sessionmaker(self.engine)) as session:
+            principal = await resolve_principal(session, raw)
+            return await access.enter(session, principal, self.session_id, hub)
 
 
 async def token(

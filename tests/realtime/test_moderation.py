@@ -4,33 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
 
-import pytest
 from sqlalchemy import select
 
-from festival.auth import resolve_principal
 from festival.db import make_sessionmaker, unit_of_work
 from festival.errors import Conflict
-from realtime import access, qa
+from realtime import qa
 from realtime.hub import Hub
 from realtime.live import LiveContext
 from realtime.models import ModerationAction, Question
 from tests.conftest import Backend
 from tests.factories.realtime import Live, live_session
-
-
-@pytest.fixture
-async def hub() -> AsyncIterator[Hub]:
-    made = Hub()
-    yield made
-    await made.stop()
-
-
-async def _enter(live: Live, hub: Hub, raw: str) -> LiveContext:
-    async with unit_of_work(make_sessionmaker(live.engine)) as session:
-        principal = await resolve_principal(session, raw)
-        return await access.enter(session, principal, live.session_id, hub)
 
 
 async def _moderate(live: Live, ctx: LiveContext, qid: uuid.UUID, action: str) -> Question:
@@ -42,8 +26,8 @@ async def test_an_approve_writes_the_question_and_its_audit_line(
     backend: Backend, hub: Hub
 ) -> None:
     live = await live_session(backend.engine)
-    mod = await _enter(live, hub, await live.moderator())
-    ada = await _enter(live, hub, await live.attendee("Ada"))
+    mod = await live.enter(hub, await live.moderator())
+    ada = await live.enter(hub, await live.attendee("Ada"))
     async with unit_of_work(make_sessionmaker(live.engine)) as session:
         asked = await qa.ask(session, ada, "Held?", False)
     assert asked.status == "pending"
@@ -71,8 +55,8 @@ async def test_highlights_at_the_same_moment_leave_one_question_highlighted(
     """Six moderators highlight six questions at once: each is highlighted or told of the
     conflict (never an internal error), and one question stays highlighted."""
     live = await live_session(backend.engine)
-    mods = [await _enter(live, hub, await live.moderator()) for _ in range(6)]
-    ada = await _enter(live, hub, await live.attendee("Ada"))
+    mods = [await live.enter(hub, await live.moderator()) for _ in range(6)]
+    ada = await live.enter(hub, await live.attendee("Ada"))
     async with unit_of_work(make_sessionmaker(live.engine)) as session:
         asked = [(await qa.ask(session, ada, f"Q{i}?", False)).id for i in range(6)]
 

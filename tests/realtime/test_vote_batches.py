@@ -6,16 +6,14 @@ import asyncio
 import json
 import math
 import uuid
-from collections.abc import AsyncIterator
 
 import pytest
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from festival.auth import resolve_principal
 from festival.db import make_sessionmaker, unit_of_work
 from festival.errors import FestivalError, Forbidden
-from realtime import access, qa
+from realtime import qa
 from realtime.errors import QuestionNotFound
 from realtime.hub import Hub
 from realtime.live import LiveContext
@@ -27,20 +25,6 @@ from realtime.votes import Cast, vote_many
 from tests.conftest import POSTGRES_ONLY, Backend, LiveServer
 from tests.factories.realtime import Live, live_session
 from tests.realtime.clients import LiveClient
-
-
-@pytest.fixture
-async def hub() -> AsyncIterator[Hub]:
-    """A hub whose ticker is not started: what was offered stays for the test to take."""
-    made = Hub()
-    yield made
-    await made.stop()
-
-
-async def _enter(live: Live, hub: Hub, raw: str) -> LiveContext:
-    async with unit_of_work(make_sessionmaker(live.engine)) as session:
-        principal = await resolve_principal(session, raw)
-        return await access.enter(session, principal, live.session_id, hub)
 
 
 async def _ask(live: Live, ctx: LiveContext, text: str) -> uuid.UUID:
@@ -72,10 +56,10 @@ def _offered(hub: Hub, live: Live) -> dict[str, tuple[int, object]]:
 
 async def test_a_batch_counts_each_vote_as_if_they_ran_in_order(backend: Backend, hub: Hub) -> None:
     live = await live_session(backend.engine)
-    mod = await _enter(live, hub, await live.moderator())
+    mod = await live.enter(hub, await live.moderator())
     async with unit_of_work(make_sessionmaker(live.engine)) as session:
         await qa.set_pre_moderation(session, mod, False)
-    ada, bo, cy = [await _enter(live, hub, await live.attendee(n)) for n in ("Ada", "Bo", "Cy")]
+    ada, bo, cy = [await live.enter(hub, await live.attendee(n)) for n in ("Ada", "Bo", "Cy")]
     first, second = await _ask(live, ada, "First?"), await _ask(live, ada, "Second?")
     _offered(hub, live)
 
@@ -108,16 +92,16 @@ async def test_a_vote_on_an_unknown_or_hidden_question_fails_alone(
     backend: Backend, hub: Hub
 ) -> None:
     live, elsewhere = await live_session(backend.engine), await live_session(backend.engine)
-    mod = await _enter(live, hub, await live.moderator())
+    mod = await live.enter(hub, await live.moderator())
     ada, bo = (
-        await _enter(live, hub, await live.attendee("Ada")),
-        await _enter(live, hub, await live.attendee("Bo")),
+        await live.enter(hub, await live.attendee("Ada")),
+        await live.enter(hub, await live.attendee("Bo")),
     )
     shown, hidden = await _ask(live, ada, "Shown?"), await _ask(live, ada, "Pending?")
     async with unit_of_work(make_sessionmaker(live.engine)) as session:
         await qa.moderate(session, mod, shown, "approve")
-    other_mod = await _enter(elsewhere, hub, await elsewhere.moderator())
-    other = await _ask(elsewhere, await _enter(elsewhere, hub, await elsewhere.attendee()), "?")
+    other_mod = await elsewhere.enter(hub, await elsewhere.moderator())
+    other = await _ask(elsewhere, await elsewhere.enter(hub, await elsewhere.attendee()), "?")
     async with unit_of_work(make_sessionmaker(live.engine)) as session:
         await qa.moderate(session, other_mod, other, "approve")
 
@@ -147,8 +131,8 @@ async def test_votes_rolled_back_are_neither_counted_nor_offered(
     backend: Backend, hub: Hub
 ) -> None:
     live = await live_session(backend.engine)
-    mod = await _enter(live, hub, await live.moderator())
-    ada = await _enter(live, hub, await live.attendee("Ada"))
+    mod = await live.enter(hub, await live.moderator())
+    ada = await live.enter(hub, await live.attendee("Ada"))
     shown = await _ask(live, ada, "Shown?")
     async with unit_of_work(make_sessionmaker(live.engine)) as session:
         await qa.moderate(session, mod, shown, "approve")
@@ -221,10 +205,10 @@ async def _ask_on_socket(server: LiveServer, live: Live, text: str) -> str:
 @POSTGRES_ONLY  # SQLite has one writer: nothing to deadlock with
 async def test_a_batch_that_loses_a_deadlock_is_run_again(backend: Backend, hub: Hub) -> None:
     live = await live_session(backend.engine)
-    mod = await _enter(live, hub, await live.moderator())
+    mod = await live.enter(hub, await live.moderator())
     async with unit_of_work(make_sessionmaker(live.engine)) as session:
         await qa.set_pre_moderation(session, mod, False)
-    ada = await _enter(live, hub, await live.attendee("Ada"))
+    ada = await live.enter(hub, await live.attendee("Ada"))
     low, high = sorted([await _ask(live, ada, "One?"), await _ask(live, ada, "Two?")])
     runtime = LiveRuntime(hub, make_sessionmaker(live.engine))
 
