@@ -16,15 +16,16 @@ measures with N such clients in one (plain asyncio) client process:
   the same run, the clock starting when the trigger is sent.
 
 For each: p50 and p99 over every arrival, the time until the first and the
-last socket had the frame (median over the rounds), how many frames each socket received per
-round (from just before the approve until 0.3 s after the last arrival), the
-server's CPU per round in the same window (from /proc; median and mean: the
-keepalive pings come in bursts where sockets opened in one, and a median can
-step over them), memory per idle socket, the server's CPU per second while the
-sockets only keep alive (over one whole 20 s ping period), and whether every
-socket got every frame. Then, for ours, 10 s of people coming (5 a second for
-5 s) and going (as many, as fast), with no question: the frames each socket got
-and the server's CPU per second meanwhile.
+last socket had the frame (median over the rounds), how many frames each
+socket received per round (from just before the approve until 0.3 s after
+the last arrival), the server's CPU per round in the same window (from
+/proc; median and mean: the keepalive pings come in bursts where sockets
+opened in one, and a median can step over them), memory per idle socket,
+the server's CPU per second while the sockets only keep alive (over one
+whole 20 s ping period), and whether every socket got every frame. Then,
+for ours, 10 s of people coming (5 a second for 5 s) and going (as many, as
+fast), with no question: the frames each socket got and the server's CPU
+per second meanwhile.
 Run: `.venv/bin/python -m bench.ws_ordinary [--sizes 1000,5000,10000] [--rounds 20]`
 (the same as `python -m bench.ws_fanout --clients ordinary`). To profile the
 servers during the rounds: ``BENCH_PYSPY=path/to/py-spy`` (Python stacks, to

@@ -123,6 +123,9 @@ class OneTripCursor(AsyncAdapt_aiosqlite_cursor):
         adapter = self._adapt_connection
         assert isinstance(adapter, OneTripConnection)
         begin, adapter.pending_begin = adapter.pending_begin, None
+        # Open until this trip says otherwise: if it never says (an error, a cancelled
+        # await), its BEGIN may have run, and the rollback must go to end it.
+        adapter.in_transaction = True
         try:
             rows, description, rowcount, lastrowid, open_ = await_(
                 self._connection._execute(
@@ -130,7 +133,6 @@ class OneTripCursor(AsyncAdapt_aiosqlite_cursor):
                 )
             )
         except Exception as error:
-            adapter.in_transaction = True  # did its BEGIN run? a rollback must go to know
             adapter._handle_exception(error)
         adapter.in_transaction = open_
         self._rows = collections.deque(rows) if rows is not None else collections.deque()

@@ -150,14 +150,16 @@ _MODERATIONS = cast(Table, ModerationAction.__table__)
 # (the ORM's load, unit of work and flush cost more than the statements).
 
 
+def _locked_questions(*where: ColumnElement[bool]) -> Executable:
+    return select(_QUESTIONS).where(*where).with_for_update()
+
+
 @functools.cache
 def question_to_moderate() -> Executable:
     """The question ``m_question`` of session ``m_session``, locked for its moderation."""
     q = _QUESTIONS
-    return (
-        select(q)
-        .where(q.c.id == bindparam("m_question"), q.c.session_id == bindparam("m_session"))
-        .with_for_update()
+    return _locked_questions(
+        q.c.id == bindparam("m_question"), q.c.session_id == bindparam("m_session")
     )
 
 
@@ -165,14 +167,10 @@ def question_to_moderate() -> Executable:
 def other_highlighted() -> Executable:
     """The questions of ``m_session`` highlighted now, but ``m_question``; locked."""
     q = _QUESTIONS
-    return (
-        select(q)
-        .where(
-            q.c.session_id == bindparam("m_session"),
-            q.c.highlighted.is_(True),
-            q.c.id != bindparam("m_question"),
-        )
-        .with_for_update()
+    return _locked_questions(
+        q.c.session_id == bindparam("m_session"),
+        q.c.highlighted.is_(True),
+        q.c.id != bindparam("m_question"),
     )
 
 
