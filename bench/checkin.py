@@ -13,7 +13,8 @@ say whether this run met them (throughput flat out, p99 at the set pace).
 wrk measures the door flat out, where latency is the queue (32 / throughput).
 Then, on the same server with tickets not scanned yet, the same 32 scanners
 share a set pace (``--rate``, default 1,000 scans/s; ``bench.paced``), for the
-latency at that rate, measured from the time each scan was due.
+latency at that rate, measured from the time each scan was due, and the
+server's CPU per scan at that pace.
 
     .venv/bin/python -m bench.checkin [--pg-url URL] [--duration 10] [--connections 32]
         [--rate 1000] [--paced-seconds 10]
@@ -527,7 +528,9 @@ def main() -> int:
             )
             scans_env = {**lua_env, "BENCH_PAYLOADS": str(files["scans"])}
             result, cpu_ms = measured(served, target, SCAN_LUA, scans_env, args)
+            cpu_before = served.cpu()
             paced_result = at_pace(served, port, festival.slug, staff, kept, args)
+            paced_cpu = served.cpu() - cpu_before
         bare = baseline(args)
         bare_paced = bare_at_pace(args) if paced_result is not None else None
     unique = min(result.requests, len(scans))
@@ -539,6 +542,10 @@ def main() -> int:
     if paced_result is not None:
         notes["checkin_paced"] = paced_result.line()
         notes["paced_setup"] = f"{args.connections} scanners sharing {args.rate:,} scans/s"
+        # Below saturation the server shares the cores with less: its CPU per scan
+        # here moves less from run to run than flat out (a cost, not a throughput).
+        per_scan = paced_cpu * 1000 / max(paced_result.requests, 1)
+        notes["checkin_paced_cpu"] = f"{per_scan:.3f} ms of server CPU per scan at the set pace"
     if bare_paced is not None:
         notes["bare_asgi_paced"] = bare_paced.line()
     report("checkin", "scan", result, cpu_ms, bare, notes | {"setup": setup})

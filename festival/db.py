@@ -190,6 +190,27 @@ async def autocommit(session: AsyncSession) -> bool:
     return bool(options)
 
 
+@asynccontextmanager
+async def autocommit_connection(engine: AsyncEngine) -> AsyncIterator[AsyncConnection | None]:
+    """A connection of its own on which each statement commits as it runs, for work
+    done without a session at all; None where that does not apply (SQLite keeps
+    its BEGIN IMMEDIATE recipe).
+
+    The same mode as :func:`autocommit`, without the session around it: no
+    session transaction, no unit of work, so nothing deferred to a commit
+    (``festival.effects``) may be asked of such work. The door's common scan
+    runs here (``tickets.checkin.admit_at_once``): what a session costs was
+    about a quarter of a scan's CPU (bench/RESULTS.md). Given back before the
+    caller opens a unit of work, so one request never holds two connections of
+    a pool that has no overflow.
+    """
+    if engine.dialect.name != "postgresql":
+        yield None
+        return
+    async with engine.connect() as connection:
+        yield await connection.execution_options(isolation_level="AUTOCOMMIT")
+
+
 T = TypeVar("T")
 
 

@@ -19,7 +19,7 @@ from datetime import datetime
 from typing import Any, Literal, TypeAlias, cast
 
 from sqlalchemy import insert, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from festival.auth import TOKEN_COLUMNS, Principal, bearer_principal, hash_token
 from festival.db import utcnow
@@ -193,6 +193,46 @@ _TICKET = _FESTIVAL + 4  # and the ticket's
 _FORGED = "The signature is not valid"
 
 
+@dataclass(frozen=True)
+class Door:
+    """Who scans at which festival, and the scanned ticket, as one read found them."""
+
+    principal: Principal
+    festival_id: uuid.UUID
+    questions: bool  # whether the festival shows answers at the door
+    ticket: ScannedTicket | None
+
+
+def _payload(qr: str) -> signing.Payload | signing.BadPayload:
+    try:
+        return signing.parse(qr)
+    except signing.BadPayload as exc:
+        return exc
+
+
+async def _door(
+    connection: AsyncConnection,
+    token: str | None,
+    slug: str,
+    payload: signing.Payload | signing.BadPayload,
+) -> Door:
+    """The scanner's token, the festival and the ticket in one read (``queries.DOOR``);
+    ``Unauthorized``, ``Forbidden`` or ``NotFound`` for a caller who may not scan there."""
+    if not token:
+        raise Unauthorized("A bearer token is required")
+    ticket_id = payload.ticket_id if isinstance(payload, signing.Payload) else None
+    params = {"token_hash": hash_token(token), "slug": slug, "ticket_id": ticket_id}
+    row: Sequence[Any] | None = await queries.DOOR_ROW.first(connection, params)
+    principal = ensure_checkin_staff(bearer_principal(row))
+    assert row is not None  # a principal came of it
+    festival_id, published_at, owner_id, door_questions = row[_FESTIVAL:_TICKET]
+    if festival_id is None or not sees_festival(principal, festival_id, published_at, owner_id):
+        raise NotFound(f"No festival {slug!r}")
+    _may_scan_at(principal, festival_id)
+    ticket = ScannedTicket(*row[_TICKET:]) if row[_TICKET] is not None else None
+    return Door(principal, festival_id, bool(door_questions), ticket)
+
+
 async def check_in(
     session: AsyncSession, token: str | None, slug: str, qr: str, list_key: str, gate: str | None
 ) -> ScanOutcome:
@@ -202,27 +242,64 @@ async def check_in(
     come in one read (``queries.DOOR``), the check-in goes in one write. Each
     statement is atomic by itself (the partial unique index decides a race), so
     the edge may run the scan in autocommit (``festival.db.autocommit``); it
-    runs as well in a transaction the edge began.
+    runs as well in a transaction the edge began. The common scan can also be
+    admitted with no session at all (:func:`admit_at_once`).
     """
-    if not token:
-        raise Unauthorized("A bearer token is required")
-    try:
-        payload: signing.Payload | signing.BadPayload = signing.parse(qr)
-    except signing.BadPayload as exc:
-        payload = exc
-    ticket_id = payload.ticket_id if isinstance(payload, signing.Payload) else None
-    params = {"token_hash": hash_token(token), "slug": slug, "ticket_id": ticket_id}
-    connection = await session.connection()
-    row: Sequence[Any] | None = await queries.DOOR_ROW.first(connection, params)
-    principal = ensure_checkin_staff(bearer_principal(row))
-    assert row is not None  # a principal came of it
-    festival_id, published_at, owner_id, door_questions = row[_FESTIVAL:_TICKET]
-    if festival_id is None or not sees_festival(principal, festival_id, published_at, owner_id):
-        raise NotFound(f"No festival {slug!r}")
-    _may_scan_at(principal, festival_id)
-    ticket = ScannedTicket(*row[_TICKET:]) if row[_TICKET] is not None else None
-    scan = Scan(qr, list_key, gate, utcnow(), staff_token_id=principal.token_id)
-    return await scan_ticket(session, festival_id, scan, payload, ticket, bool(door_questions))
+    payload = _payload(qr)
+    door = await _door(await session.connection(), token, slug, payload)
+    scan = Scan(qr, list_key, gate, utcnow(), staff_token_id=door.principal.token_id)
+    return await scan_ticket(session, door.festival_id, scan, payload, door.ticket, door.questions)
+
+
+async def admit_at_once(
+    connection: AsyncConnection,
+    token: str | None,
+    slug: str,
+    qr: str,
+    list_key: str,
+    gate: str | None,
+) -> Admitted | None:
+    """The common scan on one autocommit connection, with no session: a valid
+    ticket admitted at the entrance of a festival that shows nothing at the door.
+
+    The same read and the same write as :func:`check_in`, and a caller who may
+    not scan there is refused as it refuses them. Any other scan (one to refuse
+    and record, a check-in already live, a session's door, answers to show, a
+    festival key this process does not hold yet) gets None, with nothing
+    written: :func:`check_in` then decides it in a unit of work.
+    """
+    if list_key != FESTIVAL_LIST:
+        return None
+    payload = _payload(qr)
+    door = await _door(connection, token, slug, payload)
+    ticket, public = door.ticket, issuing.known_public_key(door.festival_id)
+    if (
+        door.questions
+        or ticket is None
+        or public is None
+        or not isinstance(payload, signing.Payload)
+        or payload.festival_id != door.festival_id
+        or payload.ticket_id != ticket.id
+        or not signing.verify(public, payload)
+        or _refusal(ticket, payload) is not None
+    ):
+        return None
+    scan = Scan(qr, list_key, gate, utcnow(), staff_token_id=door.principal.token_id)
+    admitted = Admitted(uuid.uuid4(), ticket.name, list_key, gate, scan.scanned_at)
+    if await _insert_live(connection, door.festival_id, scan, ticket, admitted):
+        return admitted
+    return None
+
+
+def _refusal(ticket: ScannedTicket, payload: signing.Payload) -> tuple[Reason, str] | None:
+    """Why a genuine payload of ``ticket`` does not admit to the festival, if it does not."""
+    if ticket.revoked_at is not None or ticket.status != "confirmed":
+        return "revoked", "The ticket was cancelled"
+    if payload.version != ticket.version:
+        return "revoked", "A newer ticket was issued"
+    if ticket.stream_only:
+        return "wrong_list", "An online participant: this ticket admits to the stream, not on site"
+    return None
 
 
 async def scan_ticket(
@@ -237,10 +314,7 @@ async def scan_ticket(
     already, and whether the festival has questions for the door (``door_questions``)."""
     list_title = await _list_title(session, festival_id, scan.list_key)
     if payload is None:
-        try:
-            payload = signing.parse(scan.qr)
-        except signing.BadPayload as exc:
-            payload = exc
+        payload = _payload(scan.qr)
     if isinstance(payload, signing.BadPayload):
         return await _refuse(
             session, festival_id, scan, "invalid", None, f"Not a ticket: {payload}"
@@ -261,15 +335,9 @@ async def scan_ticket(
         if row is None:
             return await _refuse(session, festival_id, scan, "invalid", None, "Unknown ticket")
         ticket = ScannedTicket(*row)
-    if ticket.revoked_at is not None or ticket.status != "confirmed":
-        detail = "The ticket was cancelled"
-        return await _refuse(session, festival_id, scan, "revoked", ticket, detail)
-    if payload.version != ticket.version:
-        detail = "A newer ticket was issued"
-        return await _refuse(session, festival_id, scan, "revoked", ticket, detail)
-    if ticket.stream_only:
-        detail = "An online participant: this ticket admits to the stream, not on site"
-        return await _refuse(session, festival_id, scan, "wrong_list", ticket, detail)
+    if (refusal := _refusal(ticket, payload)) is not None:
+        reason, detail = refusal
+        return await _refuse(session, festival_id, scan, reason, ticket, detail)
     if list_title is not None and not await _holds_seat(session, ticket, scan.list_key):
         detail = f"No seat in {list_title!r}"
         return await _refuse(session, festival_id, scan, "wrong_list", ticket, detail)
@@ -347,7 +415,7 @@ async def _admit(
         admitted = Admitted(
             uuid.uuid4(), ticket.name, scan.list_key, scan.gate, scan.scanned_at, notes
         )
-        if await _insert_live(session, festival_id, scan, ticket, admitted):
+        if await _insert_live(await session.connection(), festival_id, scan, ticket, admitted):
             return admitted
         live = await session.scalar(queries.live_checkin(ticket.id, scan.list_key))
         if live is None:
@@ -367,7 +435,7 @@ async def _already(
 
 
 async def _insert_live(
-    session: AsyncSession,
+    connection: AsyncConnection,
     festival_id: uuid.UUID,
     scan: Scan,
     ticket: ScannedTicket,
@@ -375,7 +443,6 @@ async def _insert_live(
 ) -> bool:
     """Insert the live check-in unless one exists (the partial unique index decides)."""
     values = _row(festival_id, scan, admitted.id, "ok", ticket.id, record(admitted))
-    connection = await session.connection()
     return await queries.INSERT_LIVE_CHECKIN.first(connection, values | {"live": True}) is not None
 
 

@@ -43,6 +43,12 @@ def has_keys(festival_id: uuid.UUID) -> bool:
     return festival_id in _keys
 
 
+def known_public_key(festival_id: uuid.UUID) -> bytes | None:
+    """The festival's public key if this process holds it already (no database needed)."""
+    found = _keys.get(festival_id)
+    return None if found is None else found[1]
+
+
 async def festival_keys(session: AsyncSession, festival_id: uuid.UUID) -> tuple[bytes, bytes]:
     """(private, public) key of a festival, made on first use."""
     found = _keys.get(festival_id)

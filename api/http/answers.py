@@ -22,7 +22,7 @@ from typing import Any, Literal
 
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from api.http.idempotency import Idempotency
 from api.http.problems import PROBLEM, problem_body
@@ -162,6 +162,15 @@ async def scan(session: AsyncSession, token: str | None, slug: str, data: Checki
     await autocommit(session)
     outcome = await checkin.check_in(session, token, slug, data.qr, data.list, data.gate)
     return scan_reply(outcome)
+
+
+async def scan_at_once(
+    connection: AsyncConnection, token: str | None, slug: str, data: CheckinCreate
+) -> Reply | None:
+    """The common scan on an autocommit connection with no session
+    (``tickets.checkin.admit_at_once``); None when :func:`scan` must decide it."""
+    admitted = await checkin.admit_at_once(connection, token, slug, data.qr, data.list, data.gate)
+    return None if admitted is None else scan_reply(admitted)
 
 
 async def register(

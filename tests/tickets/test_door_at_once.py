@@ -1,0 +1,194 @@
+"""The door's common scan without a session (``checkin.admit_at_once``).
+
+On PostgreSQL the fast lane first tries a scan on an autocommit connection of
+its own. It must write exactly the row that ``check_in`` writes for an
+admission, write nothing for every scan it leaves to ``check_in`` (which then
+records the refusal or the repeat once), and refuse a caller who may not scan
+as ``check_in`` refuses them. On SQLite there is no such connection, and every
+scan takes ``check_in``: the tests of the shortcut itself run on PostgreSQL only.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import func, select
+
+from festival.db import autocommit_connection, make_sessionmaker, unit_of_work
+from festival.errors import FestivalError
+from tests.conftest import POSTGRES_ONLY, Backend
+from tests.factories.festival import auth
+from tests.factories.tickets import open_festival, programme_session, registered, staff_token
+from tickets import checkin, issuing
+from tickets.checkin import Admitted, AlreadyIn
+from tickets.models import FESTIVAL_LIST, Checkin
+
+Scan = Callable[..., Awaitable[Any]]
+
+
+async def _door(client: httpx.AsyncClient, backend: Backend) -> dict[str, Any]:
+    made, token = await open_festival(client, backend.engine)
+    staff = await staff_token(client, token, made["slug"])
+    return {"slug": made["slug"], "id": made["id"], "organiser": token, "staff": staff}
+
+
+async def _at_once(
+    backend: Backend, token: str | None, slug: str, qr: str, list_key: str = FESTIVAL_LIST
+) -> Admitted | None:
+    async with autocommit_connection(backend.engine) as connection:
+        assert connection is not None
+        return await checkin.admit_at_once(connection, token, slug, qr, list_key, "G1")
+
+
+async def _check_in(
+    backend: Backend, token: str | None, slug: str, qr: str, list_key: str = FESTIVAL_LIST
+) -> checkin.ScanOutcome:
+    async with unit_of_work(make_sessionmaker(backend.engine)) as session:
+        return await checkin.check_in(session, token, slug, qr, list_key, "G1")
+
+
+async def _rows(backend: Backend) -> list[Checkin]:
+    async with unit_of_work(make_sessionmaker(backend.engine)) as session:
+        return list((await session.scalars(select(Checkin).order_by(Checkin.recorded_at))).all())
+
+
+def _tamper(qr: str, at: int) -> str:
+    return qr[:at] + ("A" if qr[at] != "A" else "B") + qr[at + 1 :]
+
+
+async def test_sqlite_has_no_connection_without_a_session_and_scans_as_before(
+    client: httpx.AsyncClient, backend: Backend
+) -> None:
+    async with autocommit_connection(backend.engine) as connection:
+        assert (connection is None) == (backend.name == "sqlite")
+    door = await _door(client, backend)
+    qr = (await registered(client, door["slug"]))["ticket"]["qr"]
+    url = f"/api/v1/festivals/{door['slug']}/checkins"
+    first = await client.post(url, json={"qr": qr}, headers=auth(door["staff"]))
+    again = await client.post(url, json={"qr": qr}, headers=auth(door["staff"]))
+    assert (first.status_code, again.status_code) == (201, 409)
+    assert [r.result for r in await _rows(backend)] == ["ok", "already_checked_in"]
+
+
+@POSTGRES_ONLY
+async def test_the_common_scan_is_admitted_and_recorded_as_check_in_records_it(
+    client: httpx.AsyncClient, backend: Backend
+) -> None:
+    door = await _door(client, backend)
+    attendee = await registered(client, door["slug"], name="Ada Lovelace")
+    qr = attendee["ticket"]["qr"]
+
+    admitted = await _at_once(backend, door["staff"], door["slug"], qr)
+
+    assert isinstance(admitted, Admitted)
+    assert (admitted.name, admitted.list_key, admitted.gate) == ("Ada Lovelace", "festival", "G1")
+    (row,) = await _rows(backend)
+    assert (row.id, row.result, row.live, row.gate) == (admitted.id, "ok", True, "G1")
+    assert str(row.ticket_id) == attendee["ticket"]["id"]
+    assert row.staff_token_id is not None
+    assert row.payload == qr
+    assert row.reply == checkin.record(admitted)
+    # A second scan of the ticket is not the common one: nothing written here...
+    assert await _at_once(backend, door["staff"], door["slug"], qr) is None
+    assert len(await _rows(backend)) == 1
+    # ...and check_in then answers and records it, naming the first check-in.
+    again = await _check_in(backend, door["staff"], door["slug"], qr)
+    assert isinstance(again, AlreadyIn)
+    assert again.first == admitted.id
+    assert [r.result for r in await _rows(backend)] == ["ok", "already_checked_in"]
+
+
+@POSTGRES_ONLY
+async def test_every_other_scan_is_left_to_check_in_with_nothing_written(
+    client: httpx.AsyncClient, backend: Backend
+) -> None:
+    door = await _door(client, backend)
+    other = await _door(client, backend)
+    slug, staff = door["slug"], door["staff"]
+    valid = (await registered(client, slug))["ticket"]["qr"]
+    cancelled = await registered(client, slug)
+    await client.delete("/api/v1/me/registration", headers=auth(cancelled["attendee_token"]))
+    reissued = await registered(client, slug)
+    renewed = await client.post(
+        "/api/v1/me/ticket/reissue", headers=auth(reissued["attendee_token"])
+    )
+    assert renewed.status_code == 200
+    workshop = await programme_session(backend.engine, door["id"], capacity=10)
+    cases = {
+        "forged": (_tamper(valid, 110), FESTIVAL_LIST),
+        "garbage": ("hello", FESTIVAL_LIST),
+        "another festival's": (
+            (await registered(client, other["slug"]))["ticket"]["qr"],
+            "festival",
+        ),
+        "cancelled": (cancelled["ticket"]["qr"], FESTIVAL_LIST),
+        "an older version": (reissued["ticket"]["qr"], FESTIVAL_LIST),
+        "a session's door": (valid, str(workshop)),
+        "an unknown list": (valid, "not-a-list"),
+    }
+    for name, (qr, list_key) in cases.items():
+        assert await _at_once(backend, staff, slug, qr, list_key) is None, name
+    assert await _rows(backend) == []
+
+    # A festival key this process does not hold yet: check_in reads it (and keeps it).
+    keys = issuing._keys.pop(uuid.UUID(door["id"]))
+    try:
+        assert await _at_once(backend, staff, slug, valid) is None
+        assert await _rows(backend) == []
+        assert isinstance(await _check_in(backend, staff, slug, valid), Admitted)
+    finally:
+        issuing._keys.setdefault(uuid.UUID(door["id"]), keys)
+
+
+@POSTGRES_ONLY
+async def test_a_festival_with_answers_for_the_door_is_left_to_check_in(
+    client: httpx.AsyncClient, backend: Backend
+) -> None:
+    door = await _door(client, backend)
+    question = {"kind": "text", "label": "Access needs", "at_door": True}
+    asked = await client.post(
+        f"/api/v1/festivals/{door['slug']}/questions",
+        json=question,
+        headers=auth(door["organiser"]),
+    )
+    assert asked.status_code == 201, asked.text
+    body = {"name": "Ada", "email": "ada@example.org", "answers": {asked.json()["id"]: "ramp"}}
+    made = await client.post(f"/api/v1/festivals/{door['slug']}/registrations", json=body)
+    assert made.status_code == 201, made.text
+    qr = made.json()["ticket"]["qr"]
+    assert await _at_once(backend, door["staff"], door["slug"], qr) is None
+    assert await _rows(backend) == []
+    admitted = await _check_in(backend, door["staff"], door["slug"], qr)
+    assert isinstance(admitted, Admitted)
+    assert admitted.notes == (("Access needs", "ramp"),)
+
+
+@POSTGRES_ONLY
+async def test_a_caller_who_may_not_scan_is_refused_as_check_in_refuses(
+    client: httpx.AsyncClient, backend: Backend
+) -> None:
+    door = await _door(client, backend)
+    other = await _door(client, backend)
+    attendee = await registered(client, door["slug"])
+    qr = attendee["ticket"]["qr"]
+    callers = {
+        "no token": (None, door["slug"]),
+        "an unknown token": ("fs_" + "x" * 43, door["slug"]),
+        "an attendee": (attendee["attendee_token"], door["slug"]),
+        "the organiser": (door["organiser"], door["slug"]),
+        "another festival's staff": (other["staff"], door["slug"]),
+        "an unknown festival": (door["staff"], "no-such-festival"),
+    }
+    for name, (token, slug) in callers.items():
+        refusals = []
+        for scan in (_at_once, _check_in):
+            with pytest.raises(FestivalError) as caught:
+                await scan(backend, token, slug, qr)
+            refusals.append((type(caught.value), str(caught.value)))
+        assert refusals[0] == refusals[1], name
+    async with unit_of_work(make_sessionmaker(backend.engine)) as session:
+        assert await session.scalar(select(func.count()).select_from(Checkin)) == 0
