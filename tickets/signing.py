@@ -23,14 +23,8 @@ import uuid
 from dataclasses import dataclass
 from functools import lru_cache
 
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
-from cryptography.hazmat.primitives.serialization import (
-    Encoding,
-    NoEncryption,
-    PrivateFormat,
-    PublicFormat,
-)
+from nacl.exceptions import BadSignatureError
+from nacl.signing import SigningKey, VerifyKey
 
 FORMAT = 1
 _HEAD = struct.Struct(">B16s16sI")
@@ -53,11 +47,9 @@ class Payload:
 
 
 def new_keypair() -> tuple[bytes, bytes]:
-    """(private, public) raw Ed25519 keys, 32 bytes each."""
-    private = Ed25519PrivateKey.generate()
-    raw_private = private.private_bytes(Encoding.Raw, PrivateFormat.Raw, NoEncryption())
-    raw_public = private.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
-    return raw_private, raw_public
+    """(private, public) raw Ed25519 keys, 32 bytes each (the private one is RFC 8032's seed)."""
+    private = SigningKey.generate()
+    return bytes(private), bytes(private.verify_key)
 
 
 def b64url(raw: bytes) -> str:
@@ -67,7 +59,7 @@ def b64url(raw: bytes) -> str:
 def sign(private_key: bytes, ticket_id: uuid.UUID, festival_id: uuid.UUID, version: int) -> str:
     """The payload text of one version of a ticket."""
     head = _HEAD.pack(FORMAT, ticket_id.bytes, festival_id.bytes, version)
-    signature = _private(private_key).sign(head)
+    signature = _private(private_key).sign(head).signature
     return b64url(head + signature)
 
 
@@ -102,8 +94,8 @@ def parse(text: str) -> Payload:
 
 def verify(public_key: bytes, payload: Payload) -> bool:
     try:
-        _public(public_key).verify(payload.signature, payload.signed)
-    except InvalidSignature:
+        _public(public_key).verify(payload.signed, payload.signature)
+    except BadSignatureError:
         return False
     return True
 
@@ -111,11 +103,14 @@ def verify(public_key: bytes, payload: Payload) -> bool:
 _ALPHABET = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
 
 
+# Ed25519 by libsodium (PyNaCl): a verify, the door's largest single cost, took
+# 62 us here against 112 us with OpenSSL's (the ``cryptography`` package). Ed25519
+# signatures are deterministic, so tickets signed by either verify with either.
 @lru_cache(maxsize=256)
-def _private(raw: bytes) -> Ed25519PrivateKey:
-    return Ed25519PrivateKey.from_private_bytes(raw)
+def _private(raw: bytes) -> SigningKey:
+    return SigningKey(raw)
 
 
 @lru_cache(maxsize=256)
-def _public(raw: bytes) -> Ed25519PublicKey:
-    return Ed25519PublicKey.from_public_bytes(raw)
+def _public(raw: bytes) -> VerifyKey:
+    return VerifyKey(raw)

@@ -50,3 +50,40 @@ def test_another_key_does_not_verify() -> None:
 def test_non_payloads_are_bad_payloads(text: str) -> None:
     with pytest.raises(signing.BadPayload):
         signing.parse(text)
+
+
+def test_tickets_and_keys_agree_with_a_second_ed25519() -> None:
+    """Keys made and tickets signed before signing moved from OpenSSL's Ed25519
+    (``cryptography``) to libsodium's (PyNaCl) are the ones festivals hold and
+    attendees carry: the same key signs the same text, and each side verifies
+    the other's, as a third-party scanner with the bundle's key would."""
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import (
+        Ed25519PrivateKey,
+        Ed25519PublicKey,
+    )
+    from cryptography.hazmat.primitives.serialization import (
+        Encoding,
+        NoEncryption,
+        PrivateFormat,
+        PublicFormat,
+    )
+
+    before = Ed25519PrivateKey.generate()
+    private = before.private_bytes(Encoding.Raw, PrivateFormat.Raw, NoEncryption())
+    public = before.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
+    ticket, festival = uuid.uuid4(), uuid.uuid4()
+    head = signing._HEAD.pack(signing.FORMAT, ticket.bytes, festival.bytes, 4)
+    carried = signing.b64url(head + before.sign(head))
+    assert signing.sign(private, ticket, festival, 4) == carried
+    assert _verifies(public, carried)
+    assert not _verifies(public, signing.sign(signing.new_keypair()[0], ticket, festival, 4))
+
+    made_private, made_public = signing.new_keypair()
+    text = signing.sign(made_private, ticket, festival, 1)
+    parsed = signing.parse(text)
+    Ed25519PublicKey.from_public_bytes(made_public).verify(parsed.signature, parsed.signed)
+    other = Ed25519PrivateKey.from_private_bytes(made_private).public_key()
+    assert other.public_bytes(Encoding.Raw, PublicFormat.Raw) == made_public
+    with pytest.raises(InvalidSignature):
+        Ed25519PublicKey.from_public_bytes(public).verify(parsed.signature, parsed.signed)
