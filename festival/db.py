@@ -13,6 +13,7 @@ thread, and the ``BEGIN`` with the first of them.
 from __future__ import annotations
 
 import uuid
+import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
@@ -207,8 +208,17 @@ async def autocommit_connection(engine: AsyncEngine) -> AsyncIterator[AsyncConne
     if engine.dialect.name != "postgresql":
         yield None
         return
-    async with engine.connect() as connection:
-        yield await connection.execution_options(isolation_level="AUTOCOMMIT")
+    autocommit_engine = _AUTOCOMMIT.get(engine)
+    if autocommit_engine is None:
+        # The same pool, its connections set to autocommit as they are checked out
+        # (and set back as they return): no call of its own per connection.
+        autocommit_engine = engine.execution_options(isolation_level="AUTOCOMMIT")
+        _AUTOCOMMIT[engine] = autocommit_engine
+    async with autocommit_engine.connect() as connection:
+        yield connection
+
+
+_AUTOCOMMIT: weakref.WeakKeyDictionary[AsyncEngine, AsyncEngine] = weakref.WeakKeyDictionary()
 
 
 T = TypeVar("T")
@@ -286,7 +296,11 @@ class Prepared:
             values[name] if process is None else process(values[name])
             for name, process in self._binds
         ]
-        raw = await connection.get_raw_connection()
+        sync = connection.sync_connection
+        assert sync is not None
+        # The pooled connection it holds, read without a greenlet of its own
+        # (get_raw_connection spawns one); an invalidated one reconnects that way.
+        raw = sync.connection if not sync.invalidated else await connection.get_raw_connection()
         try:
             return await raw.driver_connection.fetchrow(self._sql, *args)  # type: ignore[union-attr]
         except Exception as error:
