@@ -82,6 +82,16 @@ async def staff_token(
     return token
 
 
+async def checkin_door(
+    client: httpx.AsyncClient, engine: AsyncEngine, **overrides: Any
+) -> dict[str, Any]:
+    """An open festival and a check-in staff token for it: its ``slug`` and ``id``,
+    the ``organiser``'s token and the ``staff`` token."""
+    made, token = await open_festival(client, engine, **overrides)
+    staff = await staff_token(client, token, made["slug"])
+    return {"slug": made["slug"], "id": made["id"], "organiser": token, "staff": staff}
+
+
 def running_now() -> dict[str, str]:
     """The dates of a festival on today in its zone (``festival_body``'s): offline
     scans are taken only within a festival's days and never from the future."""

@@ -22,7 +22,7 @@ from festival.db import autocommit_connection, make_sessionmaker, unit_of_work
 from festival.errors import FestivalError
 from tests.conftest import POSTGRES_ONLY, Backend
 from tests.factories.festival import auth
-from tests.factories.tickets import open_festival, programme_session, registered, staff_token
+from tests.factories.tickets import checkin_door, programme_session, registered
 from tickets import checkin, issuing
 from tickets.checkin import Admitted, AlreadyIn
 from tickets.models import FESTIVAL_LIST, Checkin
@@ -31,9 +31,7 @@ Scan = Callable[..., Awaitable[Any]]
 
 
 async def _door(client: httpx.AsyncClient, backend: Backend) -> dict[str, Any]:
-    made, token = await open_festival(client, backend.engine)
-    staff = await staff_token(client, token, made["slug"])
-    return {"slug": made["slug"], "id": made["id"], "organiser": token, "staff": staff}
+    return await checkin_door(client, backend.engine)
 
 
 async def _at_once(
