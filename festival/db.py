@@ -13,9 +13,9 @@ thread, and the ``BEGIN`` with the first of them.
 from __future__ import annotations
 
 import uuid
-import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
@@ -31,6 +31,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.util import greenlet_spawn
 
 from festival import sqlite_driver
 
@@ -191,34 +192,43 @@ async def autocommit(session: AsyncSession) -> bool:
     return bool(options)
 
 
+@dataclass(frozen=True, slots=True)
+class Driver:
+    """A pooled connection's own driver connection (asyncpg), with no transaction
+    open: each statement commits as it runs. Only :class:`Prepared` statements
+    run on it; SQLAlchemy has no part in them beyond lending the connection."""
+
+    connection: Any
+
+
 @asynccontextmanager
-async def autocommit_connection(engine: AsyncEngine) -> AsyncIterator[AsyncConnection | None]:
-    """A connection of its own on which each statement commits as it runs, for work
-    done without a session at all; None where that does not apply (SQLite keeps
-    its BEGIN IMMEDIATE recipe).
+async def autocommit_connection(engine: AsyncEngine) -> AsyncIterator[Driver | None]:
+    """A connection of the pool on which each statement commits as it runs, for
+    work done without a session at all; None where that does not apply (SQLite
+    keeps its BEGIN IMMEDIATE recipe).
 
     The same mode as :func:`autocommit`, without the session around it: no
     session transaction, no unit of work, so nothing deferred to a commit
     (``festival.effects``) may be asked of such work. The door's common scan
     runs here (``tickets.checkin.admit_at_once``): what a session costs was
-    about a quarter of a scan's CPU (bench/RESULTS.md). Given back before the
-    caller opens a unit of work, so one request never holds two connections of
-    a pool that has no overflow.
+    about a quarter of a scan's CPU, and SQLAlchemy's ``Connection`` around the
+    driver a good part of the rest (bench/RESULTS.md). The driver connection
+    comes straight from the engine's pool (``raw_connection``), outside any
+    transaction (the pool rolls back what a connection held when it came back),
+    and goes back to it the same way. Given back before the caller opens a
+    unit of work, so one request never holds two connections of a pool that
+    has no overflow.
     """
     if engine.dialect.name != "postgresql":
         yield None
         return
-    autocommit_engine = _AUTOCOMMIT.get(engine)
-    if autocommit_engine is None:
-        # The same pool, its connections set to autocommit as they are checked out
-        # (and set back as they return): no call of its own per connection.
-        autocommit_engine = engine.execution_options(isolation_level="AUTOCOMMIT")
-        _AUTOCOMMIT[engine] = autocommit_engine
-    async with autocommit_engine.connect() as connection:
-        yield connection
-
-
-_AUTOCOMMIT: weakref.WeakKeyDictionary[AsyncEngine, AsyncEngine] = weakref.WeakKeyDictionary()
+    pooled = await engine.raw_connection()
+    try:
+        yield Driver(pooled.driver_connection)
+    finally:
+        # Back to the pool, whose reset may have to await the driver (closing a
+        # connection that broke, say): in a greenlet, as SQLAlchemy's own close.
+        await greenlet_spawn(pooled.close)
 
 
 T = TypeVar("T")
@@ -284,25 +294,32 @@ class Prepared:
         # Values written into the statement (a literal compared with, a LIMIT).
         self._fixed = {name: b.value for name, b in compiled.binds.items() if not b.required}
 
-    async def first(self, connection: AsyncConnection, params: Mapping[str, Any]) -> Any:
+    async def first(self, connection: AsyncConnection | Driver, params: Mapping[str, Any]) -> Any:
         """The first row (by position), or None."""
-        options = connection.sync_connection.get_execution_options()  # type: ignore[union-attr]
-        autocommit = options.get("isolation_level") == "AUTOCOMMIT"
-        if connection.dialect.name != "postgresql" or not autocommit:
-            statement = self._statements[connection.dialect.name]
-            return (await connection.execute(statement, dict(params))).first()
+        if isinstance(connection, Driver):
+            driver = connection.connection
+        else:
+            options = connection.sync_connection.get_execution_options()  # type: ignore[union-attr]
+            autocommit = options.get("isolation_level") == "AUTOCOMMIT"
+            if connection.dialect.name != "postgresql" or not autocommit:
+                statement = self._statements[connection.dialect.name]
+                return (await connection.execute(statement, dict(params))).first()
+            sync = connection.sync_connection
+            assert sync is not None
+            # The pooled connection it holds, read without a greenlet of its own
+            # (get_raw_connection spawns one); an invalidated one reconnects that way.
+            if sync.invalidated:
+                pooled = await connection.get_raw_connection()
+            else:
+                pooled = sync.connection
+            driver = pooled.driver_connection
         values = self._fixed | dict(params)
         args = [
             values[name] if process is None else process(values[name])
             for name, process in self._binds
         ]
-        sync = connection.sync_connection
-        assert sync is not None
-        # The pooled connection it holds, read without a greenlet of its own
-        # (get_raw_connection spawns one); an invalidated one reconnects that way.
-        raw = sync.connection if not sync.invalidated else await connection.get_raw_connection()
         try:
-            return await raw.driver_connection.fetchrow(self._sql, *args)  # type: ignore[union-attr]
+            return await driver.fetchrow(self._sql, *args)
         except Exception as error:
             from asyncpg.exceptions import (  # type: ignore[import-untyped]
                 IntegrityConstraintViolationError,

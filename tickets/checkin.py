@@ -22,7 +22,7 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from festival.auth import TOKEN_COLUMNS, Principal, bearer_principal, hash_token
-from festival.db import utcnow
+from festival.db import Driver, utcnow
 from festival.errors import Conflict, Forbidden, NotFound, Unauthorized
 from festival.models import Festival
 from festival.queries import sees_festival
@@ -211,7 +211,7 @@ def _payload(qr: str) -> signing.Payload | signing.BadPayload:
 
 
 async def _door(
-    connection: AsyncConnection,
+    connection: AsyncConnection | Driver,
     token: str | None,
     slug: str,
     payload: signing.Payload | signing.BadPayload,
@@ -252,14 +252,14 @@ async def check_in(
 
 
 async def admit_at_once(
-    connection: AsyncConnection,
+    connection: Driver,
     token: str | None,
     slug: str,
     qr: str,
     list_key: str,
     gate: str | None,
 ) -> Admitted | None:
-    """The common scan on one autocommit connection, with no session: a valid
+    """The common scan on a driver connection in autocommit, with no session: a valid
     ticket admitted at the entrance of a festival that shows nothing at the door.
 
     The same read and the same write as :func:`check_in`, and a caller who may
@@ -435,7 +435,7 @@ async def _already(
 
 
 async def _insert_live(
-    connection: AsyncConnection,
+    connection: AsyncConnection | Driver,
     festival_id: uuid.UUID,
     scan: Scan,
     ticket: ScannedTicket,

@@ -22,11 +22,11 @@ from typing import Any, Literal
 
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.http.idempotency import Idempotency
 from api.http.problems import PROBLEM, problem_body
-from festival.db import at_once_else_in_transaction, autocommit
+from festival.db import Driver, at_once_else_in_transaction, autocommit
 from festival.limits import LETTERS_TO_ADDRESS, REGISTER_ADDRESS, Limiter, address_key, email_key
 from tickets import checkin, registration
 from tickets.checkin import Admitted, AlreadyIn, Refused
@@ -165,7 +165,7 @@ async def scan(session: AsyncSession, token: str | None, slug: str, data: Checki
 
 
 async def scan_at_once(
-    connection: AsyncConnection, token: str | None, slug: str, data: CheckinCreate
+    connection: Driver, token: str | None, slug: str, data: CheckinCreate
 ) -> Reply | None:
     """The common scan on an autocommit connection with no session
     (``tickets.checkin.admit_at_once``); None when :func:`scan` must decide it."""
