@@ -268,16 +268,15 @@ async def admit_at_once(
     festival key this process does not hold yet) gets None, with nothing
     written: :func:`check_in` then decides it in a unit of work.
     """
-    if list_key != FESTIVAL_LIST:
-        return None
     payload = _payload(qr)
+    if list_key != FESTIVAL_LIST or not isinstance(payload, signing.Payload):
+        return None  # not read twice: check_in reads, and refuses or records, once
     door = await _door(connection, token, slug, payload)
     ticket, public = door.ticket, issuing.known_public_key(door.festival_id)
     if (
         door.questions
         or ticket is None
         or public is None
-        or not isinstance(payload, signing.Payload)
         or payload.festival_id != door.festival_id
         or payload.ticket_id != ticket.id
         or not signing.verify(public, payload)
