@@ -22,7 +22,7 @@ from typing import Any, TypeVar
 from sqlalchemy import DateTime, Executable, MetaData, String, TypeDecorator, Uuid, event
 from sqlalchemy.dialects.postgresql.asyncpg import PGDialect_asyncpg
 from sqlalchemy.engine import Dialect
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import (
     AsyncConnection,
     AsyncEngine,
@@ -222,7 +222,17 @@ async def autocommit_connection(engine: AsyncEngine) -> AsyncIterator[Driver | N
     if engine.dialect.name != "postgresql":
         yield None
         return
-    pooled = await engine.raw_connection()
+    dbapi_error = engine.dialect.loaded_dbapi.Error
+    try:
+        pooled = await engine.raw_connection()
+    except dbapi_error as error:
+        # Raised as engine.connect() raises it (a DBAPIError, invalidated if the
+        # server is gone), so that the edge tells a lost database (a 503) as for
+        # any other unit of work: raw_connection() hands on the driver's own.
+        lost = engine.dialect.is_disconnect(error, None, None)
+        raise DBAPIError.instance(
+            None, None, error, dbapi_error, connection_invalidated=lost, dialect=engine.dialect
+        ) from error
     try:
         yield Driver(pooled.driver_connection)
     finally:

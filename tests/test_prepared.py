@@ -5,13 +5,24 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 
+import pytest
 from sqlalchemy import bindparam, insert, select
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
+from api.http.problems import database_lost
 from festival.auth import TOKEN_COLUMNS, hash_token, issue_token
-from festival.db import Prepared, autocommit_options, make_sessionmaker, unit_of_work
+from festival.db import (
+    Prepared,
+    autocommit_connection,
+    autocommit_options,
+    make_engine,
+    make_sessionmaker,
+    unit_of_work,
+)
 from festival.models import Token
-from tests.conftest import Backend
+from tests.conftest import POSTGRES_ONLY, Backend
 
 # With literals written into the statement too (a compared value, a LIMIT).
 TOKEN = Prepared(
@@ -84,3 +95,27 @@ async def _autocommit(session: AsyncSession, backend: Backend) -> AsyncConnectio
     options = autocommit_options(session)
     assert bool(options) == (backend.name == "postgresql")
     return await session.connection(execution_options=options)
+
+
+@POSTGRES_ONLY
+async def test_a_refused_connection_is_raised_as_engine_connect_raises_it(
+    backend: Backend,
+) -> None:
+    """The door's connection without a session comes from the pool directly. A
+    server that refuses the connection (here: no such database; in a restart:
+    "the database system is shutting down") must come out as engine.connect()
+    says it, a DBAPIError that the API tells apart (a lost database is a 503,
+    retry), not as the driver's own error, which the API can only call a 500."""
+    url = make_url(backend.url).set(database="festival_no_such_database")
+    engine = make_engine(url.render_as_string(hide_password=False), pool_size=1)
+    try:
+        with pytest.raises(DBAPIError) as at_once:
+            async with autocommit_connection(engine):
+                pass
+        with pytest.raises(DBAPIError) as usual:
+            async with engine.connect():
+                pass
+        assert type(at_once.value) is type(usual.value)
+        assert database_lost(at_once.value) == database_lost(usual.value)
+    finally:
+        await engine.dispose()
