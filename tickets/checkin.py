@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import uuid
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, replace
 from datetime import datetime
 from typing import Any, Literal, TypeAlias, cast
 
@@ -190,6 +190,7 @@ def _may_scan_at(principal: Principal, festival_id: uuid.UUID) -> None:
 
 _FESTIVAL = len(TOKEN_COLUMNS)  # where the festival's columns begin in a DOOR row
 _TICKET = _FESTIVAL + 4  # and the ticket's
+_END = _TICKET + len(fields(ScannedTicket))  # (DOOR_ADMISSION adds a column after them)
 _FORGED = "The signature is not valid"
 
 
@@ -218,18 +219,26 @@ async def _door(
 ) -> Door:
     """The scanner's token, the festival and the ticket in one read (``queries.DOOR``);
     ``Unauthorized``, ``Forbidden`` or ``NotFound`` for a caller who may not scan there."""
+    ticket_id = payload.ticket_id if isinstance(payload, signing.Payload) else None
+    params = _door_params(token, slug, ticket_id)
+    return _door_of(await queries.DOOR_ROW.first(connection, params), slug)
+
+
+def _door_params(token: str | None, slug: str, ticket_id: uuid.UUID | None) -> dict[str, Any]:
     if not token:
         raise Unauthorized("A bearer token is required")
-    ticket_id = payload.ticket_id if isinstance(payload, signing.Payload) else None
-    params = {"token_hash": hash_token(token), "slug": slug, "ticket_id": ticket_id}
-    row: Sequence[Any] | None = await queries.DOOR_ROW.first(connection, params)
+    return {"token_hash": hash_token(token), "slug": slug, "ticket_id": ticket_id}
+
+
+def _door_of(row: Sequence[Any] | None, slug: str) -> Door:
+    """The :class:`Door` of a ``DOOR`` row, for a caller who may scan there."""
     principal = ensure_checkin_staff(bearer_principal(row))
     assert row is not None  # a principal came of it
     festival_id, published_at, owner_id, door_questions = row[_FESTIVAL:_TICKET]
     if festival_id is None or not sees_festival(principal, festival_id, published_at, owner_id):
         raise NotFound(f"No festival {slug!r}")
     _may_scan_at(principal, festival_id)
-    ticket = ScannedTicket(*row[_TICKET:]) if row[_TICKET] is not None else None
+    ticket = ScannedTicket(*row[_TICKET:_END]) if row[_TICKET] is not None else None
     return Door(principal, festival_id, bool(door_questions), ticket)
 
 
@@ -262,32 +271,46 @@ async def admit_at_once(
     """The common scan on a driver connection in autocommit, with no session: a valid
     ticket admitted at the entrance of a festival that shows nothing at the door.
 
-    The same read and the same write as :func:`check_in`, and a caller who may
-    not scan there is refused as it refuses them. Any other scan (one to refuse
-    and record, a check-in already live, a session's door, answers to show, a
-    festival key this process does not hold yet) gets None, with nothing
-    written: :func:`check_in` then decides it in a unit of work.
+    One statement (``queries.DOOR_ADMISSION``) reads what :func:`check_in`
+    reads and, when that is the common scan, writes the row it would write. A
+    caller who may not scan there is refused as it refuses them. Any other scan
+    (one to refuse and record, a check-in already live, a session's door,
+    answers to show, a festival key this process does not hold yet) gets None,
+    with nothing written: :func:`check_in` then decides it in a unit of work.
+    The signature is checked before the statement, with the key of the
+    festival the payload names, which the statement then requires to be the
+    door's.
     """
     payload = _payload(qr)
     if list_key != FESTIVAL_LIST or not isinstance(payload, signing.Payload):
         return None  # not read twice: check_in reads, and refuses or records, once
-    door = await _door(connection, token, slug, payload)
-    ticket, public = door.ticket, issuing.known_public_key(door.festival_id)
-    if (
-        door.questions
-        or ticket is None
-        or public is None
-        or payload.festival_id != door.festival_id
-        or payload.ticket_id != ticket.id
-        or not signing.verify(public, payload)
-        or _refusal(ticket, payload) is not None
-    ):
-        return None
-    scan = Scan(qr, list_key, gate, utcnow(), staff_token_id=door.principal.token_id)
-    admitted = Admitted(uuid.uuid4(), ticket.name, list_key, gate, scan.scanned_at)
-    if await _insert_live(connection, door.festival_id, scan, ticket, admitted):
-        return admitted
+    params = _door_params(token, slug, payload.ticket_id)
+    public = issuing.known_public_key(payload.festival_id)
+    if public is None or not signing.verify(public, payload):
+        return None  # check_in reads the key, or records the forgery
+    now = utcnow()
+    admitted = Admitted(uuid.uuid4(), "", list_key, gate, now)
+    row = await queries.DOOR_ADMISSION.first(connection, params | _admission(payload, admitted, qr))
+    if row is not None and row[_END] is not None:  # the statement found the common scan
+        return replace(admitted, name=ScannedTicket(*row[_TICKET:_END]).name)
+    _door_of(row, slug)  # a caller who may not scan is refused here, as check_in refuses
     return None
+
+
+def _admission(payload: signing.Payload, admitted: Admitted, qr: str) -> dict[str, Any]:
+    """What ``queries.DOOR_ADMISSION`` needs beyond the door's read: the payload it
+    admits and the row it writes (``_row``'s, for the common scan)."""
+    return {
+        "festival_id": payload.festival_id,
+        "version": payload.version,
+        "now": admitted.at,
+        "id": admitted.id,
+        "gate": admitted.gate,
+        "payload": qr[: signing.MAX_TEXT_LENGTH],
+        "scanned_at": admitted.at,
+        "recorded_at": utcnow(),
+        "checked_in_at": admitted.at.isoformat(),
+    }
 
 
 def _refusal(ticket: ScannedTicket, payload: signing.Payload) -> tuple[Reason, str] | None:

@@ -15,7 +15,9 @@ from typing import Any, cast
 
 from sqlalchemy import (
     ColumnElement,
+    Integer,
     Select,
+    String,
     Table,
     Uuid,
     and_,
@@ -25,11 +27,14 @@ from sqlalchemy import (
     func,
     insert,
     literal,
+    not_,
     or_,
     select,
     text,
+    true,
     update,
 )
+from sqlalchemy import cast as sql_cast
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
@@ -38,12 +43,13 @@ from sqlalchemy.sql.elements import BindParameter
 from sqlalchemy.sql.selectable import Exists, ScalarSelect
 
 from festival.auth import TOKEN_COLUMNS, Principal
-from festival.db import Prepared
+from festival.db import Prepared, UTCDateTime
 from festival.models import Festival, Token
 from festival.queries import team_festivals
 from festival.roles import Permission
 from schedule.models import Session
 from tickets.models import (
+    FESTIVAL_LIST,
     Checkin,
     OutboxMessage,
     Place,
@@ -436,6 +442,85 @@ INSERT_LIVE_CHECKIN = Prepared(
         .returning(Checkin.id),
     }
 )
+
+
+def _door_admission() -> Select[Any]:
+    """The door's common scan in one trip (``checkin.admit_at_once``, PostgreSQL).
+
+    The ``DOOR`` read, and in the same statement the live check-in, inserted
+    only when the row read is the common scan: a live check-in token of this
+    festival, the festival the payload names, no answers to show at the door,
+    and a confirmed ticket of the payload's version that admits on site. These
+    are the rules ``checkin`` applies to a ``DOOR`` row (``live_principal``,
+    ``_door``, ``_refusal``), said here in SQL, and the tests of the at-once
+    path hold the two to each other. Its columns are ``DOOR``'s and then the id
+    of the check-in inserted (NULL when none was: anything else is decided by
+    ``check_in``). The row kept (``reply``) is ``checkin.record``'s.
+    """
+    door = DOOR.cte("door")
+    columns = list(door.c)
+    token = dict(zip((c.key for c in TOKEN_COLUMNS), columns, strict=False))
+    festival_id, _, _, door_questions = columns[len(TOKEN_COLUMNS) : len(TOKEN_COLUMNS) + 4]
+    (ticket_id, version, revoked_at, _, name, status, participation, mode) = columns[
+        len(TOKEN_COLUMNS) + 4 : len(TOKEN_COLUMNS) + 12
+    ]
+    common = and_(
+        token["revoked_at"].is_(None),
+        or_(
+            token["expires_at"].is_(None),
+            token["expires_at"] > bindparam("now", type_=UTCDateTime()),
+        ),
+        token["kind"] == "staff",
+        token["role"] == "checkin",
+        token["festival_id"] == festival_id,
+        festival_id == bindparam("festival_id", type_=Uuid()),
+        not_(door_questions),
+        version == bindparam("version", type_=Integer()),
+        revoked_at.is_(None),
+        status == "confirmed",
+        not_(and_(participation == "online", mode == "hybrid")),
+    )
+    checkin_id = bindparam("id", type_=Uuid())
+    gate = bindparam("gate", type_=String())
+    reply = func.json_build_object(
+        "id",
+        sql_cast(checkin_id, String()),
+        "result",
+        "ok",
+        "attendee",
+        func.json_build_object("name", name),
+        "list",
+        FESTIVAL_LIST,
+        "gate",
+        gate,
+        "checked_in_at",
+        bindparam("checked_in_at", type_=String()),
+    )
+    values = {
+        "id": checkin_id,
+        "festival_id": festival_id,
+        "ticket_id": ticket_id,
+        "list_key": literal(FESTIVAL_LIST),
+        "result": literal("ok"),
+        "live": true(),
+        "gate": gate,
+        "payload": bindparam("payload", type_=String()),
+        "scanned_at": bindparam("scanned_at", type_=UTCDateTime()),
+        "recorded_at": bindparam("recorded_at", type_=UTCDateTime()),
+        "staff_token_id": token["id"],
+        "reply": reply,
+    }
+    admitted = (
+        postgresql.insert(Checkin)
+        .from_select(list(values), select(*values.values()).where(common))
+        .on_conflict_do_nothing(index_elements=_LIVE_KEY, index_where=_LIVE_WHERE)
+        .returning(Checkin.id)
+        .cte("admitted")
+    )
+    return select(*columns, admitted.c.id).select_from(door.outerjoin(admitted, true()))
+
+
+DOOR_ADMISSION = Prepared({"postgresql": _door_admission()})
 
 
 # Registration's first read, built once: the festival (published only) with what

@@ -56,9 +56,12 @@ async def register(
     name: str | None = None,
     email: str | None = None,
     headers: dict[str, str] | None = None,
+    participation: str | None = None,
 ) -> httpx.Response:
     tag = uuid.uuid4().hex[:8]
     body = {"name": name or f"Attendee {tag}", "email": email or f"a-{tag}@example.org"}
+    if participation is not None:
+        body["participation"] = participation
     return await client.post(f"/api/v1/festivals/{slug}/registrations", json=body, headers=headers)
 
 

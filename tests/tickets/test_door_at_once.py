@@ -12,20 +12,24 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
+from sqlalchemy.sql.selectable import ScalarSelect
 
-from festival.db import autocommit_connection, make_sessionmaker, unit_of_work
+from festival.auth import hash_token
+from festival.db import autocommit_connection, make_sessionmaker, unit_of_work, utcnow
 from festival.errors import FestivalError
+from festival.models import Token
 from tests.conftest import POSTGRES_ONLY, Backend
 from tests.factories.festival import auth
-from tests.factories.tickets import checkin_door, programme_session, registered
+from tests.factories.tickets import checkin_door, programme_session, registered, staff_token
 from tickets import checkin, issuing
-from tickets.checkin import Admitted, AlreadyIn
-from tickets.models import FESTIVAL_LIST, Checkin
+from tickets.checkin import Admitted, AlreadyIn, Refused
+from tickets.models import FESTIVAL_LIST, Checkin, Registration, Ticket
 
 Scan = Callable[..., Awaitable[Any]]
 
@@ -52,6 +56,10 @@ async def _check_in(
 async def _rows(backend: Backend) -> list[Checkin]:
     async with unit_of_work(make_sessionmaker(backend.engine)) as session:
         return list((await session.scalars(select(Checkin).order_by(Checkin.recorded_at))).all())
+
+
+def _registration_of(ticket_id: str) -> ScalarSelect[uuid.UUID]:
+    return select(Ticket.registration_id).where(Ticket.id == uuid.UUID(ticket_id)).scalar_subquery()
 
 
 def _tamper(qr: str, at: int) -> str:
@@ -116,6 +124,19 @@ async def test_every_other_scan_is_left_to_check_in_with_nothing_written(
     )
     assert renewed.status_code == 200
     workshop = await programme_session(backend.engine, door["id"], capacity=10)
+    # Two states only a row can show: each rule of the door must hold by itself.
+    waiting, withdrawn = await registered(client, slug), await registered(client, slug)
+    async with unit_of_work(make_sessionmaker(backend.engine)) as session:
+        await session.execute(
+            update(Registration)
+            .where(Registration.id == _registration_of(waiting["ticket"]["id"]))
+            .values(status="waitlisted")
+        )
+        await session.execute(
+            update(Ticket)
+            .where(Ticket.id == uuid.UUID(withdrawn["ticket"]["id"]))
+            .values(revoked_at=utcnow())
+        )
     cases = {
         "forged": (_tamper(valid, 110), FESTIVAL_LIST),
         "garbage": ("hello", FESTIVAL_LIST),
@@ -125,6 +146,8 @@ async def test_every_other_scan_is_left_to_check_in_with_nothing_written(
         ),
         "cancelled": (cancelled["ticket"]["qr"], FESTIVAL_LIST),
         "an older version": (reissued["ticket"]["qr"], FESTIVAL_LIST),
+        "a waitlisted registration's": (waiting["ticket"]["qr"], FESTIVAL_LIST),
+        "a revoked ticket of a confirmed registration": (withdrawn["ticket"]["qr"], FESTIVAL_LIST),
         "a session's door": (valid, str(workshop)),
         "an unknown list": (valid, "not-a-list"),
     }
@@ -173,8 +196,23 @@ async def test_a_caller_who_may_not_scan_is_refused_as_check_in_refuses(
     other = await _door(client, backend)
     attendee = await registered(client, door["slug"])
     qr = attendee["ticket"]["qr"]
+    revoked, expired = (
+        await _revoked_staff(client, door),
+        await _expired_staff(client, backend, door),
+    )
     callers = {
         "no token": (None, door["slug"]),
+        "a revoked check-in token": (revoked, door["slug"]),
+        "an expired check-in token": (expired, door["slug"]),
+        # A row no route writes: the kind of token decides, not the role column alone.
+        "an attendee's token with a check-in role": (
+            await _with_checkin_role(backend, (await registered(client, door["slug"]))),
+            door["slug"],
+        ),
+        "a moderator's token": (
+            await staff_token(client, door["organiser"], door["slug"], role="moderator"),
+            door["slug"],
+        ),
         "an unknown token": ("fs_" + "x" * 43, door["slug"]),
         "an attendee": (attendee["attendee_token"], door["slug"]),
         "the organiser": (door["organiser"], door["slug"]),
@@ -190,3 +228,56 @@ async def test_a_caller_who_may_not_scan_is_refused_as_check_in_refuses(
         assert refusals[0] == refusals[1], name
     async with unit_of_work(make_sessionmaker(backend.engine)) as session:
         assert await session.scalar(select(func.count()).select_from(Checkin)) == 0
+
+
+async def _revoked_staff(client: httpx.AsyncClient, door: dict[str, Any]) -> str:
+    """A check-in token of the door's festival that its organiser revoked."""
+    tokens = f"/api/v1/festivals/{door['slug']}/staff-tokens"
+    made = await client.post(
+        tokens, json={"role": "checkin", "label": "Gate B"}, headers=auth(door["organiser"])
+    )
+    assert made.status_code == 201, made.text
+    gone = await client.delete(f"{tokens}/{made.json()['id']}", headers=auth(door["organiser"]))
+    assert gone.status_code in (200, 204), gone.text
+    raw: str = made.json()["token"]
+    return raw
+
+
+async def _with_checkin_role(backend: Backend, attendee: dict[str, Any]) -> str:
+    raw: str = attendee["attendee_token"]
+    async with unit_of_work(make_sessionmaker(backend.engine)) as session:
+        await session.execute(
+            update(Token).where(Token.token_hash == hash_token(raw)).values(role="checkin")
+        )
+    return raw
+
+
+async def _expired_staff(client: httpx.AsyncClient, backend: Backend, door: dict[str, Any]) -> str:
+    """A check-in token of the door's festival whose time ran out a second ago."""
+    raw = await staff_token(client, door["organiser"], door["slug"])
+    async with unit_of_work(make_sessionmaker(backend.engine)) as session:
+        await session.execute(
+            update(Token)
+            .where(Token.token_hash == hash_token(raw))
+            .values(expires_at=utcnow() - timedelta(seconds=1))
+        )
+    return raw
+
+
+@POSTGRES_ONLY
+async def test_an_online_participant_of_a_hybrid_festival_is_left_to_check_in(
+    client: httpx.AsyncClient, backend: Backend
+) -> None:
+    door = await checkin_door(client, backend.engine, mode="hybrid")
+    slug, staff = door["slug"], door["staff"]
+    streamer = await registered(client, slug, participation="online")
+    visitor = await registered(client, slug, participation="onsite")
+
+    assert await _at_once(backend, staff, slug, streamer["ticket"]["qr"]) is None
+    assert await _rows(backend) == []
+    refused = await _check_in(backend, staff, slug, streamer["ticket"]["qr"])
+    assert isinstance(refused, Refused)
+    assert refused.reason == "wrong_list"
+    # The one on site is the common scan, at once.
+    assert isinstance(await _at_once(backend, staff, slug, visitor["ticket"]["qr"]), Admitted)
+    assert [r.result for r in await _rows(backend)] == ["wrong_list", "ok"]
