@@ -31,6 +31,7 @@ from realtime.hub import Hub
 from realtime.protocol import Limits
 from realtime.runtime import DB_GATE, AccessEndings, LiveRuntime
 from tickets import confirmation, no_shows, notify, reminders, team_letters
+from tickets.checkin import DoorLine
 from tickets.outbox import Sender
 
 
@@ -49,6 +50,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         raise
     app.state.engine = engine
     app.state.sessionmaker = make_sessionmaker(engine)
+    # The door's common scans, in batches on the pool's own connections (PostgreSQL).
+    app.state.door = DoorLine(engine) if engine.dialect.name == "postgresql" else None
     app.state.redis = None
     if settings.redis_url:
         from redis.asyncio import Redis

@@ -210,7 +210,7 @@ async def autocommit_connection(engine: AsyncEngine) -> AsyncIterator[Driver | N
     The same mode as :func:`autocommit`, without the session around it: no
     session transaction, no unit of work, so nothing deferred to a commit
     (``festival.effects``) may be asked of such work. The door's common scan
-    runs here (``tickets.checkin.admit_at_once``): what a session costs was
+    runs here (``tickets.checkin.DoorLine``): what a session costs was
     about a quarter of a scan's CPU, and SQLAlchemy's ``Connection`` around the
     driver a good part of the rest (bench/RESULTS.md). The driver connection
     comes straight from the engine's pool (``raw_connection``), outside any
@@ -306,6 +306,15 @@ class Prepared:
 
     async def first(self, connection: AsyncConnection | Driver, params: Mapping[str, Any]) -> Any:
         """The first row (by position), or None."""
+        return await self._run(connection, params, many=False)
+
+    async def all(self, connection: AsyncConnection | Driver, params: Mapping[str, Any]) -> Any:
+        """Every row (by position), as a list."""
+        return await self._run(connection, params, many=True)
+
+    async def _run(
+        self, connection: AsyncConnection | Driver, params: Mapping[str, Any], *, many: bool
+    ) -> Any:
         if isinstance(connection, Driver):
             driver = connection.connection
         else:
@@ -313,7 +322,8 @@ class Prepared:
             autocommit = options.get("isolation_level") == "AUTOCOMMIT"
             if connection.dialect.name != "postgresql" or not autocommit:
                 statement = self._statements[connection.dialect.name]
-                return (await connection.execute(statement, dict(params))).first()
+                result = await connection.execute(statement, dict(params))
+                return list(result) if many else result.first()
             sync = connection.sync_connection
             assert sync is not None
             # The pooled connection it holds, read without a greenlet of its own
@@ -329,6 +339,8 @@ class Prepared:
             for name, process in self._binds
         ]
         try:
+            if many:
+                return await driver.fetch(self._sql, *args)
             return await driver.fetchrow(self._sql, *args)
         except Exception as error:
             from asyncpg.exceptions import (  # type: ignore[import-untyped]

@@ -19,11 +19,13 @@ from datetime import datetime
 from typing import Any, Literal, TypeAlias, cast
 
 from sqlalchemy import insert, select, update
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
 from festival.auth import TOKEN_COLUMNS, Principal, bearer_principal, hash_token
-from festival.db import Driver, utcnow
+from festival.db import Driver, autocommit_connection, utcnow
 from festival.errors import Conflict, Forbidden, NotFound, Unauthorized
+from festival.gathered import Gathered
 from festival.models import Festival
 from festival.queries import sees_festival
 from festival.service import get_festival
@@ -190,7 +192,7 @@ def _may_scan_at(principal: Principal, festival_id: uuid.UUID) -> None:
 
 _FESTIVAL = len(TOKEN_COLUMNS)  # where the festival's columns begin in a DOOR row
 _TICKET = _FESTIVAL + 4  # and the ticket's
-_END = _TICKET + len(fields(ScannedTicket))  # (DOOR_ADMISSION adds a column after them)
+_END = _TICKET + len(fields(ScannedTicket))  # (DOOR_ADMISSIONS adds a column after them)
 _FORGED = "The signature is not valid"
 
 
@@ -252,7 +254,7 @@ async def check_in(
     statement is atomic by itself (the partial unique index decides a race), so
     the edge may run the scan in autocommit (``festival.db.autocommit``); it
     runs as well in a transaction the edge began. The common scan can also be
-    admitted with no session at all (:func:`admit_at_once`).
+    admitted with no session at all (:class:`DoorLine`).
     """
     payload = _payload(qr)
     door = await _door(await session.connection(), token, slug, payload)
@@ -260,50 +262,74 @@ async def check_in(
     return await scan_ticket(session, door.festival_id, scan, payload, door.ticket, door.questions)
 
 
-async def admit_at_once(
-    connection: Driver,
-    token: str | None,
-    slug: str,
-    qr: str,
-    list_key: str,
-    gate: str | None,
-) -> Admitted | None:
-    """The common scan on a driver connection in autocommit, with no session: a valid
-    ticket admitted at the entrance of a festival that shows nothing at the door.
+class DoorLine:
+    """The door's common scans in this process, admitted by the batch: a valid ticket
+    at the entrance of a festival that shows nothing at the door, with no session.
 
-    One statement (``queries.DOOR_ADMISSION``) reads what :func:`check_in`
-    reads and, when that is the common scan, writes the row it would write. A
-    caller who may not scan there is refused as it refuses them. Any other scan
-    (one to refuse and record, a check-in already live, a session's door,
-    answers to show, a festival key this process does not hold yet) gets None,
-    with nothing written: :func:`check_in` then decides it in a unit of work.
-    The signature is checked before the statement, with the key of the
-    festival the payload names, which the statement then requires to be the
-    door's.
+    One statement (``queries.DOOR_ADMISSIONS``) reads, for each scan of a batch,
+    what :func:`check_in` reads and, when that is the common scan, writes the
+    row it would write. Scans that arrive while earlier batches are in the
+    database go out together as the next one (:class:`festival.gathered.Gathered`):
+    at a rush one commit serves many scans, and a lone scan goes out at once.
+    PostgreSQL only: it runs on the pool's driver connections in autocommit.
     """
-    payload = _payload(qr)
-    if list_key != FESTIVAL_LIST or not isinstance(payload, signing.Payload):
-        return None  # not read twice: check_in reads, and refuses or records, once
-    params = _door_params(token, slug, payload.ticket_id)
-    public = issuing.known_public_key(payload.festival_id)
-    if public is None or not signing.verify(public, payload):
-        return None  # check_in reads the key, or records the forgery
-    now = utcnow()
-    admitted = Admitted(uuid.uuid4(), "", list_key, gate, now)
-    row = await queries.DOOR_ADMISSION.first(connection, params | _admission(payload, admitted, qr))
-    if row is not None and row[_END] is not None:  # the statement found the common scan
-        return replace(admitted, name=ScannedTicket(*row[_TICKET:_END]).name)
-    _door_of(row, slug)  # a caller who may not scan is refused here, as check_in refuses
-    return None
+
+    def __init__(self, engine: AsyncEngine, *, size: int = 64, in_flight: int = 2) -> None:
+        self._engine = engine
+        self._gathered: Gathered[dict[str, Any], Sequence[Any] | None] = Gathered(
+            self._admit, size=size, in_flight=in_flight
+        )
+
+    async def admit(
+        self, token: str | None, slug: str, qr: str, list_key: str, gate: str | None
+    ) -> Admitted | None:
+        """The scan admitted, if it is the common one; else None, with nothing written:
+        :func:`check_in` then decides it in a unit of work (one to refuse and
+        record, a check-in already live, a session's door, answers to show, a
+        festival key this process does not hold yet). A caller who may not scan
+        there is refused as :func:`check_in` refuses them. The signature is
+        checked first, with the key of the festival the payload names, which
+        the statement then requires to be the door's.
+        """
+        payload = _payload(qr)
+        if list_key != FESTIVAL_LIST or not isinstance(payload, signing.Payload):
+            return None  # not read twice: check_in reads, and refuses or records, once
+        params = _door_params(token, slug, payload.ticket_id)
+        public = issuing.known_public_key(payload.festival_id)
+        if public is None or not signing.verify(public, payload):
+            return None  # check_in reads the key, or records the forgery
+        now = utcnow()
+        admitted = Admitted(uuid.uuid4(), "", list_key, gate, now)
+        row = await self._gathered(params | _admission(payload, admitted, qr))
+        if row is None:
+            return None  # its batch was not decided here
+        if row[_END] is not None:  # the statement found the common scan
+            return replace(admitted, name=ScannedTicket(*row[_TICKET:_END]).name)
+        _door_of(row, slug)  # a caller who may not scan is refused here, as check_in refuses
+        return None
+
+    async def _admit(self, scans: Sequence[dict[str, Any]]) -> Sequence[Sequence[Any] | None]:
+        """One row per scan, or None for each when a row of the batch broke a
+        constraint (a ticket erased meanwhile, say): the statement then wrote
+        nothing, and :func:`check_in` decides each scan of it alone."""
+        columns = {name: [scan[name] for scan in scans] for name in queries.ADMISSION_FIELDS}
+        async with autocommit_connection(self._engine) as connection:
+            assert connection is not None, "the door line runs on PostgreSQL only"
+            try:
+                rows: Sequence[Sequence[Any]] = await queries.DOOR_ADMISSIONS.all(
+                    connection, columns | {"now": utcnow()}
+                )
+            except IntegrityError:
+                return [None] * len(scans)
+        return rows
 
 
 def _admission(payload: signing.Payload, admitted: Admitted, qr: str) -> dict[str, Any]:
-    """What ``queries.DOOR_ADMISSION`` needs beyond the door's read: the payload it
-    admits and the row it writes (``_row``'s, for the common scan)."""
+    """What ``queries.DOOR_ADMISSIONS`` needs of one scan beyond the door's read: the
+    payload it admits and the row it writes (``_row``'s, for the common scan)."""
     return {
         "festival_id": payload.festival_id,
         "version": payload.version,
-        "now": admitted.at,
         "id": admitted.id,
         "gate": admitted.gate,
         "payload": qr[: signing.MAX_TEXT_LENGTH],

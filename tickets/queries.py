@@ -36,11 +36,13 @@ from sqlalchemy import (
 )
 from sqlalchemy import cast as sql_cast
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 from sqlalchemy.sql.dml import Update
 from sqlalchemy.sql.elements import BindParameter
 from sqlalchemy.sql.selectable import Exists, ScalarSelect
+from sqlalchemy.types import TypeEngine
 
 from festival.auth import TOKEN_COLUMNS, Principal
 from festival.db import Prepared, UTCDateTime
@@ -444,47 +446,77 @@ INSERT_LIVE_CHECKIN = Prepared(
 )
 
 
-def _door_admission() -> Select[Any]:
-    """The door's common scan in one trip (``checkin.admit_at_once``, PostgreSQL).
+# What each scan of a batch brings to DOOR_ADMISSIONS, one array each (by name).
+ADMISSION_FIELDS: dict[str, TypeEngine[Any]] = {
+    "token_hash": String(),
+    "slug": String(),
+    "ticket_id": Uuid(),
+    "festival_id": Uuid(),  # the festival the payload names
+    "version": Integer(),  # and the ticket version it carries
+    "id": Uuid(),  # of the check-in to write
+    "gate": String(),
+    "payload": String(),
+    "scanned_at": UTCDateTime(),
+    "recorded_at": UTCDateTime(),
+    "checked_in_at": String(),  # scanned_at as the reply says it (``checkin.record``)
+}
 
-    The ``DOOR`` read, and in the same statement the live check-in, inserted
-    only when the row read is the common scan: a live check-in token of this
+
+def _door_admissions() -> Select[Any]:
+    """The door's common scans, a batch in one statement (``checkin.DoorLine``, PostgreSQL).
+
+    For each scan (the arrays of ``ADMISSION_FIELDS``, one element a scan), the
+    ``DOOR`` read, and in the same statement its live check-in, inserted only
+    when the row read is the common scan: a live check-in token of this
     festival, the festival the payload names, no answers to show at the door,
     and a confirmed ticket of the payload's version that admits on site. These
     are the rules ``checkin`` applies to a ``DOOR`` row (``live_principal``,
-    ``_door``, ``_refusal``), said here in SQL, and the tests of the at-once
-    path hold the two to each other. Its columns are ``DOOR``'s and then the id
-    of the check-in inserted (NULL when none was: anything else is decided by
-    ``check_in``). The row kept (``reply``) is ``checkin.record``'s.
+    ``_door_of``, ``_refusal``), said here in SQL; the tests of the at-once path
+    hold the two to each other. One row per scan, in the order given: ``DOOR``'s
+    columns (NULLs for an unknown token), then the id of the check-in inserted,
+    NULL when none was (anything else is decided by ``check_in``). Two scans of
+    one ticket in a batch insert one row: the live index takes the first. The
+    row kept (``reply``) is ``checkin.record``'s.
     """
-    door = DOOR.cte("door")
-    columns = list(door.c)
+    arrays = [bindparam(name, type_=ARRAY(kind)) for name, kind in ADMISSION_FIELDS.items()]
+    scans = (
+        func.unnest(*arrays)
+        .table_valued(*ADMISSION_FIELDS, with_ordinality="position")
+        .render_derived(name="scans")
+    )
+    door = (
+        select(*DOOR.selected_columns, *(c.label(f"scan_{c.key}") for c in scans.c))
+        .select_from(scans)
+        .outerjoin(Token, Token.token_hash == scans.c.token_hash)
+        .outerjoin(Festival, Festival.slug == scans.c.slug)
+        .outerjoin(Ticket, Ticket.id == scans.c.ticket_id)
+        .outerjoin(Registration, Registration.id == Ticket.registration_id)
+        .cte("door")
+    )
+    columns = list(door.c)[: len(DOOR.selected_columns)]
     token = dict(zip((c.key for c in TOKEN_COLUMNS), columns, strict=False))
     festival_id, _, _, door_questions = columns[len(TOKEN_COLUMNS) : len(TOKEN_COLUMNS) + 4]
     (ticket_id, version, revoked_at, _, name, status, participation, mode) = columns[
-        len(TOKEN_COLUMNS) + 4 : len(TOKEN_COLUMNS) + 12
+        len(TOKEN_COLUMNS) + 4 :
     ]
+    scan = {c.key: door.c[f"scan_{c.key}"] for c in scans.c}
+    now = bindparam("now", type_=UTCDateTime())
     common = and_(
         token["revoked_at"].is_(None),
-        or_(
-            token["expires_at"].is_(None),
-            token["expires_at"] > bindparam("now", type_=UTCDateTime()),
-        ),
+        or_(token["expires_at"].is_(None), token["expires_at"] > now),
         token["kind"] == "staff",
         token["role"] == "checkin",
         token["festival_id"] == festival_id,
-        festival_id == bindparam("festival_id", type_=Uuid()),
+        festival_id == scan["festival_id"],
         not_(door_questions),
-        version == bindparam("version", type_=Integer()),
+        version == scan["version"],
         revoked_at.is_(None),
         status == "confirmed",
         not_(and_(participation == "online", mode == "hybrid")),
     )
-    checkin_id = bindparam("id", type_=Uuid())
-    gate = bindparam("gate", type_=String())
     reply = func.json_build_object(
         "id",
-        sql_cast(checkin_id, String()),
+        sql_cast(scan["id"], String()),
         "result",
         "ok",
         "attendee",
@@ -492,35 +524,43 @@ def _door_admission() -> Select[Any]:
         "list",
         FESTIVAL_LIST,
         "gate",
-        gate,
+        scan["gate"],
         "checked_in_at",
-        bindparam("checked_in_at", type_=String()),
+        scan["checked_in_at"],
     )
     values = {
-        "id": checkin_id,
+        "id": scan["id"],
         "festival_id": festival_id,
         "ticket_id": ticket_id,
         "list_key": literal(FESTIVAL_LIST),
         "result": literal("ok"),
         "live": true(),
-        "gate": gate,
-        "payload": bindparam("payload", type_=String()),
-        "scanned_at": bindparam("scanned_at", type_=UTCDateTime()),
-        "recorded_at": bindparam("recorded_at", type_=UTCDateTime()),
+        "gate": scan["gate"],
+        "payload": scan["payload"],
+        "scanned_at": scan["scanned_at"],
+        "recorded_at": scan["recorded_at"],
         "staff_token_id": token["id"],
         "reply": reply,
     }
     admitted = (
         postgresql.insert(Checkin)
-        .from_select(list(values), select(*values.values()).where(common))
+        .from_select(
+            list(values),
+            # In the batch's order, so that of two scans of one ticket the first wins.
+            select(*values.values()).where(common).order_by(scan["position"]),
+        )
         .on_conflict_do_nothing(index_elements=_LIVE_KEY, index_where=_LIVE_WHERE)
         .returning(Checkin.id)
         .cte("admitted")
     )
-    return select(*columns, admitted.c.id).select_from(door.outerjoin(admitted, true()))
+    return (
+        select(*columns, admitted.c.id)
+        .select_from(door.outerjoin(admitted, admitted.c.id == scan["id"]))
+        .order_by(scan["position"])
+    )
 
 
-DOOR_ADMISSION = Prepared({"postgresql": _door_admission()})
+DOOR_ADMISSIONS = Prepared({"postgresql": _door_admissions()})
 
 
 # Registration's first read, built once: the festival (published only) with what

@@ -26,10 +26,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.http.idempotency import Idempotency
 from api.http.problems import PROBLEM, problem_body
-from festival.db import Driver, at_once_else_in_transaction, autocommit
+from festival.db import at_once_else_in_transaction, autocommit
 from festival.limits import LETTERS_TO_ADDRESS, REGISTER_ADDRESS, Limiter, address_key, email_key
 from tickets import checkin, registration
-from tickets.checkin import Admitted, AlreadyIn, Refused
+from tickets.checkin import Admitted, AlreadyIn, DoorLine, Refused
 from tickets.confirmation import MayWrite, Pending
 from tickets.offline import NotAScan, SyncResult
 from tickets.schemas import (
@@ -165,11 +165,11 @@ async def scan(session: AsyncSession, token: str | None, slug: str, data: Checki
 
 
 async def scan_at_once(
-    connection: Driver, token: str | None, slug: str, data: CheckinCreate
+    door: DoorLine, token: str | None, slug: str, data: CheckinCreate
 ) -> Reply | None:
-    """The common scan on an autocommit connection with no session
-    (``tickets.checkin.admit_at_once``); None when :func:`scan` must decide it."""
-    admitted = await checkin.admit_at_once(connection, token, slug, data.qr, data.list, data.gate)
+    """The common scan with no session, in the door's line of batches
+    (``tickets.checkin.DoorLine``); None when :func:`scan` must decide it."""
+    admitted = await door.admit(token, slug, data.qr, data.list, data.gate)
     return None if admitted is None else scan_reply(admitted)
 
 

@@ -18,8 +18,8 @@ route's exception middleware calls. So no reply can differ: a test runs one
 table of requests through both (``tests/test_fastlane_parity.py``).
 
 One step more for a scan on PostgreSQL: the common one (a valid ticket at the
-festival's entrance) is first tried on an autocommit connection with no
-session (:func:`api.http.answers.scan_at_once`), the same read and write
+festival's entrance) is first tried with no session, in the door's line of
+batches (:func:`api.http.answers.scan_at_once`), the same read and write
 without the unit of work's cost; any other scan gets the route's call.
 
 Anything else goes to the route unchanged, its body replayed: a request with
@@ -47,7 +47,7 @@ from api.http import answers, limits
 from api.http.answers import Reply
 from api.http.deps import bearer_token
 from api.http.routing import is_json
-from festival.db import autocommit_connection, unit_of_work
+from festival.db import unit_of_work
 from tickets.schemas import CheckinCreate, RegistrationCreate
 
 MAX_BODY = 16 * 1024  # a scan or a registration is a few hundred bytes; bigger go to the route
@@ -86,15 +86,15 @@ class Lane:
 
 
 async def _scan(scope: Scope, headers: Headers, slug: str, data: Any) -> Reply:
-    """A scan: admitted at once where it can be (no session), else in a unit of work.
-    The connection of the first try is given back before the unit of work takes one."""
+    """A scan: admitted at once where it can be (no session, in the door's line of
+    batches, on PostgreSQL), else in a unit of work. The line's connection is
+    given back before the unit of work takes one."""
     state = scope["app"].state
     token = bearer_token(headers.get("authorization"))
-    async with autocommit_connection(state.engine) as connection:
-        if connection is not None:
-            reply = await answers.scan_at_once(connection, token, slug, data)
-            if reply is not None:
-                return reply
+    if state.door is not None:
+        reply = await answers.scan_at_once(state.door, token, slug, data)
+        if reply is not None:
+            return reply
     async with unit_of_work(state.sessionmaker) as session:
         return await answers.scan(session, token, slug, data)
 

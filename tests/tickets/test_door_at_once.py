@@ -1,17 +1,19 @@
-"""The door's common scan without a session (``checkin.admit_at_once``).
+"""The door's common scan without a session (``checkin.DoorLine``).
 
-On PostgreSQL the fast lane first tries a scan on an autocommit connection of
-its own. It must write exactly the row that ``check_in`` writes for an
-admission, write nothing for every scan it leaves to ``check_in`` (which then
-records the refusal or the repeat once), and refuse a caller who may not scan
-as ``check_in`` refuses them. On SQLite there is no such connection, and every
+On PostgreSQL the fast lane first tries a scan in the door's line, which
+admits the scans that arrive together in one statement. It must write exactly
+the row that ``check_in`` writes for an admission, write nothing for every
+scan it leaves to ``check_in`` (which then records the refusal or the repeat
+once), and refuse a caller who may not scan as ``check_in`` refuses them,
+whatever else was in the same batch. On SQLite there is no such connection, and every
 scan takes ``check_in``: the tests of the shortcut itself run on PostgreSQL only.
 """
 
 from __future__ import annotations
 
+import asyncio
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -41,9 +43,7 @@ async def _door(client: httpx.AsyncClient, backend: Backend) -> dict[str, Any]:
 async def _at_once(
     backend: Backend, token: str | None, slug: str, qr: str, list_key: str = FESTIVAL_LIST
 ) -> Admitted | None:
-    async with autocommit_connection(backend.engine) as connection:
-        assert connection is not None
-        return await checkin.admit_at_once(connection, token, slug, qr, list_key, "G1")
+    return await checkin.DoorLine(backend.engine).admit(token, slug, qr, list_key, "G1")
 
 
 async def _check_in(
@@ -281,3 +281,93 @@ async def test_an_online_participant_of_a_hybrid_festival_is_left_to_check_in(
     # The one on site is the common scan, at once.
     assert isinstance(await _at_once(backend, staff, slug, visitor["ticket"]["qr"]), Admitted)
     assert [r.result for r in await _rows(backend)] == ["wrong_list", "ok"]
+
+
+class _CountedLine(checkin.DoorLine):
+    """The door's line, with the size of each batch it sent kept."""
+
+    def __init__(self, backend: Backend) -> None:
+        super().__init__(backend.engine, in_flight=1)
+        self.batches: list[int] = []
+
+    async def _admit(self, scans: Sequence[dict[str, Any]]) -> Sequence[Sequence[Any] | None]:
+        self.batches.append(len(scans))
+        return await super()._admit(scans)
+
+
+@POSTGRES_ONLY
+async def test_scans_that_arrive_together_are_each_answered_as_if_alone(
+    client: httpx.AsyncClient, backend: Backend
+) -> None:
+    door = await _door(client, backend)
+    other = await _door(client, backend)
+    slug, staff = door["slug"], door["staff"]
+    tickets = [(await registered(client, slug))["ticket"]["qr"] for _ in range(6)]
+    twice = tickets[0]
+    forged = _tamper(tickets[1], 110)
+    elsewhere = (await registered(client, other["slug"]))["ticket"]["qr"]
+    line = _CountedLine(backend)
+    scans = [
+        (staff, tickets[0]),  # goes out alone; the rest gather behind it
+        (staff, tickets[2]),
+        (staff, twice),  # a second scan of the first ticket
+        ("fs_" + "x" * 43, tickets[3]),  # an unknown token, among the others
+        (staff, forged),
+        (staff, elsewhere),
+        (other["staff"], tickets[4]),  # another festival's staff
+        (staff, tickets[5]),
+        (staff, tickets[5]),  # two scans of one ticket in the same batch
+    ]
+    outcomes = await asyncio.gather(
+        *(line.admit(token, slug, qr, FESTIVAL_LIST, "G1") for token, qr in scans),
+        return_exceptions=True,
+    )
+
+    assert line.batches == [1, 7]  # the forged scan never reached the statement
+    admitted = [o for o in outcomes if isinstance(o, Admitted)]
+    assert [outcomes.index(o) for o in admitted] == [0, 1, 7]
+    # Repeats, a forged payload and another festival's ticket: check_in's to answer.
+    assert [outcomes[n] for n in (2, 8, 4, 5)] == [None] * 4
+    assert isinstance(outcomes[3], FestivalError)
+    assert isinstance(outcomes[6], FestivalError)
+    rows = await _rows(backend)
+    assert sorted(r.id for r in rows) == sorted(o.id for o in admitted)
+    assert {r.reply["id"]: r.reply for r in rows if r.reply} == {
+        str(o.id): checkin.record(o) for o in admitted
+    }
+
+
+class _BrokenLine(_CountedLine):
+    """A line whose second batch meets a row it cannot write (a check-in id taken)."""
+
+    async def _admit(self, scans: Sequence[dict[str, Any]]) -> Sequence[Sequence[Any] | None]:
+        if self.batches:
+            async with unit_of_work(make_sessionmaker(self._engine)) as session:
+                taken = {
+                    "festival_id": scans[0]["festival_id"],
+                    "list_key": "x",
+                    "result": "invalid",
+                }
+                session.add(Checkin(id=scans[-1]["id"], **taken))
+        return await super()._admit(scans)
+
+
+@POSTGRES_ONLY
+async def test_a_batch_with_a_row_it_cannot_write_writes_nothing_and_leaves_each_to_check_in(
+    client: httpx.AsyncClient, backend: Backend
+) -> None:
+    door = await _door(client, backend)
+    slug, staff = door["slug"], door["staff"]
+    tickets = [(await registered(client, slug))["ticket"]["qr"] for _ in range(4)]
+    line = _BrokenLine(backend)
+
+    outcomes = await asyncio.gather(
+        *(line.admit(staff, slug, qr, FESTIVAL_LIST, "G1") for qr in tickets)
+    )
+
+    assert line.batches == [1, 3]
+    assert isinstance(outcomes[0], Admitted)
+    assert outcomes[1:] == [None, None, None]
+    assert [r.result for r in await _rows(backend)] == ["ok", "invalid"]  # and the taken row
+    for qr in tickets[1:]:  # check_in then admits each, alone
+        assert isinstance(await _check_in(backend, staff, slug, qr), Admitted)
