@@ -495,9 +495,9 @@ def main() -> int:
     parser.add_argument("--duration", type=int, default=10)
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--workers", type=int, default=2)
-    # Each of wrk's 2 threads walks its own half of the tickets: at 2,000 scans/s for
-    # 10 s, a thread that ran ahead would pass its half of 20,000 and scan some twice.
-    parser.add_argument("--tickets", type=int, default=40_000)
+    # Each of wrk's 2 threads walks its own half of the tickets: at 4,000 scans/s for
+    # 10 s, a thread that ran ahead would pass its half of 40,000 and scan some twice.
+    parser.add_argument("--tickets", type=int, default=80_000)
     parser.add_argument(
         "--rate",
         type=int,

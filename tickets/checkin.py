@@ -268,13 +268,15 @@ class DoorLine:
 
     One statement (``queries.DOOR_ADMISSIONS``) reads, for each scan of a batch,
     what :func:`check_in` reads and, when that is the common scan, writes the
-    row it would write. Scans that arrive while earlier batches are in the
-    database go out together as the next one (:class:`festival.gathered.Gathered`):
-    at a rush one commit serves many scans, and a lone scan goes out at once.
-    PostgreSQL only: it runs on the pool's driver connections in autocommit.
+    row it would write. Scans that arrive while a batch is in the database go
+    out together as the next one (:class:`festival.gathered.Gathered`): at a
+    rush one commit serves many scans, and a lone scan goes out at once. One
+    batch in flight per process by default: more made smaller batches, more
+    commits and a slower door (bench/RESULTS.md). PostgreSQL only: it runs on
+    the pool's driver connections in autocommit.
     """
 
-    def __init__(self, engine: AsyncEngine, *, size: int = 64, in_flight: int = 2) -> None:
+    def __init__(self, engine: AsyncEngine, *, size: int = 64, in_flight: int = 1) -> None:
         self._engine = engine
         self._gathered: Gathered[dict[str, Any], Sequence[Any] | None] = Gathered(
             self._admit, size=size, in_flight=in_flight

@@ -442,10 +442,10 @@ def main() -> int:
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--pairs", type=int, default=2)
-    # Each of wrk's 2 threads walks its own half: at 1,800 to 2,000 scans/s for 15 s,
-    # a thread that ran ahead could pass its half of 30,000 (repeats answer 409; the
+    # Each of wrk's 2 threads walks its own half: at 3,000 to 4,000 scans/s for 15 s,
+    # a thread that ran ahead could pass its half of 60,000 (repeats answer 409; the
     # likely cause of one run's non-2xx answers in bench/RESULTS.md).
-    parser.add_argument("--tickets", type=int, default=50_000, help="Festival tickets per door run")
+    parser.add_argument("--tickets", type=int, default=90_000, help="Festival tickets per door run")
     parser.add_argument("--orders", type=int, default=3_000, help="pretix orders per door run")
     parser.add_argument(
         "--lock",
