@@ -283,6 +283,15 @@ async def test_an_online_participant_of_a_hybrid_festival_is_left_to_check_in(
     assert [r.result for r in await _rows(backend)] == ["wrong_list", "ok"]
 
 
+async def _door_and_tickets(
+    client: httpx.AsyncClient, backend: Backend, count: int
+) -> tuple[dict[str, Any], list[str]]:
+    """A door and the payloads of ``count`` tickets to its festival."""
+    door = await _door(client, backend)
+    tickets = [(await registered(client, door["slug"]))["ticket"]["qr"] for _ in range(count)]
+    return door, tickets
+
+
 class _CountedLine(checkin.DoorLine):
     """The door's line, with the size of each batch it sent kept."""
 
@@ -299,10 +308,9 @@ class _CountedLine(checkin.DoorLine):
 async def test_scans_that_arrive_together_are_each_answered_as_if_alone(
     client: httpx.AsyncClient, backend: Backend
 ) -> None:
-    door = await _door(client, backend)
+    door, tickets = await _door_and_tickets(client, backend, 6)
     other = await _door(client, backend)
     slug, staff = door["slug"], door["staff"]
-    tickets = [(await registered(client, slug))["ticket"]["qr"] for _ in range(6)]
     twice = tickets[0]
     forged = _tamper(tickets[1], 110)
     elsewhere = (await registered(client, other["slug"]))["ticket"]["qr"]
@@ -356,9 +364,8 @@ class _BrokenLine(_CountedLine):
 async def test_a_batch_with_a_row_it_cannot_write_writes_nothing_and_leaves_each_to_check_in(
     client: httpx.AsyncClient, backend: Backend
 ) -> None:
-    door = await _door(client, backend)
+    door, tickets = await _door_and_tickets(client, backend, 4)
     slug, staff = door["slug"], door["staff"]
-    tickets = [(await registered(client, slug))["ticket"]["qr"] for _ in range(4)]
     line = _BrokenLine(backend)
 
     outcomes = await asyncio.gather(
