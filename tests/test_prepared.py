@@ -90,6 +90,40 @@ async def test_an_insert_in_autocommit_is_durable_and_typed(backend: Backend) ->
     )
 
 
+# Every token of a label, oldest first (``all``: every row, in order).
+TOKENS_LABELLED = Prepared(
+    select(Token.id, Token.session_ids)
+    .where(Token.label == bindparam("label"))
+    .order_by(Token.created_at)
+)
+
+
+async def test_all_rows_read_the_same_in_autocommit_and_in_a_transaction(
+    backend: Backend,
+) -> None:
+    sessions = make_sessionmaker(backend.engine)
+    label = f"Gate {uuid.uuid4().hex[:8]}"
+    made = []
+    async with unit_of_work(sessions) as session:
+        for n in range(3):
+            token, _ = await issue_token(
+                session, "staff", role="checkin", session_ids=[str(n)], label=label
+            )
+            made.append(token.id)
+            await session.flush()
+    params = {"label": label}
+    async with unit_of_work(sessions) as session:
+        plain = await TOKENS_LABELLED.all(await session.connection(), params)
+    async with unit_of_work(sessions) as session:
+        fast = await TOKENS_LABELLED.all(await _autocommit(session, backend), params)
+    assert [tuple(r) for r in fast] == [tuple(r) for r in plain]
+    assert [r[0] for r in fast] == made
+    assert [r[1] for r in fast] == [["0"], ["1"], ["2"]]
+    async with unit_of_work(sessions) as session:
+        none = await TOKENS_LABELLED.all(await _autocommit(session, backend), {"label": "-"})
+    assert list(none) == []
+
+
 async def _autocommit(session: AsyncSession, backend: Backend) -> AsyncConnection:
     """The session's connection, in autocommit where that takes the driver path."""
     options = autocommit_options(session)
