@@ -111,6 +111,28 @@ async def test_50_concurrent_scans_of_one_ticket_give_exactly_one_ok(
         assert stats["denied"] == {"already_checked_in": 49}
 
 
+async def test_a_rush_at_the_door_admits_each_ticket_once_and_refuses_each_stranger(
+    live_server: LiveServer, backend: Backend
+) -> None:
+    """Scans arriving together go to the database together on PostgreSQL (the door's
+    batches): each is still answered as it would be alone."""
+    async with _client(live_server) as client:
+        made, token = await open_festival(client, backend.engine)
+        staff = await staff_token(client, token, made["slug"])
+        tickets = [(await registered(client, made["slug"]))["ticket"]["qr"] for _ in range(20)]
+        url = f"/api/v1/festivals/{made['slug']}/checkins"
+        scans = [(staff, qr) for qr in tickets * 2] + [("fs_" + "x" * 43, tickets[0])] * 5
+        replies = await asyncio.gather(
+            *(client.post(url, json={"qr": qr}, headers=auth(key)) for key, qr in scans)
+        )
+        assert Counter(r.status_code for r in replies) == {201: 20, 409: 20, 401: 5}
+        admitted = {r.json()["attendee"]["name"] for r in replies if r.status_code == 201}
+        assert len(admitted) == 20  # each ticket once
+        stats = await _stats(client, made["slug"], token)
+        assert stats["lists"][0]["checked_in"] == 20
+        assert stats["denied"] == {"already_checked_in": 20}
+
+
 async def test_concurrent_cancellations_promote_without_losing_or_doubling_a_place(
     live_server: LiveServer, backend: Backend
 ) -> None:
