@@ -34,7 +34,7 @@ class Gathered(Generic[Item, Result]):
         run: Callable[[Sequence[Item]], Awaitable[Sequence[Result]]],
         *,
         size: int = 64,
-        in_flight: int = 2,
+        in_flight: int = 1,
     ) -> None:
         self._run = run
         self._size = size
