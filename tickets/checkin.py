@@ -23,7 +23,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
 from festival.auth import TOKEN_COLUMNS, Principal, bearer_principal, hash_token
-from festival.db import Driver, autocommit_connection, utcnow
+from festival.db import autocommit_connection, utcnow
 from festival.errors import Conflict, Forbidden, NotFound, Unauthorized
 from festival.gathered import Gathered
 from festival.models import Festival
@@ -214,7 +214,7 @@ def _payload(qr: str) -> signing.Payload | signing.BadPayload:
 
 
 async def _door(
-    connection: AsyncConnection | Driver,
+    connection: AsyncConnection,
     token: str | None,
     slug: str,
     payload: signing.Payload | signing.BadPayload,
@@ -300,8 +300,7 @@ class DoorLine:
         public = issuing.known_public_key(payload.festival_id)
         if public is None or not signing.verify(public, payload):
             return None  # check_in reads the key, or records the forgery
-        now = utcnow()
-        admitted = Admitted(uuid.uuid4(), "", list_key, gate, now)
+        admitted = Admitted(uuid.uuid4(), "", list_key, gate, utcnow())
         row = await self._gathered(params | _admission(payload, admitted, qr))
         if row is None:
             return None  # its batch was not decided here
@@ -485,7 +484,7 @@ async def _already(
 
 
 async def _insert_live(
-    connection: AsyncConnection | Driver,
+    connection: AsyncConnection,
     festival_id: uuid.UUID,
     scan: Scan,
     ticket: ScannedTicket,
